@@ -1,0 +1,170 @@
+"""Execution tracking: timings and outcomes of every routine run and event of a job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class RoutineRun:
+    """One run of one slot handler.
+
+    Attributes:
+        routine_id: The routine that ran.
+        slot: The slot whose handler ran.
+        attempt: 0 for the first run of a task, ``n`` for its ``n``-th retry.
+        start_time: Wall-clock start (``time.time()``).
+        end_time: Wall-clock end, ``None`` while running.
+        duration: Seconds the handler took (monotonic clock), ``None`` while running.
+        status: ``"running"``, ``"completed"``, ``"failed"``, ``"retrying"`` or
+            ``"skipped"``.
+        error: ``"ExceptionType: message"`` if the handler raised.
+    """
+
+    routine_id: str
+    slot: str
+    attempt: int
+    start_time: float
+    end_time: float | None = None
+    duration: float | None = None
+    status: str = "running"
+    error: str | None = None
+    _started: float = field(default_factory=time.perf_counter, repr=False)
+
+
+@dataclass
+class EventRecord:
+    """One emitted event.
+
+    Attributes:
+        source_id: The emitting routine.
+        event: The event name.
+        targets: ``"routine_id.slot"`` of every slot the event was queued for.
+        timestamp: Wall-clock time of the emit.
+    """
+
+    source_id: str
+    event: str
+    targets: list[str]
+    timestamp: float
+
+
+class ExecutionTracker:
+    """Collects :class:`RoutineRun` and :class:`EventRecord` entries of one job.
+
+    Every routine run is tracked, not only the entry routine's. The tracker is
+    thread-safe; the flow updates it from its workers.
+
+    Args:
+        flow_id: The flow that runs the job.
+        job_id: The tracked job.
+    """
+
+    def __init__(self, flow_id: str, job_id: str) -> None:
+        self.flow_id = flow_id
+        self.job_id = job_id
+        self._lock = threading.Lock()
+        self._runs: list[RoutineRun] = []
+        self._events: list[EventRecord] = []
+
+    def start_routine(self, routine_id: str, slot: str, attempt: int = 0) -> RoutineRun:
+        """Records that a slot handler started and returns its run record."""
+        run = RoutineRun(routine_id, slot, attempt, start_time=time.time())
+        with self._lock:
+            self._runs.append(run)
+        return run
+
+    def end_routine(self, run: RoutineRun, status: str, error: str | None = None) -> None:
+        """Records how a run ended.
+
+        Args:
+            run: The record :meth:`start_routine` returned.
+            status: The outcome (``"completed"``, ``"failed"``, ``"retrying"``, ...).
+            error: The error text, if the handler raised.
+        """
+        with self._lock:
+            run.duration = time.perf_counter() - run._started
+            run.end_time = time.time()
+            run.status = status
+            run.error = error
+
+    def record_event(self, source_id: str, event: str, targets: list[str]) -> None:
+        """Records an emitted event and the slots it was queued for."""
+        with self._lock:
+            self._events.append(EventRecord(source_id, event, list(targets), time.time()))
+
+    @property
+    def routine_runs(self) -> list[RoutineRun]:
+        """Every run so far, in start order."""
+        with self._lock:
+            return list(self._runs)
+
+    @property
+    def routine_executions(self) -> dict[str, list[RoutineRun]]:
+        """The runs so far, grouped by routine id."""
+        grouped: dict[str, list[RoutineRun]] = {}
+        for run in self.routine_runs:
+            grouped.setdefault(run.routine_id, []).append(run)
+        return grouped
+
+    @property
+    def events(self) -> list[EventRecord]:
+        """Every emitted event so far, in emit order."""
+        with self._lock:
+            return list(self._events)
+
+    def get_routine_performance(self, routine_id: str) -> dict[str, Any]:
+        """Summarizes the finished runs of one routine.
+
+        Returns:
+            ``runs``, ``completed``, ``failed`` (failed or retried runs),
+            ``success_rate`` and ``avg_duration``/``min_duration``/``max_duration``
+            in seconds (``None`` without finished runs).
+        """
+        return _summarize([r for r in self.routine_runs if r.routine_id == routine_id])
+
+    def get_flow_performance(self) -> dict[str, Any]:
+        """Summarizes the whole job.
+
+        Returns:
+            The keys of :meth:`get_routine_performance` over all routines, plus
+            ``total_events`` (events emitted), ``total_time`` (first start to last
+            end, seconds) and ``routines`` (a per-routine summary by id).
+        """
+        runs = self.routine_runs
+        summary = _summarize(runs)
+        ended = [r.end_time for r in runs if r.end_time is not None]
+        summary["total_time"] = (max(ended) - min(r.start_time for r in runs)) if ended else 0.0
+        summary["total_events"] = len(self.events)
+        summary["routines"] = {rid: _summarize(rs) for rid, rs in self.routine_executions.items()}
+        return summary
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns a JSON-compatible copy of every record."""
+        runs = [{k: v for k, v in asdict(r).items() if k != "_started"} for r in self.routine_runs]
+        return {
+            "flow_id": self.flow_id,
+            "job_id": self.job_id,
+            "routine_runs": runs,
+            "events": [asdict(e) for e in self.events],
+        }
+
+
+def _summarize(runs: list[RoutineRun]) -> dict[str, Any]:
+    """Counts and times a list of runs."""
+    finished = [r for r in runs if r.duration is not None]
+    durations = [r.duration for r in finished if r.duration is not None]
+    completed = sum(1 for r in finished if r.status == "completed")
+    return {
+        "runs": len(runs),
+        "completed": completed,
+        "failed": sum(1 for r in finished if r.status in ("failed", "retrying")),
+        "skipped": sum(1 for r in finished if r.status == "skipped"),
+        "success_rate": completed / len(finished) if finished else None,
+        "avg_duration": sum(durations) / len(durations) if durations else None,
+        "min_duration": min(durations) if durations else None,
+        "max_duration": max(durations) if durations else None,
+    }
