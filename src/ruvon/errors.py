@@ -1,0 +1,103 @@
+"""The one error tree of ruvon.
+
+Every error raised by ruvon is a :class:`RuvonError`. Messages are full sentences that name the file, step,
+task or key involved and say how to fix the problem.
+"""
+
+from __future__ import annotations
+
+
+class RuvonError(Exception):
+    """Base class of every error raised by ruvon."""
+
+
+class DefinitionError(RuvonError, ValueError):
+    """A workflow definition (YAML, registry, state model or step function) is invalid."""
+
+
+class StateModelError(DefinitionError):
+    """The state model named by a definition cannot be imported or built."""
+
+
+class FunctionLoadError(DefinitionError):
+    """A step or task function cannot be imported or has the wrong signature."""
+
+
+class WorkflowNotFound(RuvonError, KeyError):
+    """No workflow type (or stored workflow id) of that name is known."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; we want the sentence as written.
+        return str(self.args[0]) if self.args else ""
+
+
+class StepFailed(RuvonError):
+    """A step raised, returned something that is not a dict, or produced an invalid state."""
+
+    def __init__(self, message: str, *, step_name: str | None = None) -> None:
+        super().__init__(message)
+        self.step_name = step_name
+
+
+class TaskFailed(StepFailed):
+    """One task of a PARALLEL step failed."""
+
+    def __init__(self, message: str, *, step_name: str | None = None, task_name: str = "") -> None:
+        super().__init__(message, step_name=step_name)
+        self.task_name = task_name
+
+
+class ParallelStepFailed(StepFailed):
+    """A PARALLEL step failed: a task failed without ``allow_partial_success`` or the merge failed."""
+
+    def __init__(
+        self, message: str, *, step_name: str | None = None, failures: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, step_name=step_name)
+        self.failures: dict[str, str] = dict(failures or {})
+
+
+class MergeConflict(RuvonError):
+    """Two tasks wrote different values to one key under ``merge_conflict_behavior: RAISE_ERROR``."""
+
+    def __init__(self, key: str, first_task: str, second_task: str) -> None:
+        super().__init__(
+            f"Tasks '{first_task}' and '{second_task}' both returned the key '{key}' with different "
+            f"values and merge_conflict_behavior is RAISE_ERROR. Return distinct keys from the two "
+            f"tasks, or set merge_conflict_behavior to PREFER_NEW or PREFER_OLD."
+        )
+        self.key = key
+        self.first_task = first_task
+        self.second_task = second_task
+
+
+class WorkflowStateError(RuvonError):
+    """An operation is not allowed in the workflow's current status."""
+
+
+class PersistenceError(RuvonError):
+    """The persistence provider failed to save or load."""
+
+
+class VersionConflict(PersistenceError):
+    """Another writer saved the workflow since it was loaded; this write would lose their update."""
+
+
+class ExpressionError(RuvonError, ValueError):
+    """An expression could not be parsed or evaluated, or used something that is not allowed."""
+
+
+class TemplateError(RuvonError, ValueError):
+    """A template could not be rendered."""
+
+
+class ExecutorError(RuvonError):
+    """The execution provider could not run a step or task."""
+
+
+class ConfigurationError(RuvonError, ValueError):
+    """A provider or builder was configured with invalid arguments."""
+
+
+class StateValidationError(RuvonError, ValueError):
+    """Data given for the workflow state (initial data or user input) does not fit its model."""

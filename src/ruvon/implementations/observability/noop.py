@@ -1,0 +1,9 @@
+"""NoopObserver: ignores every event."""
+
+from __future__ import annotations
+
+from ruvon.providers.observer import WorkflowObserver
+
+
+class NoopObserver(WorkflowObserver):
+    """An observer that does nothing (the default)."""

@@ -1,0 +1,132 @@
+"""Public value types of ruvon: statuses, the step context and the directives a step may raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ruvon.errors import RuvonError
+
+
+class WorkflowStatus(StrEnum):
+    """Status of a workflow. A ``str`` enum, so ``workflow.status == "ACTIVE"`` holds."""
+
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    WAITING_HUMAN = "WAITING_HUMAN"
+    PENDING_ASYNC = "PENDING_ASYNC"
+    PENDING_SUB_WORKFLOW = "PENDING_SUB_WORKFLOW"
+    FAILED_ROLLED_BACK = "FAILED_ROLLED_BACK"
+    FAILED_CHILD_WORKFLOW = "FAILED_CHILD_WORKFLOW"
+    CANCELLED = "CANCELLED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether no further step can run in this status."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {
+        WorkflowStatus.COMPLETED,
+        WorkflowStatus.FAILED,
+        WorkflowStatus.FAILED_ROLLED_BACK,
+        WorkflowStatus.FAILED_CHILD_WORKFLOW,
+        WorkflowStatus.CANCELLED,
+    }
+)
+
+
+@dataclass(slots=True)
+class StepContext:
+    """What a step or task function learns about where it runs.
+
+    Attributes:
+        workflow_id: Id of the running workflow.
+        step_name: Name of the step; for a PARALLEL task, the task's name.
+        workflow_type: Type of the running workflow.
+        parent_step_name: For a PARALLEL task, the name of its step; else ``None``.
+        attempt: 1 for the first run of this step or task, 2 for the first retry, and so on.
+        validated_input: The user input given to ``next_step``, validated by the step's input model.
+        previous_step_result: What the previous step returned.
+        metadata: The workflow's metadata (read it; write through returned dicts).
+    """
+
+    workflow_id: str
+    step_name: str
+    workflow_type: str = ""
+    parent_step_name: str | None = None
+    attempt: int = 1
+    validated_input: Any = None
+    previous_step_result: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task_name(self) -> str | None:
+        """The task's name inside a PARALLEL step, else ``None``."""
+        return self.step_name if self.parent_step_name is not None else None
+
+    @property
+    def idempotency_key(self) -> str:
+        """A key that is the same for every delivery of one attempt of this step or task.
+
+        Steps run at least once; pass this key to external systems to make side effects idempotent.
+        """
+        parts = [self.workflow_id, self.parent_step_name or self.step_name]
+        if self.parent_step_name is not None:
+            parts.append(self.step_name)
+        parts.append(str(self.attempt))
+        return ":".join(parts)
+
+
+class WorkflowJumpDirective(RuvonError):
+    """Raised by a step function to continue at another step instead of the next one."""
+
+    def __init__(self, target_step_name: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(f"Jump to step '{target_step_name}'.")
+        self.target_step_name = target_step_name
+        self.result = result
+
+
+class WorkflowPauseDirective(RuvonError):
+    """Raised by a step function to stop the workflow in WAITING_HUMAN until input arrives."""
+
+    def __init__(self, result: dict[str, Any] | None = None, message: str | None = None) -> None:
+        super().__init__(message or "The workflow waits for human input.")
+        self.result = result
+
+
+class StartSubWorkflowDirective(RuvonError):
+    """Raised by a step function to start a child workflow and wait for it."""
+
+    def __init__(
+        self,
+        workflow_type: str,
+        initial_data: dict[str, Any] | None = None,
+        data_region: str | None = None,
+    ) -> None:
+        super().__init__(f"Start sub-workflow '{workflow_type}'.")
+        self.workflow_type = workflow_type
+        self.initial_data = dict(initial_data or {})
+        self.data_region = data_region
+
+
+class SagaWorkflowException(RuvonError):
+    """A saga step failed and the completed steps were compensated."""
+
+    def __init__(self, message: str, step_name: str | None = None) -> None:
+        super().__init__(message)
+        self.step_name = step_name
+
+
+class WorkflowFailedException(RuvonError):
+    """A workflow ended FAILED; raised where a caller asked to be told by an exception."""
+
+    def __init__(self, message: str, workflow_id: str | None = None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id

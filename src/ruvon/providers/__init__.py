@@ -1,0 +1,1 @@
+"""Provider interfaces: persistence, execution, observer, expression evaluator, template engine."""

@@ -1,0 +1,88 @@
+"""The execution provider interface: where step functions and PARALLEL tasks run."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(slots=True, frozen=True)
+class TaskCall:
+    """One task of a PARALLEL step: its name, the dotted path of its function and the function."""
+
+    name: str
+    function_path: str
+    function: Callable[..., Any] | None = None
+
+
+@dataclass(slots=True)
+class ParallelBatch:
+    """The tasks of one PARALLEL step, with the state they all start from.
+
+    ``state`` is the live workflow state: executors must give each task its own copy
+    (``state.model_copy(deep=True)`` in process, ``state_message()`` across processes).
+    """
+
+    workflow_id: str
+    workflow_type: str
+    step_name: str
+    state_model_path: str
+    state: BaseModel
+    tasks: list[TaskCall]
+    attempt: int = 1
+    metadata: dict[str, Any] = field(default_factory=dict)
+    _message: dict[str, Any] | None = None
+
+    def state_message(self) -> dict[str, Any]:
+        """The state as JSON-compatible data (computed once per batch)."""
+        if self._message is None:
+            self._message = self.state.model_dump(mode="json")
+        return self._message
+
+
+@dataclass(slots=True)
+class TaskOutcome:
+    """What one task produced: a result dict, or an error message. Times are ``time.time()``."""
+
+    task_name: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    error_type: str | None = None
+    started_at: float = 0.0
+    ended_at: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the task returned a dict (``None`` counts as an empty dict)."""
+        return self.error is None
+
+
+class ExecutionProvider(ABC):
+    """Runs sync step functions and the tasks of PARALLEL steps.
+
+    Async step functions are awaited on the caller's event loop; sync ones go through ``run_step``.
+    """
+
+    async def initialize(self) -> None:  # noqa: B027 - optional hook
+        """Start pools or connections."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop pools or connections; the provider is unusable afterwards."""
+
+    @abstractmethod
+    async def run_step(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run the sync callable ``func(*args)`` and return what it returns or raise what it raises."""
+
+    @abstractmethod
+    def run_parallel(
+        self, batch: ParallelBatch, timeout: float | None
+    ) -> AsyncIterator[TaskOutcome]:
+        """Run every task of ``batch``; yield each outcome as soon as the task ends.
+
+        At ``timeout`` seconds, yield a ``TimeoutError`` outcome for every task still unfinished and
+        stop; late results of those tasks are discarded. Every task yields exactly one outcome.
+        """

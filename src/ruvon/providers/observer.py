@@ -1,0 +1,71 @@
+"""The observer interface: hooks called as a workflow runs. Every hook is optional."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+
+class WorkflowObserver:
+    """Receives workflow events. Subclass and override the hooks you need; the rest do nothing.
+
+    Hooks must not raise: an exception from an observer is logged and otherwise ignored, so a broken
+    dashboard never fails a workflow.
+    """
+
+    async def on_workflow_started(
+        self, workflow_id: str, workflow_type: str, initial_state: dict[str, Any]
+    ) -> None:
+        """A workflow was created."""
+
+    async def on_step_executed(
+        self,
+        workflow_id: str,
+        step_name: str,
+        step_index: int,
+        status: str,
+        result: Any,
+        current_state: dict[str, Any],
+    ) -> None:
+        """A step finished and its result was merged into the state."""
+
+    async def on_step_failed(self, workflow_id: str, step_name: str, error: str) -> None:
+        """A step failed; the workflow is about to be marked FAILED."""
+
+    async def on_task_failed(
+        self, workflow_id: str, step_name: str, task_name: str, error: str
+    ) -> None:
+        """A PARALLEL task failed (also under ``allow_partial_success: true``)."""
+
+    async def on_workflow_completed(
+        self, workflow_id: str, workflow_type: str, final_state: dict[str, Any]
+    ) -> None:
+        """The workflow ran its last step."""
+
+    async def on_workflow_failed(
+        self,
+        workflow_id: str,
+        workflow_type: str,
+        error_message: str,
+        current_state: dict[str, Any],
+    ) -> None:
+        """The workflow ended FAILED."""
+
+    async def on_workflow_status_changed(
+        self, workflow_id: str, old_status: str, new_status: str, current_step_name: str | None
+    ) -> None:
+        """The workflow's status changed."""
+
+
+_log = logging.getLogger("ruvon.workflow")
+
+
+async def notify(hook: Callable[..., Awaitable[None]], *args: Any) -> None:
+    """Call an observer hook; an exception from it is logged, never raised."""
+    try:
+        await hook(*args)
+    except Exception:
+        _log.exception(
+            "observer hook %s raised; the workflow goes on", getattr(hook, "__name__", hook)
+        )

@@ -1,0 +1,130 @@
+"""PARALLEL steps: run tasks on the execution provider, checkpoint each, merge in declared order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from ruvon.errors import MergeConflict, ParallelStepFailed
+from ruvon.merge import apply_update, merge_task_results
+from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
+from ruvon.providers.observer import notify
+from ruvon.providers.persistence import TaskRecord
+from ruvon.steps.base import StepOutcome, StepRun
+
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+
+
+async def run_parallel(run: StepRun) -> StepOutcome:
+    """Run a PARALLEL step.
+
+    Task outcomes saved by an earlier, interrupted run of this step are reused: only tasks without a
+    saved successful result run. Each outcome is saved the moment it arrives.
+
+    Raises:
+        ParallelStepFailed: A task failed (without ``allow_partial_success``), the merge found a
+            conflict under RAISE_ERROR, or the merged state is invalid.
+    """
+    step = run.step
+    saved = await run.persistence.load_task_results(run.context.workflow_id, step.name)
+    outcomes: dict[str, TaskOutcome] = {
+        name: _outcome_of(record) for name, record in saved.items() if record.status == COMPLETED
+    }
+    pending = [
+        TaskCall(t.name, t.function_path, run.loaded.functions[t.function_path])
+        for t in step.tasks
+        if t.name not in outcomes
+    ]
+    if pending:
+        batch = ParallelBatch(
+            workflow_id=run.context.workflow_id,
+            workflow_type=run.context.workflow_type,
+            step_name=step.name,
+            state_model_path=run.loaded.definition.initial_state_model,
+            state=run.state,
+            tasks=pending,
+            attempt=run.context.attempt,
+            metadata=run.context.metadata,
+        )
+        async for outcome in run.executor.run_parallel(batch, step.timeout_seconds):
+            outcomes[outcome.task_name] = outcome
+            await run.persistence.save_task_result(_record_of(run, outcome))
+            if not outcome.ok:
+                await notify(
+                    run.observer.on_task_failed,
+                    run.context.workflow_id,
+                    step.name,
+                    outcome.task_name,
+                    outcome.error or "",
+                )
+    ordered = [outcomes[t.name] for t in step.tasks]
+    return _reduce(run, ordered)
+
+
+def _reduce(run: StepRun, ordered: list[TaskOutcome]) -> StepOutcome:
+    step = run.step
+    failures = {o.task_name: o.error or "failed" for o in ordered if not o.ok}
+    if failures and not step.allow_partial_success:
+        listing = "; ".join(f"'{name}': {error}" for name, error in failures.items())
+        raise ParallelStepFailed(
+            f"{run.where}: {len(failures)} of {len(ordered)} tasks failed ({listing}). Fix the "
+            f"failing tasks, or set allow_partial_success: true to merge the others.",
+            step_name=step.name,
+            failures=failures,
+        )
+    results = [(o.task_name, o.result or {}) for o in ordered if o.ok]
+    try:
+        update = merge_task_results(results, step.merge_strategy, step.merge_conflict_behavior)
+    except MergeConflict as exc:
+        raise ParallelStepFailed(f"{run.where}: {exc}", step_name=step.name) from exc
+    state = _validated(run, update, results)
+    result: dict[str, Any] = {
+        "merged": update,
+        "task_results": dict(results),
+        "failed_tasks": failures,
+    }
+    return StepOutcome(result=result, state=state, task_failures=failures)
+
+
+def _validated(
+    run: StepRun, update: dict[str, Any], results: list[tuple[str, dict[str, Any]]]
+) -> Any:
+    model = type(run.state)
+    merged = apply_update(run.state.model_dump(), update, run.step.merge_strategy)
+    try:
+        return model.model_validate(merged)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        writers = [name for name, result in results if field in result] or ["no task"]
+        raise ParallelStepFailed(
+            f"{run.where}: the merged results set the field '{field}' to an invalid value "
+            f"({error['msg']}); written by task(s) {', '.join(writers)}. Return values of the "
+            f"field's type from those tasks.",
+            step_name=run.step.name,
+        ) from None
+
+
+def _record_of(run: StepRun, outcome: TaskOutcome) -> TaskRecord:
+    return TaskRecord(
+        workflow_id=run.context.workflow_id,
+        step_name=run.step.name,
+        task_name=outcome.task_name,
+        status=COMPLETED if outcome.ok else FAILED,
+        result=outcome.result,
+        error=outcome.error,
+        started_at=outcome.started_at,
+        ended_at=outcome.ended_at,
+    )
+
+
+def _outcome_of(record: TaskRecord) -> TaskOutcome:
+    return TaskOutcome(
+        task_name=record.task_name,
+        result=record.result,
+        error=record.error,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+    )

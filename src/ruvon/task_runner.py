@@ -1,0 +1,117 @@
+"""Run one PARALLEL task and turn whatever happens into a TaskOutcome. Shared by every executor."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from ruvon.models import StepContext
+from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
+
+
+def task_context(batch: ParallelBatch, task_name: str) -> StepContext:
+    """The StepContext of one task: ``step_name`` is the task's name."""
+    return StepContext(
+        workflow_id=batch.workflow_id,
+        step_name=task_name,
+        workflow_type=batch.workflow_type,
+        parent_step_name=batch.step_name,
+        attempt=batch.attempt,
+        metadata=dict(batch.metadata),
+    )
+
+
+def run_task(func: Callable[..., Any], state: BaseModel, context: StepContext) -> TaskOutcome:
+    """Call ``func(state, context)`` in this thread (an async function runs on its own event loop)."""
+    started = time.time()
+    try:
+        value = func(state, context)
+        if inspect.isawaitable(value):
+            value = asyncio.run(_await(value))
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        return _failure(context, exc, started)
+    return _success(context, value, started)
+
+
+async def run_task_async(
+    func: Callable[..., Any], state: BaseModel, context: StepContext
+) -> TaskOutcome:
+    """Call ``func(state, context)`` on the running loop, awaiting it if it is async."""
+    started = time.time()
+    try:
+        value = func(state, context)
+        if inspect.isawaitable(value):
+            value = await value
+    except Exception as exc:
+        return _failure(context, exc, started)
+    return _success(context, value, started)
+
+
+def run_call_locally(batch: ParallelBatch, call: TaskCall) -> TaskOutcome:
+    """Run one task of an in-process batch on a private deep copy of the state."""
+    assert call.function is not None, "in-process batches carry resolved functions"
+    return run_task(
+        call.function, batch.state.model_copy(deep=True), task_context(batch, call.name)
+    )
+
+
+def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> TaskOutcome:
+    """The outcome of a task still unfinished at the step's deadline."""
+    now = time.time()
+    return TaskOutcome(
+        task_name=task_name,
+        error=(
+            f"Task '{task_name}' of step '{step_name}' did not finish within the step's "
+            f"timeout_seconds ({timeout:g} s); its result, if any arrives, is discarded. "
+            f"Raise timeout_seconds or make the task faster."
+        ),
+        error_type="TimeoutError",
+        started_at=now,
+        ended_at=now,
+    )
+
+
+async def _await(value: Any) -> Any:
+    return await value
+
+
+def _success(context: StepContext, value: Any, started: float) -> TaskOutcome:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        return TaskOutcome(
+            task_name=context.step_name,
+            error=(
+                f"Task '{context.step_name}' of step '{context.parent_step_name}' returned "
+                f"{type(value).__name__} {_short(value)}, not a dict. Return a dict of state fields "
+                f"to update, e.g. {{'inventory_valid': True}}, or None for no change."
+            ),
+            error_type="TypeError",
+            started_at=started,
+            ended_at=time.time(),
+        )
+    return TaskOutcome(
+        task_name=context.step_name, result=dict(value), started_at=started, ended_at=time.time()
+    )
+
+
+def _failure(context: StepContext, exc: BaseException, started: float) -> TaskOutcome:
+    return TaskOutcome(
+        task_name=context.step_name,
+        error=f"{type(exc).__name__}: {exc}",
+        error_type=type(exc).__name__,
+        started_at=started,
+        ended_at=time.time(),
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

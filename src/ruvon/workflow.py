@@ -1,0 +1,334 @@
+"""Workflow: one running instance of a definition, driven by ``await workflow.next_step()``."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from ruvon.definition import LoadedDefinition, StepDefinition, StepType
+from ruvon.errors import StepFailed, WorkflowStateError
+from ruvon.models import StepContext, WorkflowStatus
+from ruvon.providers.execution import ExecutionProvider
+from ruvon.providers.expression_evaluator import ExpressionEvaluator
+from ruvon.providers.observer import WorkflowObserver, notify
+from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
+from ruvon.providers.template_engine import TemplateEngine
+from ruvon.steps.base import StepOutcome, StepRun
+from ruvon.steps.parallel import run_parallel
+from ruvon.steps.standard import run_standard
+
+if TYPE_CHECKING:
+    from ruvon.builder import WorkflowBuilder
+
+_log = logging.getLogger("ruvon.workflow")
+
+_STEP_RUNNERS: dict[StepType, Callable[[StepRun], Awaitable[StepOutcome]]] = {
+    StepType.STANDARD: run_standard,
+    StepType.PARALLEL: run_parallel,
+}
+_RUNNABLE = frozenset({WorkflowStatus.ACTIVE, WorkflowStatus.WAITING_HUMAN})
+
+
+class Workflow:
+    """A running workflow. Create one with ``WorkflowBuilder.create_workflow``.
+
+    Attributes:
+        id: Unique id (a UUID4 string unless given).
+        status: A WorkflowStatus (a ``str`` enum).
+        state: The pydantic state model.
+        current_step: Index of the next step to run.
+        metadata: Free-form data kept with the workflow; PARALLEL failures are recorded here.
+        error: The error message when the workflow FAILED, else ``None``.
+    """
+
+    def __init__(
+        self,
+        *,
+        workflow_id: str,
+        loaded: LoadedDefinition,
+        state: BaseModel,
+        persistence: PersistenceProvider,
+        executor: ExecutionProvider,
+        observer: WorkflowObserver,
+        expression_evaluator_cls: type[ExpressionEvaluator],
+        template_engine_cls: type[TemplateEngine],
+        builder: WorkflowBuilder | None = None,
+        record: WorkflowRecord | None = None,
+    ) -> None:
+        self.id = workflow_id
+        self.loaded = loaded
+        self.state = state
+        self.persistence = persistence
+        self.execution_provider = executor
+        self.observer = observer
+        self.expression_evaluator_cls = expression_evaluator_cls
+        self.template_engine_cls = template_engine_cls
+        self.builder = builder
+        self.status = WorkflowStatus(record.status) if record else WorkflowStatus.ACTIVE
+        self.current_step = record.current_step if record else 0
+        self.metadata: dict[str, Any] = record.metadata if record else {}
+        self.created_at = record.created_at if record else time.time()
+        self._version = record.version if record else 0
+        self._saved_state: dict[str, Any] = (
+            record.state if record else state.model_dump(mode="json")
+        )
+        self._last_result: Any = None
+
+    # -- read-only views -------------------------------------------------------------------------
+    @property
+    def workflow_type(self) -> str:
+        """The definition's ``workflow_type``."""
+        return self.loaded.definition.workflow_type
+
+    @property
+    def workflow_version(self) -> str:
+        """The definition's ``workflow_version``."""
+        return self.loaded.definition.workflow_version
+
+    @property
+    def steps(self) -> list[StepDefinition]:
+        """The definition's steps, in order."""
+        return self.loaded.steps
+
+    @property
+    def current_step_name(self) -> str | None:
+        """Name of the next step to run, or ``None`` when no step is left."""
+        if 0 <= self.current_step < len(self.steps):
+            return self.steps[self.current_step].name
+        return None
+
+    @property
+    def error(self) -> str | None:
+        """The recorded error of a FAILED workflow."""
+        error = self.metadata.get("error")
+        return error.get("message") if isinstance(error, dict) else None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Workflow {self.workflow_type} id={self.id} status={self.status.value} "
+            f"step={self.current_step_name}>"
+        )
+
+    # -- driving ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Save the new workflow and tell the observer. Called by ``create_workflow``."""
+        await self._save()
+        await notify(
+            self.observer.on_workflow_started, self.id, self.workflow_type, self._saved_state
+        )
+
+    async def next_step(self, user_input: Any = None) -> tuple[Any, str | None]:
+        """Run the current step, and the following ones while a finished step has ``automate_next``.
+
+        A failing step does not raise: the workflow becomes FAILED, keeps (and has saved) the state of
+        the last completed step, and records the error in ``metadata["error"]``.
+
+        Args:
+            user_input: Input for the step (given to it as ``context.validated_input``).
+
+        Returns:
+            ``(result, next_step_name)``: what the last step run returned (on failure a dict with
+            ``error`` and ``step``), and the name of the step that runs next (``None`` when done).
+
+        Raises:
+            WorkflowStateError: The workflow is not ACTIVE or WAITING_HUMAN.
+        """
+        if self.status not in _RUNNABLE:
+            raise WorkflowStateError(
+                f"Workflow {self.id} ({self.workflow_type}) is {self.status.value}; next_step() needs "
+                f"it ACTIVE. Check workflow.status before calling next_step()."
+            )
+        if self.status is WorkflowStatus.WAITING_HUMAN:
+            await self._set_status(WorkflowStatus.ACTIVE)
+        while True:
+            step = self.steps[self.current_step]
+            outcome = await self._run(step, user_input)
+            user_input = None
+            if outcome is None:
+                return self._last_result, None
+            if outcome.pause:
+                await self._set_status(WorkflowStatus.WAITING_HUMAN, save=True)
+                return outcome.result, step.name
+            next_name = await self._advance(step, outcome)
+            if next_name is None or not step.automate_next:
+                return outcome.result, next_name
+
+    async def _run(self, step: StepDefinition, user_input: Any) -> StepOutcome | None:
+        """Run one step; on failure mark the workflow FAILED and return ``None``."""
+        context = StepContext(
+            workflow_id=self.id,
+            step_name=step.name,
+            workflow_type=self.workflow_type,
+            validated_input=user_input,
+            previous_step_result=self._last_result,
+            metadata=self.metadata,
+        )
+        run = StepRun(
+            step=step,
+            state=self.state,
+            context=context,
+            loaded=self.loaded,
+            executor=self.execution_provider,
+            persistence=self.persistence,
+            observer=self.observer,
+        )
+        started = time.time()
+        try:
+            return await _STEP_RUNNERS[step.type](run)
+        except StepFailed as exc:
+            await self._fail(step, str(exc), started)
+        except Exception as exc:  # an engine or provider failure: still never lose the saved state
+            _log.exception("step '%s' of workflow %s failed unexpectedly", step.name, self.id)
+            await self._fail(step, f"{type(exc).__name__}: {exc}", started)
+        return None
+
+    async def _advance(self, step: StepDefinition, outcome: StepOutcome) -> str | None:
+        """Adopt the step's new state, pick the next step, save; return the next step's name."""
+        self.state = outcome.state
+        self._last_result = outcome.result
+        if outcome.task_failures:
+            failures = self.metadata.setdefault("task_failures", {})
+            failures[step.name] = dict(outcome.task_failures)
+        target = outcome.jump_to or self._route(step)
+        if target is not None:
+            self.current_step = self._index_of(target, step)
+        else:
+            self.current_step += 1
+        finished = step.name if step.type is StepType.PARALLEL else None
+        if self.current_step >= len(self.steps):
+            self.status = WorkflowStatus.COMPLETED
+            await self._save(finished_step=finished)
+            await self._step_executed(step, outcome)
+            await notify(
+                self.observer.on_workflow_status_changed,
+                self.id,
+                WorkflowStatus.ACTIVE.value,
+                WorkflowStatus.COMPLETED.value,
+                None,
+            )
+            await notify(
+                self.observer.on_workflow_completed, self.id, self.workflow_type, self._saved_state
+            )
+            return None
+        await self._save(finished_step=finished)
+        await self._step_executed(step, outcome)
+        return self.current_step_name
+
+    async def _step_executed(self, step: StepDefinition, outcome: StepOutcome) -> None:
+        index = self.loaded.step_index[step.name]
+        await notify(
+            self.observer.on_step_executed,
+            self.id,
+            step.name,
+            index,
+            "COMPLETED",
+            outcome.result,
+            self._saved_state,
+        )
+
+    def _route(self, step: StepDefinition) -> str | None:
+        if not step.routes:
+            return None
+        evaluator = self.expression_evaluator_cls({"state": self.state})
+        for route in step.routes:
+            if route.condition is not None and evaluator.evaluate(route.condition):
+                return route.target
+        return next((route.target for route in step.routes if route.default), None)
+
+    def _index_of(self, target: str, step: StepDefinition) -> int:
+        try:
+            return self.loaded.step_index[target]
+        except KeyError:
+            raise StepFailed(
+                f"{self.loaded.source}, step '{step.name}' jumped to the unknown step '{target}'. "
+                f"Steps: {', '.join(self.loaded.step_index)}.",
+                step_name=step.name,
+            ) from None
+
+    async def _fail(self, step: StepDefinition, message: str, started: float) -> None:
+        # The step may have mutated the live state: go back to the last saved one.
+        self.state = self.loaded.state_model.model_validate(self._saved_state)
+        self.metadata["error"] = {"step": step.name, "message": message, "at": time.time()}
+        self._last_result = {"error": message, "step": step.name}
+        old = self.status
+        self.status = WorkflowStatus.FAILED
+        await self._log(
+            LogEntry(
+                self.id, "STEP_FAILED", step.name, duration=time.time() - started, message=message
+            )
+        )
+        try:
+            await self._save(dump_state=False)
+        except Exception:
+            _log.exception("workflow %s: could not save the FAILED status", self.id)
+        await notify(self.observer.on_step_failed, self.id, step.name, message)
+        await notify(
+            self.observer.on_workflow_status_changed,
+            self.id,
+            old.value,
+            self.status.value,
+            step.name,
+        )
+        await notify(
+            self.observer.on_workflow_failed,
+            self.id,
+            self.workflow_type,
+            message,
+            self._saved_state,
+        )
+
+    async def _set_status(self, status: WorkflowStatus, *, save: bool = False) -> None:
+        old, self.status = self.status, status
+        if save:
+            await self._save()
+        await notify(
+            self.observer.on_workflow_status_changed,
+            self.id,
+            old.value,
+            status.value,
+            self.current_step_name,
+        )
+
+    async def cancel(self) -> None:
+        """Mark the workflow CANCELLED and save it; no further step runs."""
+        if self.status.is_terminal:
+            raise WorkflowStateError(
+                f"Workflow {self.id} is already {self.status.value}; only a running workflow can be "
+                f"cancelled."
+            )
+        await self._set_status(WorkflowStatus.CANCELLED, save=True)
+
+    # -- persistence -----------------------------------------------------------------------------
+    def to_record(self) -> WorkflowRecord:
+        """The workflow as a persistence record (state as of the last save)."""
+        return WorkflowRecord(
+            id=self.id,
+            workflow_type=self.workflow_type,
+            workflow_version=self.workflow_version,
+            state_model_path=self.loaded.definition.initial_state_model,
+            definition=self.loaded.raw,
+            state=self._saved_state,
+            status=self.status.value,
+            current_step=self.current_step,
+            metadata=copy.deepcopy(self.metadata) if self.metadata else {},
+            version=self._version,
+            created_at=self.created_at,
+        )
+
+    async def _save(self, *, finished_step: str | None = None, dump_state: bool = True) -> None:
+        if dump_state:
+            self._saved_state = self.state.model_dump(mode="json")
+        self._version = await self.persistence.save_workflow(
+            self.to_record(), finished_step=finished_step
+        )
+
+    async def _log(self, entry: LogEntry) -> None:
+        try:
+            await self.persistence.append_log(entry)
+        except Exception:
+            _log.exception("workflow %s: could not append to the execution log", self.id)

@@ -1,0 +1,59 @@
+"""Read YAML files with errors that give the file and line, and find the line of any key path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ruvon.errors import DefinitionError
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file.
+
+    Raises:
+        DefinitionError: The file cannot be read, or its YAML does not parse (with file and line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError(f"{path}: cannot be read: {exc.strerror or exc}.") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        detail = f"{context}, {problem}" if context else problem
+        raise DefinitionError(f"{where}: invalid YAML: {detail}. Fix the syntax there.") from None
+
+
+def line_of(path: Path | None, location: Sequence[str | int]) -> int | None:
+    """The 1-based line where ``location`` (keys and list indexes) starts in the YAML file, if known."""
+    if path is None:
+        return None
+    try:
+        node: Any = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    line = None if node is None else node.start_mark.line + 1
+    for part in location:
+        node = _child(node, part)
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == part:
+                return value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]
+    return None
