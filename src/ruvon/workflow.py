@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -147,18 +147,21 @@ class Workflow:
             await self._set_status(WorkflowStatus.ACTIVE)
         while True:
             step = self.steps[self.current_step]
-            outcome = await self._run(step, user_input)
+            started = time.time()
+            outcome = await self._run(step, user_input, started)
             user_input = None
             if outcome is None:
                 return self._last_result, None
             if outcome.pause:
                 await self._set_status(WorkflowStatus.WAITING_HUMAN, save=True)
                 return outcome.result, step.name
-            next_name = await self._advance(step, outcome)
+            next_name = await self._advance(step, outcome, started)
             if next_name is None or not step.automate_next:
                 return outcome.result, next_name
 
-    async def _run(self, step: StepDefinition, user_input: Any) -> StepOutcome | None:
+    async def _run(
+        self, step: StepDefinition, user_input: Any, started: float
+    ) -> StepOutcome | None:
         """Run one step; on failure mark the workflow FAILED and return ``None``."""
         context = StepContext(
             workflow_id=self.id,
@@ -177,7 +180,6 @@ class Workflow:
             persistence=self.persistence,
             observer=self.observer,
         )
-        started = time.time()
         try:
             return await _STEP_RUNNERS[step.type](run)
         except StepFailed as exc:
@@ -187,7 +189,9 @@ class Workflow:
             await self._fail(step, f"{type(exc).__name__}: {exc}", started)
         return None
 
-    async def _advance(self, step: StepDefinition, outcome: StepOutcome) -> str | None:
+    async def _advance(
+        self, step: StepDefinition, outcome: StepOutcome, started: float
+    ) -> str | None:
         """Adopt the step's new state, pick the next step, save; return the next step's name."""
         self.state = outcome.state
         self._last_result = outcome.result
@@ -200,9 +204,12 @@ class Workflow:
         else:
             self.current_step += 1
         finished = step.name if step.type is StepType.PARALLEL else None
+        log = outcome.log
+        duration = time.time() - started
+        log.append(LogEntry(self.id, "STEP_COMPLETED", step.name, at=started, duration=duration))
         if self.current_step >= len(self.steps):
             self.status = WorkflowStatus.COMPLETED
-            await self._save(finished_step=finished)
+            await self._save(finished_step=finished, log=log)
             await self._step_executed(step, outcome)
             await notify(
                 self.observer.on_workflow_status_changed,
@@ -215,7 +222,7 @@ class Workflow:
                 self.observer.on_workflow_completed, self.id, self.workflow_type, self._saved_state
             )
             return None
-        await self._save(finished_step=finished)
+        await self._save(finished_step=finished, log=log)
         await self._step_executed(step, outcome)
         return self.current_step_name
 
@@ -257,13 +264,16 @@ class Workflow:
         self._last_result = {"error": message, "step": step.name}
         old = self.status
         self.status = WorkflowStatus.FAILED
-        await self._log(
-            LogEntry(
-                self.id, "STEP_FAILED", step.name, duration=time.time() - started, message=message
-            )
+        entry = LogEntry(
+            self.id,
+            "STEP_FAILED",
+            step.name,
+            at=started,
+            duration=time.time() - started,
+            message=message,
         )
         try:
-            await self._save(dump_state=False)
+            await self._save(dump_state=False, log=[entry])
         except Exception:
             _log.exception("workflow %s: could not save the FAILED status", self.id)
         await notify(self.observer.on_step_failed, self.id, step.name, message)
@@ -294,6 +304,25 @@ class Workflow:
             self.current_step_name,
         )
 
+    async def run_to_completion(self) -> WorkflowStatus:
+        """Call ``next_step`` while the workflow is ACTIVE; return the status it stops in."""
+        while self.status is WorkflowStatus.ACTIVE:
+            await self.next_step()
+        return self.status
+
+    async def retry(self) -> None:
+        """Make a FAILED workflow ACTIVE again at the step that failed, and save it.
+
+        The next ``next_step()`` re-runs that step; for a PARALLEL step, tasks whose results were
+        saved are not run again.
+        """
+        if self.status is not WorkflowStatus.FAILED:
+            raise WorkflowStateError(
+                f"Workflow {self.id} is {self.status.value}; only a FAILED workflow can be retried."
+            )
+        self.metadata.setdefault("retries", []).append(self.metadata.pop("error", None))
+        await self._set_status(WorkflowStatus.ACTIVE, save=True)
+
     async def cancel(self) -> None:
         """Mark the workflow CANCELLED and save it; no further step runs."""
         if self.status.is_terminal:
@@ -320,15 +349,15 @@ class Workflow:
             created_at=self.created_at,
         )
 
-    async def _save(self, *, finished_step: str | None = None, dump_state: bool = True) -> None:
+    async def _save(
+        self,
+        *,
+        finished_step: str | None = None,
+        dump_state: bool = True,
+        log: Sequence[LogEntry] = (),
+    ) -> None:
         if dump_state:
             self._saved_state = self.state.model_dump(mode="json")
         self._version = await self.persistence.save_workflow(
-            self.to_record(), finished_step=finished_step
+            self.to_record(), finished_step=finished_step, log=log
         )
-
-    async def _log(self, entry: LogEntry) -> None:
-        try:
-            await self.persistence.append_log(entry)
-        except Exception:
-            _log.exception("workflow %s: could not append to the execution log", self.id)

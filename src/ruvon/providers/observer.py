@@ -38,6 +38,11 @@ class WorkflowObserver:
     ) -> None:
         """A PARALLEL task failed (also under ``allow_partial_success: true``)."""
 
+    async def on_task_completed(
+        self, workflow_id: str, step_name: str, task_name: str, duration: float
+    ) -> None:
+        """A PARALLEL task returned its result (saved before this call)."""
+
     async def on_workflow_completed(
         self, workflow_id: str, workflow_type: str, final_state: dict[str, Any]
     ) -> None:

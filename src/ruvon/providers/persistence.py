@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +51,10 @@ class LogEntry:
     """One line of a workflow's execution log."""
 
     workflow_id: str
-    event: str  # STEP_STARTED, STEP_COMPLETED, STEP_FAILED, TASK_COMPLETED, TASK_FAILED, ...
+    event: str  # STEP_COMPLETED, STEP_FAILED, TASK_COMPLETED, TASK_FAILED, STATUS_CHANGED, ...
     step_name: str | None = None
     task_name: str | None = None
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=time.time)  # when the step or task started
     duration: float | None = None
     message: str | None = None
 
@@ -72,7 +73,11 @@ class PersistenceProvider(ABC):
 
     @abstractmethod
     async def save_workflow(
-        self, record: WorkflowRecord, *, finished_step: str | None = None
+        self,
+        record: WorkflowRecord,
+        *,
+        finished_step: str | None = None,
+        log: Sequence[LogEntry] = (),
     ) -> int:
         """Insert or update ``record`` if its ``version`` matches the stored one.
 
@@ -80,6 +85,7 @@ class PersistenceProvider(ABC):
             record: The workflow; ``record.version`` is the version it was loaded at (0 if new).
             finished_step: A PARALLEL step that has just been merged: its task records are deleted in
                 the same transaction, so a later run of that step starts afresh.
+            log: Log entries to append in the same transaction.
 
         Returns:
             The new version, which the caller stores in ``record.version``.

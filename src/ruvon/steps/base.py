@@ -13,7 +13,7 @@ from ruvon.errors import StepFailed
 from ruvon.models import StepContext
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.observer import WorkflowObserver
-from ruvon.providers.persistence import PersistenceProvider
+from ruvon.providers.persistence import LogEntry, PersistenceProvider
 
 
 @dataclass(slots=True)
@@ -43,6 +43,7 @@ class StepOutcome:
     jump_to: str | None = None
     pause: bool = False
     task_failures: dict[str, str] = field(default_factory=dict)
+    log: list[LogEntry] = field(default_factory=list)
 
 
 def require_dict(value: Any, where: str, what: str = "returned") -> dict[str, Any]:

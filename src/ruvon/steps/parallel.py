@@ -10,7 +10,7 @@ from ruvon.errors import MergeConflict, ParallelStepFailed
 from ruvon.merge import apply_update, merge_task_results
 from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
 from ruvon.providers.observer import notify
-from ruvon.providers.persistence import TaskRecord
+from ruvon.providers.persistence import LogEntry, TaskRecord
 from ruvon.steps.base import StepOutcome, StepRun
 
 COMPLETED = "COMPLETED"
@@ -51,7 +51,15 @@ async def run_parallel(run: StepRun) -> StepOutcome:
         async for outcome in run.executor.run_parallel(batch, step.timeout_seconds):
             outcomes[outcome.task_name] = outcome
             await run.persistence.save_task_result(_record_of(run, outcome))
-            if not outcome.ok:
+            if outcome.ok:
+                await notify(
+                    run.observer.on_task_completed,
+                    run.context.workflow_id,
+                    step.name,
+                    outcome.task_name,
+                    outcome.ended_at - outcome.started_at,
+                )
+            else:
                 await notify(
                     run.observer.on_task_failed,
                     run.context.workflow_id,
@@ -85,7 +93,19 @@ def _reduce(run: StepRun, ordered: list[TaskOutcome]) -> StepOutcome:
         "task_results": dict(results),
         "failed_tasks": failures,
     }
-    return StepOutcome(result=result, state=state, task_failures=failures)
+    log = [
+        LogEntry(
+            run.context.workflow_id,
+            "TASK_COMPLETED" if o.ok else "TASK_FAILED",
+            step.name,
+            o.task_name,
+            at=o.started_at,
+            duration=o.ended_at - o.started_at,
+            message=o.error,
+        )
+        for o in ordered
+    ]
+    return StepOutcome(result=result, state=state, task_failures=failures, log=log)
 
 
 def _validated(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 import time
+from collections.abc import Sequence
 
 from ruvon.errors import VersionConflict, WorkflowNotFound
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, TaskRecord, WorkflowRecord
@@ -20,7 +22,11 @@ class InMemoryPersistenceProvider(PersistenceProvider):
         self._lock = threading.Lock()
 
     async def save_workflow(
-        self, record: WorkflowRecord, *, finished_step: str | None = None
+        self,
+        record: WorkflowRecord,
+        *,
+        finished_step: str | None = None,
+        log: Sequence[LogEntry] = (),
     ) -> int:
         """Save a copy of ``record`` if its version matches the stored one."""
         with self._lock:
@@ -32,12 +38,20 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                     f"{stored_version}, this copy has version {record.version}). Reload it with "
                     f"builder.load_workflow('{record.id}') and apply the change again."
                 )
-            saved = copy.deepcopy(record)
-            saved.version = record.version + 1
-            saved.updated_at = time.time()
+            # The definition is never mutated; state and metadata are copied so the caller's later
+            # changes cannot reach the stored record.
+            saved = dataclasses.replace(
+                record,
+                state=copy.deepcopy(record.state),
+                metadata=copy.deepcopy(record.metadata),
+                version=record.version + 1,
+                updated_at=time.time(),
+            )
             self._workflows[record.id] = saved
             if finished_step is not None:
                 self._tasks.pop((record.id, finished_step), None)
+            if log:
+                self._log.setdefault(record.id, []).extend(copy.copy(e) for e in log)
             return saved.version
 
     async def load_workflow(self, workflow_id: str) -> WorkflowRecord:
@@ -50,7 +64,9 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                     f"({len(self._workflows)} workflows are). In-memory workflows do not survive the "
                     f"process; use SQLitePersistenceProvider to keep them."
                 )
-            return copy.deepcopy(stored)
+            return dataclasses.replace(
+                stored, state=copy.deepcopy(stored.state), metadata=copy.deepcopy(stored.metadata)
+            )
 
     async def list_workflows(
         self, *, status: str | None = None, workflow_type: str | None = None, limit: int = 100
@@ -58,7 +74,9 @@ class InMemoryPersistenceProvider(PersistenceProvider):
         """Stored workflows, newest first."""
         with self._lock:
             found = [
-                copy.deepcopy(r)
+                dataclasses.replace(
+                    r, state=copy.deepcopy(r.state), metadata=copy.deepcopy(r.metadata)
+                )
                 for r in self._workflows.values()
                 if (status is None or r.status == status)
                 and (workflow_type is None or r.workflow_type == workflow_type)
