@@ -202,9 +202,9 @@ class JobState:
         job.error = data.get("error")
         job.pending_tasks = [dict(t) for t in data.get("pending_tasks", [])]
         job.slot_states = {k: dict(v) for k, v in data.get("slot_states", {}).items()}
+        job.set_status(data.get("status", JobStatus.PENDING.value))
         job.created_at = float(data.get("created_at", job.created_at))
         job.updated_at = float(data.get("updated_at", job.updated_at))
-        job.set_status(data.get("status", JobStatus.PENDING.value))
         return job
 
     def save(self, path: str | Path) -> None:
