@@ -35,9 +35,10 @@ class DuplicateNameError(DefinitionError):
     """A routine id, slot name or event name is already taken."""
 
     def __init__(self, kind: str, name: str, owner: str, existing: Iterable[str]) -> None:
+        article = "an" if kind[:1] in "aeiou" else "a"
         super().__init__(
-            f"{owner} already has a {kind} named {name!r} (existing: {_names(existing)}); "
-            f"choose a different name or remove the old {kind} first."
+            f"{owner} already has {article} {kind} named {name!r} (existing: "
+            f"{_names(existing)}); choose a different name or remove the old {kind} first."
         )
 
 
