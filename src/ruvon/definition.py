@@ -145,7 +145,7 @@ def load_definition(
     definition = parse_definition(raw, source=source, path=path)
     state_model = load_state_model(definition.initial_state_model, source=source)
     functions: dict[str, Callable[..., Any]] = {}
-    problems: list[str] = []
+    problems: list[DefinitionError] = []
     for step in definition.steps:
         named = [(f"step '{step.name}'", step.function)]
         named += [(f"step '{step.name}', task '{t.name}'", t.function_path) for t in step.tasks]
@@ -155,9 +155,11 @@ def load_definition(
             try:
                 functions[dotted] = load_function(dotted, where=f"{source}, {where}")
             except DefinitionError as exc:
-                problems.append(str(exc))
+                problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
     if problems:
-        raise DefinitionError("\n".join(problems))
+        raise DefinitionError(_join(source, [str(p) for p in problems]))
     return LoadedDefinition(
         definition=definition,
         raw=dict(raw),

@@ -101,3 +101,7 @@ class ConfigurationError(RuvonError, ValueError):
 
 class StateValidationError(RuvonError, ValueError):
     """Data given for the workflow state (initial data or user input) does not fit its model."""
+
+
+class SchemaVersionError(PersistenceError):
+    """The database was created or migrated by a newer ruvon than this one; it is left untouched."""

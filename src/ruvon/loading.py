@@ -99,6 +99,7 @@ def check_step_signature(func: Callable[..., Any], dotted_path: str, *, where: s
         signature = inspect.signature(func)
     except (TypeError, ValueError):
         return  # builtins and C functions: nothing to check
+    signature = signature.replace(return_annotation=inspect.Signature.empty)
     try:
         signature.bind(None, None)
     except TypeError:

@@ -192,7 +192,20 @@ class Workflow:
     async def _advance(
         self, step: StepDefinition, outcome: StepOutcome, started: float
     ) -> str | None:
-        """Adopt the step's new state, pick the next step, save; return the next step's name."""
+        """Adopt the step's new state, pick the next step, save; return the next step's name.
+
+        If the save fails (e.g. VersionConflict: another process moved this workflow on), this copy
+        goes back to its last saved state and the error propagates: a stale copy records nothing.
+        """
+        index, status = self.current_step, self.status
+        try:
+            return await self._adopt(step, outcome, started)
+        except BaseException:
+            self.state = self.loaded.state_model.model_validate(self._saved_state)
+            self.current_step, self.status = index, status
+            raise
+
+    async def _adopt(self, step: StepDefinition, outcome: StepOutcome, started: float) -> str | None:
         self.state = outcome.state
         self._last_result = outcome.result
         if outcome.task_failures:
@@ -356,8 +369,10 @@ class Workflow:
         dump_state: bool = True,
         log: Sequence[LogEntry] = (),
     ) -> None:
+        record = self.to_record()
         if dump_state:
-            self._saved_state = self.state.model_dump(mode="json")
+            record.state = self.state.model_dump(mode="json")
         self._version = await self.persistence.save_workflow(
-            self.to_record(), finished_step=finished_step, log=log
+            record, finished_step=finished_step, log=log
         )
+        self._saved_state = record.state

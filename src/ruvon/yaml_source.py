@@ -28,7 +28,11 @@ def read_yaml(path: Path) -> Any:
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
-        detail = f"{context}, {problem}" if context else problem
+        context_mark = getattr(exc, "context_mark", None)
+        detail = problem
+        if context:
+            started = f" on line {context_mark.line + 1}" if context_mark else ""
+            detail = f"{problem} ({context} that starts{started})"
         raise DefinitionError(f"{where}: invalid YAML: {detail}. Fix the syntax there.") from None
 
 

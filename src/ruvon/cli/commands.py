@@ -1,0 +1,212 @@
+"""What the CLI commands do, as coroutines that return the process exit code.
+
+``main.py`` parses the command line and turns errors into exit codes; this module talks to the
+builder, the workflow and the store.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ruvon.builder import WorkflowBuilder
+from ruvon.cli.progress import RichProgressObserver
+from ruvon.cli.render import (
+    format_duration,
+    print_error,
+    print_json,
+    print_show,
+    status_text,
+    workflows_table,
+)
+from ruvon.cli.store import opened_store
+from ruvon.errors import WorkflowStateError
+from ruvon.models import WorkflowStatus
+from ruvon.providers.execution import ExecutionProvider
+from ruvon.workflow import Workflow
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_WAITING = 3
+EXIT_NOT_FOUND = 4
+
+_FAILED_STATUSES = frozenset(
+    {
+        WorkflowStatus.FAILED,
+        WorkflowStatus.FAILED_ROLLED_BACK,
+        WorkflowStatus.FAILED_CHILD_WORKFLOW,
+        WorkflowStatus.CANCELLED,
+    }
+)
+
+
+@dataclass(slots=True)
+class Session:
+    """What every command needs: where the store and the definitions are, and where to print."""
+
+    db: str
+    config_dir: Path | None
+    out: Console
+    err: Console
+
+    def builder(self) -> WorkflowBuilder:
+        """A builder over ``config_dir`` (default ``$RUVON_CONFIG_DIR``, else ``./config``)."""
+        return WorkflowBuilder(config_dir=self.config_dir)
+
+
+def make_executor(kind: str, workers: int) -> ExecutionProvider:
+    """``sync`` runs PARALLEL tasks one after another; ``thread`` runs them on ``workers`` threads."""
+    if kind == "sync":
+        from ruvon.implementations.execution.sync import SyncExecutor
+
+        return SyncExecutor()
+    from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvider
+
+    return ThreadPoolExecutionProvider(max_workers=workers)
+
+
+def exit_code_for(status: WorkflowStatus) -> int:
+    """0 COMPLETED, 1 for a failed or cancelled workflow, 3 when it stopped to wait."""
+    if status is WorkflowStatus.COMPLETED:
+        return EXIT_OK
+    if status in _FAILED_STATUSES:
+        return EXIT_FAILED
+    return EXIT_WAITING
+
+
+async def run_new(
+    session: Session,
+    workflow_type: str,
+    data: dict[str, Any],
+    executor: ExecutionProvider,
+) -> int:
+    """Create a workflow of ``workflow_type`` on the store and run it as far as it goes."""
+    progress = RichProgressObserver(session.out)
+    async with opened_store(session.db) as store:
+        workflow = await session.builder().create_workflow(
+            workflow_type,
+            persistence_provider=store,
+            execution_provider=executor,
+            workflow_observer=progress,
+            initial_data=data,
+        )
+        return await drive(session, workflow, progress)
+
+
+async def continue_stored(
+    session: Session,
+    workflow_id: str,
+    executor: ExecutionProvider,
+    *,
+    retry: bool = False,
+    user_input: Any = None,
+) -> int:
+    """Load a stored workflow and run it on: ``resume`` (ACTIVE or WAITING_HUMAN) or ``retry`` (FAILED)."""
+    progress = RichProgressObserver(session.out)
+    async with opened_store(session.db) as store:
+        workflow = await session.builder().load_workflow(
+            workflow_id,
+            persistence_provider=store,
+            execution_provider=executor,
+            workflow_observer=progress,
+        )
+        if retry:
+            await workflow.retry()
+        elif workflow.status not in (WorkflowStatus.ACTIVE, WorkflowStatus.WAITING_HUMAN):
+            raise WorkflowStateError(_not_resumable(workflow))
+        session.out.print(
+            Text("▶ ", style="bold cyan")
+            + Text(f"{workflow.workflow_type} {workflow.id} continues at step ")
+            + Text(workflow.current_step_name or "-", style="bold")
+        )
+        return await drive(session, workflow, progress, user_input=user_input)
+
+
+def _not_resumable(workflow: Workflow) -> str:
+    hint = {
+        WorkflowStatus.FAILED: f" Run 'ruvon retry {workflow.id}' to re-run the failed step.",
+    }.get(workflow.status, "")
+    return (
+        f"Workflow {workflow.id} is {workflow.status.value}; only an ACTIVE or WAITING_HUMAN "
+        f"workflow can be resumed.{hint}"
+    )
+
+
+async def drive(
+    session: Session, workflow: Workflow, progress: RichProgressObserver, user_input: Any = None
+) -> int:
+    """Run ``workflow`` until it completes, fails or waits; print the outcome; return the exit code."""
+    started = time.monotonic()
+    progress.mark()
+    if user_input is not None or workflow.status is WorkflowStatus.WAITING_HUMAN:
+        await workflow.next_step(user_input=user_input)
+    status = await workflow.run_to_completion()
+    print_outcome(session, workflow, time.monotonic() - started)
+    return exit_code_for(status)
+
+
+def print_outcome(session: Session, workflow: Workflow, elapsed: float) -> None:
+    """The workflow's id, status, run time and state; the error (on stderr) if it failed."""
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("id", Text(workflow.id))
+    summary.add_row("type", Text(workflow.workflow_type))
+    summary.add_row("status", status_text(workflow.status.value))
+    summary.add_row("time", format_duration(elapsed))
+    if workflow.current_step_name and workflow.status is not WorkflowStatus.COMPLETED:
+        summary.add_row("at step", Text(workflow.current_step_name))
+    session.out.print()
+    session.out.print(summary)
+    session.out.print(Text("state", style="bold"))
+    print_json(session.out, workflow.state.model_dump(mode="json"))
+    if workflow.status is WorkflowStatus.FAILED:
+        print_error(
+            session.err,
+            f"workflow {workflow.id} failed: {workflow.error}\n"
+            f"Fix the cause, then run: ruvon retry {workflow.id}",
+        )
+    elif exit_code_for(workflow.status) == EXIT_WAITING:
+        session.out.print(
+            Text(f"waiting ({workflow.status.value}); continue with: ruvon resume {workflow.id}")
+        )
+
+
+async def list_stored(
+    session: Session, status: str | None, workflow_type: str | None, limit: int
+) -> int:
+    """Print the stored workflows, newest first."""
+    async with opened_store(session.db) as store:
+        records = await store.list_workflows(
+            status=status, workflow_type=workflow_type, limit=limit
+        )
+    if not records:
+        session.out.print(Text("no workflows found", style="dim"))
+    else:
+        session.out.print(workflows_table(records))
+    return EXIT_OK
+
+
+async def show_stored(session: Session, workflow_id: str) -> int:
+    """Print one stored workflow: summary, state, step history and failures."""
+    async with opened_store(session.db) as store:
+        record = await store.load_workflow(workflow_id)
+        log = await store.load_log(workflow_id)
+    print_show(session.out, record, log)
+    return EXIT_OK
+
+
+async def cancel_stored(session: Session, workflow_id: str) -> int:
+    """Mark a stored, unfinished workflow CANCELLED."""
+    async with opened_store(session.db) as store:
+        workflow = await session.builder().load_workflow(workflow_id, persistence_provider=store)
+        await workflow.cancel()
+    session.out.print(Text(f"workflow {workflow.id} ") + status_text(workflow.status.value))
+    return EXIT_OK

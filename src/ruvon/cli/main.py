@@ -1,0 +1,272 @@
+"""The ``ruvon`` command: parse the command line, run a command, map errors to exit codes.
+
+Exit codes: 0 success, 1 the workflow failed or a file is invalid (or any other error), 2 a usage
+error (bad option or ``--data``), 3 the workflow stopped to wait, 4 no such workflow (type or id).
+"""
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from ruvon.cli import commands
+from ruvon.cli.commands import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, Session
+from ruvon.cli.graph import mermaid_flowchart
+from ruvon.cli.inputs import InputError, parse_json_object
+from ruvon.cli.render import make_console, print_error
+from ruvon.cli.store import DEFAULT_DB
+from ruvon.cli.validate import validate_files
+from ruvon.errors import RuvonError, WorkflowNotFound
+from ruvon.models import WorkflowStatus
+
+app = typer.Typer(
+    name="ruvon",
+    help="Validate, run and inspect ruvon workflows stored in SQLite (default ./ruvon.db) or "
+    "PostgreSQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_out = make_console()
+_err = make_console(stderr=True)
+
+Db = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="RUVON_DB",
+        help="SQLite file, or a postgresql:// URL.",
+        show_default=True,
+    ),
+]
+ConfigDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-dir",
+        help="Directory of workflow definitions [default: $RUVON_CONFIG_DIR, else ./config].",
+        show_default=False,
+    ),
+]
+WorkflowId = Annotated[str, typer.Argument(help="The workflow's id (see 'ruvon list').")]
+
+
+class ExecutorKind(str, Enum):
+    """Where PARALLEL tasks run."""
+
+    sync = "sync"
+    thread = "thread"
+
+
+Executor = Annotated[
+    ExecutorKind,
+    typer.Option("--executor", help="sync: tasks one after another; thread: all at once."),
+]
+Workers = Annotated[int, typer.Option("--workers", min=1, help="Threads for --executor thread.")]
+
+
+@app.callback()
+def _root() -> None:
+    """Put the current directory on sys.path, so a project's packages import as when run there."""
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def _session(db: str, config_dir: Path | None) -> Session:
+    return Session(db=db, config_dir=config_dir, out=_out, err=_err)
+
+
+def _finish(work: Callable[[], Coroutine[Any, Any, int]]) -> None:
+    """Run ``work`` and exit with its code; an error becomes ``error: <message>`` on stderr."""
+    raise typer.Exit(_exit_code(work))
+
+
+def _exit_code(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    try:
+        return asyncio.run(work())
+    except InputError as exc:
+        print_error(_err, str(exc))
+        return EXIT_USAGE
+    except WorkflowNotFound as exc:
+        print_error(_err, str(exc))
+        return EXIT_NOT_FOUND
+    except RuvonError as exc:
+        print_error(_err, str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print_error(_err, "interrupted. A stored workflow can be continued with 'ruvon resume ID'.")
+        return 130
+    except Exception as exc:
+        if os.environ.get("RUVON_TRACEBACK"):
+            raise
+        print_error(
+            _err,
+            f"unexpected {type(exc).__name__}: {exc} (set RUVON_TRACEBACK=1 for the traceback).",
+        )
+        return EXIT_FAILED
+
+
+@app.command()
+def validate(
+    files: Annotated[
+        list[Path], typer.Argument(help="Workflow definition YAML files.", show_default=False)
+    ],
+) -> None:
+    """Check definition files: YAML, schema, state model and functions. Lists every problem."""
+    reports = validate_files(files)
+    for report in reports:
+        if report.ok and report.loaded is not None:
+            definition = report.loaded.definition
+            _out.print(
+                Text("ok  ", style="bold green")
+                + Text(f"{report.path}  ({definition.workflow_type}, {len(definition.steps)} steps)")
+            )
+        for problem in report.problems:
+            print_error(_err, problem)
+    invalid = sum(not report.ok for report in reports)
+    if invalid:
+        _err.print(Text(f"{invalid} of {len(reports)} files invalid", style="red"))
+    raise typer.Exit(EXIT_FAILED if invalid else EXIT_OK)
+
+
+@app.command("run")
+def run_workflow(
+    workflow_type: Annotated[str, typer.Argument(help="The workflow_type to start.")],
+    data: Annotated[
+        str | None,
+        typer.Option("--data", "-d", help="Initial state: JSON text, or @file.json."),
+    ] = None,
+    executor: Executor = ExecutorKind.thread,
+    workers: Workers = 10,
+    db: Db = DEFAULT_DB,
+    config_dir: ConfigDir = None,
+) -> None:
+    """Start a workflow and run it until it completes, fails or waits (exit 0, 1 or 3)."""
+    session = _session(db, config_dir)
+
+    async def work() -> int:
+        initial = parse_json_object(data, "--data")
+        provider = commands.make_executor(executor.value, workers)
+        try:
+            return await commands.run_new(session, workflow_type, initial, provider)
+        finally:
+            provider.close()
+
+    _finish(work)
+
+
+@app.command("list")
+def list_(
+    status: Annotated[
+        WorkflowStatus | None,
+        typer.Option("--status", "-s", case_sensitive=False, help="Only this status."),
+    ] = None,
+    workflow_type: Annotated[
+        str | None, typer.Option("--type", "-t", help="Only this workflow type.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """List stored workflows, newest first."""
+    session = _session(db, None)
+    status_value = status.value if status is not None else None
+    _finish(lambda: commands.list_stored(session, status_value, workflow_type, limit))
+
+
+@app.command()
+def show(workflow_id: WorkflowId, db: Db = DEFAULT_DB) -> None:
+    """Show a workflow's state, step history (with durations) and failures."""
+    session = _session(db, None)
+    _finish(lambda: commands.show_stored(session, workflow_id))
+
+
+@app.command()
+def resume(
+    workflow_id: WorkflowId,
+    user_input: Annotated[
+        str | None,
+        typer.Option("--input", help="Input for a WAITING_HUMAN step: JSON text, or @file.json."),
+    ] = None,
+    executor: Executor = ExecutorKind.thread,
+    workers: Workers = 10,
+    db: Db = DEFAULT_DB,
+    config_dir: ConfigDir = None,
+) -> None:
+    """Continue an ACTIVE (e.g. interrupted) or WAITING_HUMAN workflow and run it to the end."""
+    _continue(workflow_id, executor, workers, db, config_dir, user_input=user_input)
+
+
+@app.command()
+def retry(
+    workflow_id: WorkflowId,
+    executor: Executor = ExecutorKind.thread,
+    workers: Workers = 10,
+    db: Db = DEFAULT_DB,
+    config_dir: ConfigDir = None,
+) -> None:
+    """Re-run the failed step of a FAILED workflow and run it to the end."""
+    _continue(workflow_id, executor, workers, db, config_dir, retry=True)
+
+
+def _continue(
+    workflow_id: str,
+    executor: ExecutorKind,
+    workers: int,
+    db: str,
+    config_dir: Path | None,
+    *,
+    retry: bool = False,
+    user_input: str | None = None,
+) -> None:
+    session = _session(db, config_dir)
+
+    async def work() -> int:
+        given = None if user_input is None else parse_json_object(user_input, "--input")
+        provider = commands.make_executor(executor.value, workers)
+        try:
+            return await commands.continue_stored(
+                session, workflow_id, provider, retry=retry, user_input=given
+            )
+        finally:
+            provider.close()
+
+    _finish(work)
+
+
+@app.command()
+def cancel(workflow_id: WorkflowId, db: Db = DEFAULT_DB, config_dir: ConfigDir = None) -> None:
+    """Cancel an unfinished workflow: no further step runs."""
+    session = _session(db, config_dir)
+    _finish(lambda: commands.cancel_stored(session, workflow_id))
+
+
+@app.command()
+def graph(
+    workflow_type: Annotated[str, typer.Argument(help="The workflow_type to draw.")],
+    config_dir: ConfigDir = None,
+) -> None:
+    """Print the workflow's steps as a Mermaid flowchart (paste into any Mermaid viewer)."""
+    session = _session(DEFAULT_DB, config_dir)
+
+    async def work() -> int:
+        definition = session.builder().get_definition(workflow_type).definition
+        sys.stdout.write(mermaid_flowchart(definition))
+        return EXIT_OK
+
+    _finish(work)
+
+
+def run() -> None:
+    """The console-script entry point: ``ruvon``."""
+    app(prog_name="ruvon")
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,278 @@
+"""The versioned SQL schema shared by the SQLite and PostgreSQL persistence providers.
+
+Each :class:`Migration` holds the statements for both databases. ``initialize()`` of a provider
+applies, in one transaction, every migration newer than the version recorded in the
+``ruvon_schema_migrations`` table, and refuses (without touching anything) a database whose
+recorded version is newer than :data:`SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ruvon.errors import SchemaVersionError
+from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
+
+MIGRATIONS_TABLE = "ruvon_schema_migrations"
+
+WORKFLOW_COLUMNS = (
+    "id",
+    "workflow_type",
+    "workflow_version",
+    "state_model_path",
+    "definition",
+    "state",
+    "status",
+    "current_step",
+    "metadata",
+    "version",
+    "created_at",
+    "updated_at",
+    "parent_id",
+)
+TASK_COLUMNS = (
+    "workflow_id",
+    "step_name",
+    "task_name",
+    "status",
+    "result",
+    "error",
+    "started_at",
+    "ended_at",
+)
+LOG_COLUMNS = ("workflow_id", "event", "step_name", "task_name", "at", "duration", "message")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema's history.
+
+    Attributes:
+        version: The schema version this migration produces (1, 2, ...).
+        description: What it changes, for logs.
+        sqlite: Statements for SQLite.
+        postgres: Statements for PostgreSQL.
+    """
+
+    version: int
+    description: str
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_workflows_status ON workflows (status)",
+    "CREATE INDEX IF NOT EXISTS ix_workflows_workflow_type ON workflows (workflow_type)",
+    "CREATE INDEX IF NOT EXISTS ix_workflows_created_at ON workflows (created_at)",
+    "CREATE INDEX IF NOT EXISTS ix_execution_log_workflow ON execution_log (workflow_id, id)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        version=1,
+        description="workflows, task_results and execution_log tables",
+        sqlite=(
+            """CREATE TABLE workflows (
+                id TEXT PRIMARY KEY,
+                workflow_type TEXT NOT NULL,
+                workflow_version TEXT NOT NULL,
+                state_model_path TEXT NOT NULL,
+                definition TEXT NOT NULL,
+                state TEXT NOT NULL,
+                status TEXT NOT NULL,
+                current_step INTEGER NOT NULL,
+                metadata TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                parent_id TEXT
+            )""",
+            """CREATE TABLE task_results (
+                workflow_id TEXT NOT NULL,
+                step_name TEXT NOT NULL,
+                task_name TEXT NOT NULL,
+                status TEXT NOT NULL,
+                result TEXT,
+                error TEXT,
+                started_at REAL NOT NULL,
+                ended_at REAL NOT NULL,
+                PRIMARY KEY (workflow_id, step_name, task_name)
+            )""",
+            """CREATE TABLE execution_log (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                workflow_id TEXT NOT NULL,
+                event TEXT NOT NULL,
+                step_name TEXT,
+                task_name TEXT,
+                at REAL NOT NULL,
+                duration REAL,
+                message TEXT
+            )""",
+            *_INDEXES,
+        ),
+        postgres=(
+            """CREATE TABLE workflows (
+                id TEXT PRIMARY KEY,
+                workflow_type TEXT NOT NULL,
+                workflow_version TEXT NOT NULL,
+                state_model_path TEXT NOT NULL,
+                definition JSONB NOT NULL,
+                state JSONB NOT NULL,
+                status TEXT NOT NULL,
+                current_step INTEGER NOT NULL,
+                metadata JSONB NOT NULL,
+                version BIGINT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL,
+                parent_id TEXT
+            )""",
+            """CREATE TABLE task_results (
+                workflow_id TEXT NOT NULL,
+                step_name TEXT NOT NULL,
+                task_name TEXT NOT NULL,
+                status TEXT NOT NULL,
+                result JSONB,
+                error TEXT,
+                started_at DOUBLE PRECISION NOT NULL,
+                ended_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (workflow_id, step_name, task_name)
+            )""",
+            """CREATE TABLE execution_log (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                workflow_id TEXT NOT NULL,
+                event TEXT NOT NULL,
+                step_name TEXT,
+                task_name TEXT,
+                at DOUBLE PRECISION NOT NULL,
+                duration DOUBLE PRECISION,
+                message TEXT
+            )""",
+            *_INDEXES,
+        ),
+    ),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+"""The newest schema version this ruvon knows."""
+
+
+def pending_migrations(current: int, database: str) -> list[Migration]:
+    """The migrations to apply to a database at schema version ``current``, oldest first.
+
+    Args:
+        current: The highest version recorded in the migrations table (0 for a new database).
+        database: Names the database in messages, e.g. ``"The SQLite database ruvon.db"``.
+
+    Raises:
+        SchemaVersionError: The database is newer than this ruvon.
+    """
+    if current > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{database} has schema version {current} but this ruvon knows up to "
+            f"{SCHEMA_VERSION}; upgrade ruvon. The database was left untouched."
+        )
+    return [m for m in MIGRATIONS if m.version > current]
+
+
+def version_conflict_message(
+    workflow_id: str, stored: int | None, version: int, database: str
+) -> str:
+    """The message of a VersionConflict on ``workflow_id``."""
+    if stored is None:
+        return (
+            f"Workflow '{workflow_id}' cannot be saved at version {version}: {database} holds no "
+            f"workflow with that id (deleted, or saved to another database). Save it as a new "
+            f"workflow (version 0) or check the provider's database."
+        )
+    if version == 0:
+        return (
+            f"Workflow '{workflow_id}' is new (version 0) but {database} already holds a workflow "
+            f"with that id (version {stored}). Use another id, or load the stored one with "
+            f"builder.load_workflow('{workflow_id}')."
+        )
+    return (
+        f"Workflow '{workflow_id}' was saved by another writer ({database} has version {stored}, "
+        f"this copy has version {version}). Reload it with builder.load_workflow('{workflow_id}') "
+        f"and apply the change again."
+    )
+
+
+def not_found_message(workflow_id: str, database: str) -> str:
+    """The message of a WorkflowNotFound for ``workflow_id``."""
+    return (
+        f"No workflow with id '{workflow_id}' is stored in {database}. Check the id "
+        f"(list_workflows() shows the stored ones) and that the provider points at the database "
+        f"the workflow was saved in."
+    )
+
+
+def dump_json(value: Any) -> str:
+    """Serialize a JSON column (compact; non-ASCII kept as is)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def workflow_from_row(row: Sequence[Any], load: Callable[[Any], Any]) -> WorkflowRecord:
+    """Build a WorkflowRecord from a row in :data:`WORKFLOW_COLUMNS` order.
+
+    Args:
+        row: The selected columns.
+        load: Decodes a JSON column (``json.loads`` for TEXT, identity for JSONB).
+    """
+    return WorkflowRecord(
+        id=row[0],
+        workflow_type=row[1],
+        workflow_version=row[2],
+        state_model_path=row[3],
+        definition=load(row[4]),
+        state=load(row[5]),
+        status=row[6],
+        current_step=row[7],
+        metadata=load(row[8]),
+        version=row[9],
+        created_at=row[10],
+        updated_at=row[11],
+        parent_id=row[12],
+    )
+
+
+def task_from_row(row: Sequence[Any], load: Callable[[Any], Any]) -> TaskRecord:
+    """Build a TaskRecord from a row in :data:`TASK_COLUMNS` order."""
+    return TaskRecord(
+        workflow_id=row[0],
+        step_name=row[1],
+        task_name=row[2],
+        status=row[3],
+        result=None if row[4] is None else load(row[4]),
+        error=row[5],
+        started_at=row[6],
+        ended_at=row[7],
+    )
+
+
+def log_from_row(row: Sequence[Any]) -> LogEntry:
+    """Build a LogEntry from a row in :data:`LOG_COLUMNS` order."""
+    return LogEntry(
+        workflow_id=row[0],
+        event=row[1],
+        step_name=row[2],
+        task_name=row[3],
+        at=row[4],
+        duration=row[5],
+        message=row[6],
+    )
+
+
+def log_row(entry: LogEntry) -> tuple[Any, ...]:
+    """The values of ``entry`` in :data:`LOG_COLUMNS` order."""
+    return (
+        entry.workflow_id,
+        entry.event,
+        entry.step_name,
+        entry.task_name,
+        entry.at,
+        entry.duration,
+        entry.message,
+    )
