@@ -70,7 +70,7 @@ def test_pause_keeps_queued_tasks_and_resume_runs_them_once(make_flow: Any) -> N
 
 
 class SelfPausing(Source):
-    """Emits, then pauses its own job from inside the handler."""
+    """Pauses its own job from inside the handler, then emits."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,10 +80,10 @@ class SelfPausing(Source):
     def run(self, **kwargs: Any) -> None:
         from routilux.execution_context import current_context
 
-        self.emit("out", **kwargs)
         context = current_context()
         assert context is not None
         self.paused_itself = context.flow.pause(context.job_state) is False
+        self.emit("out", **kwargs)  # parked: the job is paused
         self.done.set()
 
 
