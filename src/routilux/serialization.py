@@ -128,6 +128,13 @@ def restore_routine(routine_id: str, data: dict[str, Any]) -> Routine:
     for name, slot_data in data.get("slots", {}).items():
         if name not in existing_slots:
             _restore_slot(routine, routine_id, name, slot_data)
+        else:
+            # __init__ re-created the slot; keep a merge strategy changed since then.
+            stored = slot_data.get("merge_strategy", "override")
+            if isinstance(stored, str):
+                existing_slots[name].merge_strategy = stored
+            elif stored.get("function"):
+                existing_slots[name].merge_strategy = import_object(stored["function"])
     for name, params in data.get("events", {}).items():
         if name not in existing_events:
             routine.define_event(name, params)

@@ -122,3 +122,10 @@ def test_local_class_cannot_be_serialized(make_flow: Any) -> None:
     flow.add_routine(Local(), "local")
     with pytest.raises(SerializationError, match="define it at module level"):
         flow.serialize()
+
+
+def test_merge_strategy_given_to_init_survives(make_flow: Any) -> None:
+    flow = make_flow()
+    flow.add_routine(Recorder(merge_strategy="append"), "rec")
+    restored = Flow().deserialize(flow.serialize())
+    assert restored.routines["rec"].slots["in"].merge_strategy == "append"
