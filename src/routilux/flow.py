@@ -14,6 +14,7 @@ from routilux.errors import (
     DefinitionError,
     DuplicateNameError,
     ExecutionContextError,
+    FlowStateError,
     UnknownEventError,
     UnknownRoutineError,
     UnknownSlotError,
@@ -374,7 +375,13 @@ class Flow:
 
         Raises:
             SerializationError: If a class or function cannot be imported.
+            FlowStateError: If this flow still has running or paused jobs.
         """
+        if self._scheduler.has_jobs():
+            raise FlowStateError(
+                f"{self._describe()} still has running or paused jobs, so its definition "
+                "cannot be replaced; deserialize into a new Flow() instead."
+            )
         with self._lock:
             self._routines.clear()
             self._ids_by_object.clear()

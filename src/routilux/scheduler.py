@@ -124,6 +124,11 @@ class TaskScheduler:
                 if worker is not me:
                     worker.join()
 
+    def has_jobs(self) -> bool:
+        """Whether any job is running or paused on this scheduler."""
+        with self._cond:
+            return bool(self._runs)
+
     def _all_idle_locked(self) -> bool:
         return all(run.job_state.status is not JobStatus.RUNNING for run in self._runs.values())
 

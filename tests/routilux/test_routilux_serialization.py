@@ -129,3 +129,19 @@ def test_merge_strategy_given_to_init_survives(make_flow: Any) -> None:
     flow.add_routine(Recorder(merge_strategy="append"), "rec")
     restored = Flow().deserialize(flow.serialize())
     assert restored.routines["rec"].slots["in"].merge_strategy == "append"
+
+
+def test_deserialize_refuses_a_flow_with_live_jobs(make_flow: Any) -> None:
+    from routilux_sample_routines import Gate
+
+    from routilux.errors import FlowStateError
+
+    flow = make_flow()
+    gate = Gate()
+    flow.add_routine(gate, "gate")
+    job = flow.execute("gate")
+    assert gate.started.wait(5)
+    with pytest.raises(FlowStateError, match="deserialize into a new Flow"):
+        flow.deserialize(flow.serialize())
+    gate.release.set()
+    assert JobState.wait_for_completion(flow, job, timeout=5)
