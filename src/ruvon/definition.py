@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -106,6 +107,7 @@ class LoadedDefinition:
     state_model: type[BaseModel]
     functions: dict[str, Callable[..., Any]] = field(default_factory=dict)
     step_index: dict[str, int] = field(default_factory=dict)
+    async_functions: frozenset[str] = frozenset()
 
     @property
     def steps(self) -> list[StepDefinition]:
@@ -167,6 +169,9 @@ def load_definition(
         state_model=state_model,
         functions=functions,
         step_index={step.name: i for i, step in enumerate(definition.steps)},
+        async_functions=frozenset(
+            p for p, f in functions.items() if inspect.iscoroutinefunction(f)
+        ),
     )
 
 

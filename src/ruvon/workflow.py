@@ -62,6 +62,7 @@ class Workflow:
     ) -> None:
         self.id = workflow_id
         self.loaded = loaded
+        self._steps = loaded.steps
         self.state = state
         self.persistence = persistence
         self.execution_provider = executor
@@ -93,7 +94,7 @@ class Workflow:
     @property
     def steps(self) -> list[StepDefinition]:
         """The definition's steps, in order."""
-        return self.loaded.steps
+        return self._steps
 
     @property
     def current_step_name(self) -> str | None:
@@ -205,7 +206,9 @@ class Workflow:
             self.current_step, self.status = index, status
             raise
 
-    async def _adopt(self, step: StepDefinition, outcome: StepOutcome, started: float) -> str | None:
+    async def _adopt(
+        self, step: StepDefinition, outcome: StepOutcome, started: float
+    ) -> str | None:
         self.state = outcome.state
         self._last_result = outcome.result
         if outcome.task_failures:

@@ -80,8 +80,11 @@ class ExecutionProvider(ABC):
     @abstractmethod
     def run_parallel(
         self, batch: ParallelBatch, timeout: float | None
-    ) -> AsyncIterator[TaskOutcome]:
-        """Run every task of ``batch``; yield each outcome as soon as the task ends.
+    ) -> AsyncIterator[list[TaskOutcome]]:
+        """Run every task of ``batch``; yield outcomes as soon as tasks end.
+
+        Each item is the list of outcomes that arrived together (at least one), so the caller can
+        checkpoint a burst in one write.
 
         At ``timeout`` seconds, yield a ``TimeoutError`` outcome for every task still unfinished and
         stop; late results of those tasks are discarded. Every task yields exactly one outcome.

@@ -66,6 +66,12 @@ class WorkflowObserver:
 _log = logging.getLogger("ruvon.workflow")
 
 
+def overrides(observer: WorkflowObserver, *hooks: str) -> bool:
+    """Whether ``observer`` overrides any of ``hooks`` (so calling the base no-ops can be skipped)."""
+    kind = type(observer)
+    return any(getattr(kind, hook) is not getattr(WorkflowObserver, hook) for hook in hooks)
+
+
 async def notify(hook: Callable[..., Awaitable[None]], *args: Any) -> None:
     """Call an observer hook; an exception from it is logged, never raised."""
     try:

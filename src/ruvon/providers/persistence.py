@@ -108,6 +108,11 @@ class PersistenceProvider(ABC):
     async def save_task_result(self, record: TaskRecord) -> None:
         """Save (or replace) the outcome of one PARALLEL task."""
 
+    async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
+        """Save several task outcomes that arrived together (one transaction where supported)."""
+        for record in records:
+            await self.save_task_result(record)
+
     @abstractmethod
     async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
         """Saved task outcomes of the step's current run, by task name."""

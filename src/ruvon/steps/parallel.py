@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from ruvon.errors import MergeConflict, ParallelStepFailed
 from ruvon.merge import apply_update, merge_task_results
 from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
-from ruvon.providers.observer import notify
+from ruvon.providers.observer import notify, overrides
 from ruvon.providers.persistence import LogEntry, TaskRecord
 from ruvon.steps.base import StepOutcome, StepRun
 
@@ -48,27 +48,34 @@ async def run_parallel(run: StepRun) -> StepOutcome:
             attempt=run.context.attempt,
             metadata=run.context.metadata,
         )
-        async for outcome in run.executor.run_parallel(batch, step.timeout_seconds):
-            outcomes[outcome.task_name] = outcome
-            await run.persistence.save_task_result(_record_of(run, outcome))
-            if outcome.ok:
-                await notify(
-                    run.observer.on_task_completed,
-                    run.context.workflow_id,
-                    step.name,
-                    outcome.task_name,
-                    outcome.ended_at - outcome.started_at,
-                )
-            else:
-                await notify(
-                    run.observer.on_task_failed,
-                    run.context.workflow_id,
-                    step.name,
-                    outcome.task_name,
-                    outcome.error or "",
-                )
+        watched = overrides(run.observer, "on_task_completed", "on_task_failed")
+        async for arrived in run.executor.run_parallel(batch, step.timeout_seconds):
+            await run.persistence.save_task_results([_record_of(run, o) for o in arrived])
+            for outcome in arrived:
+                outcomes[outcome.task_name] = outcome
+                if watched:
+                    await _report(run, outcome)
     ordered = [outcomes[t.name] for t in step.tasks]
     return _reduce(run, ordered)
+
+
+async def _report(run: StepRun, outcome: TaskOutcome) -> None:
+    if outcome.ok:
+        await notify(
+            run.observer.on_task_completed,
+            run.context.workflow_id,
+            run.step.name,
+            outcome.task_name,
+            outcome.ended_at - outcome.started_at,
+        )
+    else:
+        await notify(
+            run.observer.on_task_failed,
+            run.context.workflow_id,
+            run.step.name,
+            outcome.task_name,
+            outcome.error or "",
+        )
 
 
 def _reduce(run: StepRun, ordered: list[TaskOutcome]) -> StepOutcome:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from ruvon.errors import RuvonError, StepFailed
@@ -24,7 +23,7 @@ async def run_standard(run: StepRun) -> StepOutcome:
     jump_to: str | None = None
     pause = False
     try:
-        if inspect.iscoroutinefunction(func):
+        if run.step.function in run.loaded.async_functions:
             value: Any = await func(run.state, run.context)
         else:
             value = await run.executor.run_step(func, run.state, run.context)

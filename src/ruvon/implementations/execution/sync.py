@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskOutcome
-from ruvon.task_runner import run_task_async, task_context, timeout_outcome
+from ruvon.task_runner import private_state, run_task_async, task_context, timeout_outcome
 
 
 class SyncExecutor(ExecutionProvider):
@@ -27,19 +27,19 @@ class SyncExecutor(ExecutionProvider):
 
     async def run_parallel(
         self, batch: ParallelBatch, timeout: float | None
-    ) -> AsyncIterator[TaskOutcome]:
+    ) -> AsyncIterator[list[TaskOutcome]]:
         """Run the tasks one after another and yield each outcome."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for call in batch.tasks:
             if deadline is not None and time.monotonic() >= deadline:
-                yield timeout_outcome(call.name, timeout, batch.step_name)
+                yield [timeout_outcome(call.name, timeout, batch.step_name)]
                 continue
             assert call.function is not None
-            state = batch.state.model_copy(deep=True)
+            state = private_state(batch.state)
             outcome = await run_task_async(call.function, state, task_context(batch, call.name))
             if deadline is not None and time.monotonic() > deadline:
                 outcome = timeout_outcome(call.name, timeout, batch.step_name)
-            yield outcome
+            yield [outcome]
 
 
 SyncExecutionProvider = SyncExecutor

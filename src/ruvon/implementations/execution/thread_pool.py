@@ -12,7 +12,13 @@ from typing import Any
 
 from ruvon.errors import ConfigurationError
 from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskCall, TaskOutcome
-from ruvon.task_runner import run_call_locally, run_task_async, task_context, timeout_outcome
+from ruvon.task_runner import (
+    private_state,
+    run_call_locally,
+    run_task_async,
+    task_context,
+    timeout_outcome,
+)
 
 
 class ThreadPoolExecutionProvider(ExecutionProvider):
@@ -61,7 +67,7 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
 
     async def run_parallel(
         self, batch: ParallelBatch, timeout: float | None
-    ) -> AsyncIterator[TaskOutcome]:
+    ) -> AsyncIterator[list[TaskOutcome]]:
         """Start every task at once; yield outcomes as they end."""
         inbox = _Inbox(asyncio.get_running_loop())
         futures: dict[str, Future[None] | asyncio.Task[None]] = {}
@@ -75,16 +81,22 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
                 remaining = None if deadline is None else deadline - loop.time()
                 if (remaining is not None and remaining <= 0) or not await inbox.wait(remaining):
                     break
-                for outcome in inbox.drain():
+                arrived = inbox.drain()
+                for outcome in arrived:
                     waiting.discard(outcome.task_name)
-                    yield outcome
+                if arrived:
+                    yield arrived
         finally:
             inbox.closed = True
             for name in waiting:
                 futures[name].cancel()
-        for call in batch.tasks:
-            if call.name in waiting:
-                yield timeout_outcome(call.name, timeout, batch.step_name)
+        late = [
+            timeout_outcome(c.name, timeout, batch.step_name)
+            for c in batch.tasks
+            if c.name in waiting
+        ]
+        if late:
+            yield late
 
     def _start(
         self, batch: ParallelBatch, call: TaskCall, inbox: _Inbox
@@ -93,7 +105,7 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
             func = call.function
 
             async def run_async() -> None:
-                state = batch.state.model_copy(deep=True)
+                state = private_state(batch.state)
                 inbox.put(await run_task_async(func, state, task_context(batch, call.name)))
 
             return asyncio.ensure_future(run_async())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from ruvon.errors import VersionConflict, WorkflowNotFound
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, TaskRecord, WorkflowRecord
@@ -40,18 +40,14 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                 )
             # The definition is never mutated; state and metadata are copied so the caller's later
             # changes cannot reach the stored record.
-            saved = dataclasses.replace(
-                record,
-                state=copy.deepcopy(record.state),
-                metadata=copy.deepcopy(record.metadata),
-                version=record.version + 1,
-                updated_at=time.time(),
-            )
+            saved = _snapshot(record)
+            saved.version = record.version + 1
+            saved.updated_at = time.time()
             self._workflows[record.id] = saved
             if finished_step is not None:
                 self._tasks.pop((record.id, finished_step), None)
             if log:
-                self._log.setdefault(record.id, []).extend(copy.copy(e) for e in log)
+                self._log.setdefault(record.id, []).extend(log)
             return saved.version
 
     async def load_workflow(self, workflow_id: str) -> WorkflowRecord:
@@ -64,9 +60,7 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                     f"({len(self._workflows)} workflows are). In-memory workflows do not survive the "
                     f"process; use SQLitePersistenceProvider to keep them."
                 )
-            return dataclasses.replace(
-                stored, state=copy.deepcopy(stored.state), metadata=copy.deepcopy(stored.metadata)
-            )
+            return _snapshot(stored)
 
     async def list_workflows(
         self, *, status: str | None = None, workflow_type: str | None = None, limit: int = 100
@@ -74,9 +68,7 @@ class InMemoryPersistenceProvider(PersistenceProvider):
         """Stored workflows, newest first."""
         with self._lock:
             found = [
-                dataclasses.replace(
-                    r, state=copy.deepcopy(r.state), metadata=copy.deepcopy(r.metadata)
-                )
+                _snapshot(r)
                 for r in self._workflows.values()
                 if (status is None or r.status == status)
                 and (workflow_type is None or r.workflow_type == workflow_type)
@@ -88,12 +80,20 @@ class InMemoryPersistenceProvider(PersistenceProvider):
         """Save a copy of the task's outcome."""
         with self._lock:
             step = self._tasks.setdefault((record.workflow_id, record.step_name), {})
-            step[record.task_name] = copy.deepcopy(record)
+            step[record.task_name] = _task_snapshot(record)
+
+    async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
+        """Save copies of several task outcomes at once."""
+        with self._lock:
+            for record in records:
+                step = self._tasks.setdefault((record.workflow_id, record.step_name), {})
+                step[record.task_name] = _task_snapshot(record)
 
     async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
         """Copies of the saved outcomes of the step's current run."""
         with self._lock:
-            return copy.deepcopy(self._tasks.get((workflow_id, step_name), {}))
+            saved = self._tasks.get((workflow_id, step_name), {})
+            return {name: _task_snapshot(record) for name, record in saved.items()}
 
     async def append_log(self, entry: LogEntry) -> None:
         """Append a copy of ``entry``."""
@@ -104,6 +104,49 @@ class InMemoryPersistenceProvider(PersistenceProvider):
         """The workflow's log, oldest first."""
         with self._lock:
             return [copy.copy(e) for e in self._log.get(workflow_id, [])]
+
+
+def _snapshot(record: WorkflowRecord) -> WorkflowRecord:
+    """A copy of ``record`` that shares nothing mutable with it (the definition is never mutated)."""
+    return WorkflowRecord(
+        id=record.id,
+        workflow_type=record.workflow_type,
+        workflow_version=record.workflow_version,
+        state_model_path=record.state_model_path,
+        definition=record.definition,
+        state=_copy_json(record.state),
+        status=record.status,
+        current_step=record.current_step,
+        metadata=_copy_json(record.metadata) if record.metadata else {},
+        version=record.version,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        parent_id=record.parent_id,
+    )
+
+
+def _task_snapshot(record: TaskRecord) -> TaskRecord:
+    return TaskRecord(
+        workflow_id=record.workflow_id,
+        step_name=record.step_name,
+        task_name=record.task_name,
+        status=record.status,
+        result=_copy_json(record.result),
+        error=record.error,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+    )
+
+
+def _copy_json(value: Any) -> Any:
+    """Deep copy of JSON-like data (dicts, lists, scalars); faster than copy.deepcopy for it."""
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    return copy.deepcopy(value)
 
 
 InMemoryPersistence = InMemoryPersistenceProvider
