@@ -77,9 +77,10 @@ class PostgresPersistenceProvider(PersistenceProvider):
     (for instance one per worker thread). Choose the schema with the DSN, e.g.
     ``"dbname=app options=-csearch_path=ruvon"``.
 
-    JSONB normalizes what it stores: object keys come back in PostgreSQL's order, and a float
-    without a fractional part written with an exponent (``1e20``) comes back as an ``int`` of the
-    same value (pydantic fields typed ``float`` convert it back). Strings cannot hold ``\\u0000``.
+    JSONB normalizes what it stores: object keys come back in PostgreSQL's order, a float without
+    a fractional part written with an exponent (``1e20``) comes back as an ``int`` of the same
+    value (pydantic fields typed ``float`` convert it back), ``-0.0`` comes back as ``0.0``, and
+    strings cannot hold ``\\u0000``.
 
     Args:
         dsn: A libpq connection string or URI.
@@ -291,19 +292,19 @@ class PostgresPersistenceProvider(PersistenceProvider):
     # -- task results ----------------------------------------------------------------------------
     async def save_task_result(self, record: TaskRecord) -> None:
         """Save or replace the outcome of one PARALLEL task."""
-        values = (
-            record.workflow_id,
-            record.step_name,
-            record.task_name,
-            record.status,
-            None if record.result is None else Jsonb(record.result),
-            record.error,
-            record.started_at,
-            record.ended_at,
-        )
         what = f"save task '{record.task_name}' of workflow '{record.workflow_id}'"
         async with self._connection(what) as conn:
-            await conn.execute(_UPSERT_TASK, values)
+            await conn.execute(_UPSERT_TASK, _task_values(record))
+
+    async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
+        """Save or replace several task outcomes in one transaction."""
+        if len(records) <= 1:
+            for record in records:
+                await self.save_task_result(record)
+            return
+        what = f"save {len(records)} task results of workflow '{records[0].workflow_id}'"
+        async with self._connection(what) as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(_UPSERT_TASK, [_task_values(record) for record in records])
 
     async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
         """Saved outcomes of the step's current run, by task name."""
@@ -332,3 +333,16 @@ class PostgresPersistenceProvider(PersistenceProvider):
             )
             rows = await cursor.fetchall()
         return [log_from_row(row) for row in rows]
+
+
+def _task_values(record: TaskRecord) -> tuple[Any, ...]:
+    return (
+        record.workflow_id,
+        record.step_name,
+        record.task_name,
+        record.status,
+        None if record.result is None else Jsonb(record.result),
+        record.error,
+        record.started_at,
+        record.ended_at,
+    )

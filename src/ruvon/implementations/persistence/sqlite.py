@@ -297,21 +297,18 @@ class SQLitePersistenceProvider(PersistenceProvider):
     # -- task results ----------------------------------------------------------------------------
     async def save_task_result(self, record: TaskRecord) -> None:
         """Save or replace the outcome of one PARALLEL task."""
-        result = None if record.result is None else dump_json(record.result)
-        values = (
-            record.workflow_id,
-            record.step_name,
-            record.task_name,
-            record.status,
-            result,
-            record.error,
-            record.started_at,
-            record.ended_at,
-        )
-        with self._transaction(
-            f"save task '{record.task_name}' of workflow '{record.workflow_id}'"
-        ) as conn:
-            conn.execute(_UPSERT_TASK, values)
+        await self.save_task_results([record])
+
+    async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
+        """Save or replace several task outcomes in one transaction."""
+        if not records:
+            return
+        first = records[0]
+        what = f"save task '{first.task_name}' of workflow '{first.workflow_id}'"
+        if len(records) > 1:
+            what = f"save {len(records)} task results of workflow '{first.workflow_id}'"
+        with self._transaction(what) as conn:
+            conn.executemany(_UPSERT_TASK, [_task_values(record) for record in records])
 
     async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
         """Saved outcomes of the step's current run, by task name."""
@@ -338,3 +335,16 @@ class SQLitePersistenceProvider(PersistenceProvider):
                 (workflow_id,),
             ).fetchall()
         return [log_from_row(row) for row in rows]
+
+
+def _task_values(record: TaskRecord) -> tuple[Any, ...]:
+    return (
+        record.workflow_id,
+        record.step_name,
+        record.task_name,
+        record.status,
+        None if record.result is None else dump_json(record.result),
+        record.error,
+        record.started_at,
+        record.ended_at,
+    )

@@ -1,0 +1,183 @@
+"""Schema versions and migrations, and the options and errors of the SQL providers."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ruvon.errors import ConfigurationError, PersistenceError, SchemaVersionError
+from ruvon.implementations.persistence.schema import MIGRATIONS_TABLE, SCHEMA_VERSION
+from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
+from ruvon.providers.persistence import WorkflowRecord
+
+if TYPE_CHECKING:
+    from conftest import StoreFactory
+
+
+def record(workflow_id: str) -> WorkflowRecord:
+    return WorkflowRecord(
+        id=workflow_id,
+        workflow_type="T",
+        workflow_version="1",
+        state_model_path="m.S",
+        definition={},
+        state={"n": 1},
+        status="ACTIVE",
+        current_step=0,
+    )
+
+
+async def test_initialize_records_the_schema_version_and_is_idempotent(
+    sql_stores: StoreFactory,
+) -> None:
+    provider = sql_stores.new()
+    await provider.initialize()
+    await provider.initialize()
+    await provider.save_workflow(record("w1"))
+    await sql_stores.new().initialize()  # a second provider on the same database
+
+    rows = sql_stores.raw(f"SELECT version FROM {MIGRATIONS_TABLE} ORDER BY version")
+    assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
+    assert (await provider.load_workflow("w1")).state == {"n": 1}
+    for table in ("workflows", "task_results", "execution_log"):
+        assert sql_stores.raw(f"SELECT COUNT(*) FROM {table}")[0][0] == int(table == "workflows")
+
+
+async def test_concurrent_initializers_migrate_once(sql_stores: StoreFactory) -> None:
+    providers = [sql_stores.new() for _ in range(5)]
+    await asyncio.gather(*(p.initialize() for p in providers))
+
+    assert sql_stores.raw(f"SELECT COUNT(*) FROM {MIGRATIONS_TABLE}")[0][0] == SCHEMA_VERSION
+
+
+async def test_a_newer_schema_is_refused_and_left_untouched(sql_stores: StoreFactory) -> None:
+    provider = sql_stores.new()
+    await provider.initialize()
+    await provider.save_workflow(record("keep-me"))
+    await provider.close()
+    newer = SCHEMA_VERSION + 2
+    sql_stores.raw(
+        f"INSERT INTO {MIGRATIONS_TABLE} (version, applied_at) VALUES (%s, %s)", (newer, 1.0)
+    )
+
+    with pytest.raises(SchemaVersionError) as caught:
+        await sql_stores.new().initialize()
+
+    message = str(caught.value)
+    assert f"has schema version {newer} but this ruvon knows up to {SCHEMA_VERSION}" in message
+    assert "upgrade ruvon" in message
+    if sql_stores.kind == "sqlite":
+        assert f"The SQLite database {sql_stores.target} " in message
+    assert isinstance(caught.value, PersistenceError)
+    versions = sql_stores.raw(f"SELECT version FROM {MIGRATIONS_TABLE} ORDER BY version")
+    assert [r[0] for r in versions] == [*range(1, SCHEMA_VERSION + 1), newer]
+    assert sql_stores.raw("SELECT id, version FROM workflows") == [("keep-me", 1)]
+
+
+# -- SQLite ---------------------------------------------------------------------------------------
+def test_sqlite_rejects_an_unknown_synchronous_mode() -> None:
+    with pytest.raises(ConfigurationError, match=r"'NORMAL'.*'FULL'"):
+        SQLitePersistenceProvider("x.db", synchronous="OFF")
+
+
+@pytest.mark.parametrize(("mode", "pragma"), [("NORMAL", 1), ("full", 2)])
+async def test_sqlite_uses_wal_and_the_chosen_synchronous_mode(
+    tmp_path: Path, mode: str, pragma: int
+) -> None:
+    provider = SQLitePersistenceProvider(tmp_path / "s.db", synchronous=mode)
+    await provider.initialize()
+    conn = provider._connection()
+    try:
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == pragma
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        await provider.close()
+
+
+async def test_sqlite_data_survives_close_and_reopen(tmp_path: Path) -> None:
+    first = SQLitePersistenceProvider(tmp_path / "r.db")
+    await first.save_workflow(record("w1"))  # opens lazily, without initialize()
+    await first.close()
+    second = SQLitePersistenceProvider(tmp_path / "r.db")
+    try:
+        assert (await second.load_workflow("w1")).version == 1
+    finally:
+        await second.close()
+
+
+async def test_sqlite_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, just some text that is long enough " * 20)
+    provider = SQLitePersistenceProvider(path)
+
+    with pytest.raises(PersistenceError, match=r"notes\.txt.*not a database"):
+        await provider.initialize()
+
+
+async def test_sqlite_missing_directory_is_named(tmp_path: Path) -> None:
+    provider = SQLitePersistenceProvider(tmp_path / "missing" / "r.db")
+
+    with pytest.raises(PersistenceError, match=r"missing.*cannot be opened"):
+        await provider.initialize()
+
+
+def test_sqlite_schema_file_is_readable_without_ruvon(tmp_path: Path) -> None:
+    asyncio.run(SQLitePersistenceProvider(tmp_path / "plain.db").initialize())
+    conn = sqlite3.connect(tmp_path / "plain.db")
+    try:
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    finally:
+        conn.close()
+    assert {"ix_workflows_status", "ix_workflows_workflow_type"} <= indexes
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+@pytest.mark.postgres
+async def test_postgres_missing_schema_is_explained(postgres_server: str) -> None:
+    from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+    provider = PostgresPersistenceProvider(
+        f"{postgres_server} options=-csearch_path=no_such_schema_xyz"
+    )
+    with pytest.raises(PersistenceError, match="search_path schema exists"):
+        await provider.initialize()
+
+
+@pytest.mark.postgres
+async def test_postgres_rejects_bad_pool_sizes(postgres_server: str) -> None:
+    from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+    with pytest.raises(ConfigurationError, match="min_size"):
+        PostgresPersistenceProvider(postgres_server, min_size=5, max_size=2)
+
+
+@pytest.mark.postgres
+async def test_postgres_provider_used_from_another_loop_says_so(postgres_dsn: str) -> None:
+    from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+    provider = PostgresPersistenceProvider(postgres_dsn, max_size=2)
+    await provider.initialize()
+    try:
+        with pytest.raises(PersistenceError, match="one provider per event loop"):
+            await asyncio.to_thread(asyncio.run, provider.load_workflow("x"))
+    finally:
+        await provider.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_unstorable_text_is_a_persistence_error(postgres_dsn: str) -> None:
+    from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+    provider = PostgresPersistenceProvider(postgres_dsn, max_size=2)
+    bad = record("nul")
+    bad.state = {"text": "a\u0000b"}
+    try:
+        with pytest.raises(PersistenceError, match="could not save workflow 'nul'"):
+            await provider.save_workflow(bad)
+        await provider.save_workflow(record("ok"))  # the pool is still usable
+    finally:
+        await provider.close()
