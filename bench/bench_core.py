@@ -11,16 +11,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_kit sits beside this file
 
-import bench_kit  # noqa: E402
+import bench_kit
 
-from ruvon.builder import WorkflowBuilder  # noqa: E402
-from ruvon.implementations.execution.sync import SyncExecutor  # noqa: E402
-from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvider  # noqa: E402
-from ruvon.implementations.observability.noop import NoopObserver  # noqa: E402
-from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider  # noqa: E402
-from ruvon.models import StepContext  # noqa: E402
+from ruvon.builder import WorkflowBuilder
+from ruvon.implementations.execution.sync import SyncExecutor
+from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvider
+from ruvon.implementations.observability.noop import NoopObserver
+from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
+from ruvon.models import StepContext
 
 WORKFLOWS, STEPS, FAN_OUT = 200, 10, 1000
 
@@ -61,7 +61,9 @@ def plain_loop_per_step() -> float:
 
 
 async def bench_steps() -> None:
-    builder = WorkflowBuilder(config_dir=bench_kit.config_dir(**{"chain.yaml": bench_kit.chain_yaml(STEPS)}))
+    builder = WorkflowBuilder(
+        config_dir=bench_kit.config_dir(**{"chain.yaml": bench_kit.chain_yaml(STEPS)})
+    )
     await step_overhead(builder, "sync")  # warm-up: imports, caches
     for name in ("sync", "thread"):
         ours = min([await step_overhead(builder, name) for _ in range(3)])
@@ -78,7 +80,9 @@ async def bench_steps() -> None:
 
 async def bench_parallel_overhead() -> None:
     functions = ["sleep_1_0", "sleep_1_5", "sleep_2_0"]
-    builder = WorkflowBuilder(config_dir=bench_kit.config_dir(**{"fan.yaml": bench_kit.fan_yaml("Sleeps", functions)}))
+    builder = WorkflowBuilder(
+        config_dir=bench_kit.config_dir(**{"fan.yaml": bench_kit.fan_yaml("Sleeps", functions)})
+    )
     executor = ThreadPoolExecutionProvider(max_workers=5)
     workflow = await builder.create_workflow("Sleeps", execution_provider=executor)
     started = time.perf_counter()
@@ -96,13 +100,19 @@ async def bench_parallel_overhead() -> None:
 
 
 async def bench_fan_out() -> None:
-    builder = WorkflowBuilder(config_dir=bench_kit.config_dir(**{"fan.yaml": bench_kit.fan_yaml("Fan", ["task_noop"] * FAN_OUT)}))
+    builder = WorkflowBuilder(
+        config_dir=bench_kit.config_dir(
+            **{"fan.yaml": bench_kit.fan_yaml("Fan", ["task_noop"] * FAN_OUT)}
+        )
+    )
     builder.get_definition("Fan")
     executor = ThreadPoolExecutionProvider(max_workers=8)
     persistence = InMemoryPersistenceProvider()
     timings = []
     for _ in range(5):
-        workflow = await builder.create_workflow("Fan", persistence_provider=persistence, execution_provider=executor)
+        workflow = await builder.create_workflow(
+            "Fan", persistence_provider=persistence, execution_provider=executor
+        )
         started = time.perf_counter()
         await workflow.next_step()
         timings.append(time.perf_counter() - started)

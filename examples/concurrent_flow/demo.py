@@ -321,4 +321,3 @@ if __name__ == "__main__":
 
 # The seed page's listing (lines 1-100 above) uses implicit Optional defaults
 # (`source_name: str = None`); it is kept as written.
-# ruff: noqa: RUF013

@@ -33,7 +33,7 @@ async def test_unknown_workflow_type_lists_known_ones_and_files(
 
 async def test_missing_config_dir_says_how_to_point_at_one(tmp_path: Path) -> None:
     builder = WorkflowBuilder(config_dir=tmp_path / "nowhere")
-    with pytest.raises(WorkflowNotFound, match="does not exist.*RUVON_CONFIG_DIR"):
+    with pytest.raises(WorkflowNotFound, match=r"does not exist.*RUVON_CONFIG_DIR"):
         await builder.create_workflow("Good")
 
 
@@ -60,8 +60,14 @@ async def test_yaml_syntax_error_gives_file_and_line(write_config: Callable[...,
     assert "flow sequence that starts on line 6" in str(info.value)
 
 
-async def test_unknown_step_type_lists_valid_ones(builder_for: Callable[[str], WorkflowBuilder]) -> None:
-    builder = builder_for(GOOD.replace('    function: "core_kit.increment"', '    type: "TELEPORT"\n    function: "x.y"'))
+async def test_unknown_step_type_lists_valid_ones(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    builder = builder_for(
+        GOOD.replace(
+            '    function: "core_kit.increment"', '    type: "TELEPORT"\n    function: "x.y"'
+        )
+    )
     with pytest.raises(DefinitionError) as info:
         await builder.create_workflow("Good")
     message = str(info.value)
@@ -115,7 +121,9 @@ async def test_parallel_step_without_tasks(builder_for: Callable[[str], Workflow
     assert "line 6" in str(info.value) and "PARALLEL step 'Fan' has no tasks" in str(info.value)
 
 
-async def test_every_problem_is_reported_at_once(builder_for: Callable[[str], WorkflowBuilder]) -> None:
+async def test_every_problem_is_reported_at_once(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
     text = GOOD + (
         '  - name: "Fan"\n    type: "PARALLEL"\n    automate_nxt: true\n'
         '    merge_strategy: "SIDEWAYS"\n    tasks:\n      - name: "t"\n'
@@ -135,12 +143,16 @@ async def test_invalid_route_target(builder_for: Callable[[str], WorkflowBuilder
         builder_for(text).get_definition("Good")
 
 
-async def test_bad_initial_data_names_the_field(builder_for: Callable[[str], WorkflowBuilder]) -> None:
+async def test_bad_initial_data_names_the_field(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
     with pytest.raises(StateValidationError, match="'n': Input should be a valid integer"):
         await builder_for(GOOD).create_workflow("Good", initial_data={"n": "many"})
 
 
-async def test_state_model_that_is_not_a_model(builder_for: Callable[[str], WorkflowBuilder]) -> None:
+async def test_state_model_that_is_not_a_model(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
     builder = builder_for(GOOD.replace("core_kit.State", "core_kit.increment"))
     with pytest.raises(DefinitionError, match="not a pydantic BaseModel"):
         builder.get_definition("Good")

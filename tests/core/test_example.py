@@ -17,7 +17,12 @@ def run_example(directory: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONHASHSEED": "100", "PYTHONIOENCODING": "utf-8"}
     env.pop("RUVON_CONFIG_DIR", None)
     return subprocess.run(
-        [sys.executable, "main.py"], cwd=directory, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "main.py"],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

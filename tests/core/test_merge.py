@@ -13,9 +13,7 @@ from ruvon.merge import MergeConflictBehavior, MergeStrategy, apply_update, merg
 
 keys = st.sampled_from(["a", "b", "c", "d"])
 scalars = st.one_of(st.integers(-3, 3), st.booleans(), st.none(), st.text(max_size=2))
-nested = st.recursive(
-    scalars, lambda inner: st.dictionaries(keys, inner, max_size=3), max_leaves=6
-)
+nested = st.recursive(scalars, lambda inner: st.dictionaries(keys, inner, max_size=3), max_leaves=6)
 flat_results = st.lists(
     st.tuples(st.text(min_size=1, max_size=3), st.dictionaries(keys, scalars, max_size=4)),
     max_size=5,
@@ -115,5 +113,9 @@ def test_conflict_names_nested_key_and_both_tasks() -> None:
     results = [("left", {"d": {"x": 1}}), ("right", {"d": {"x": 2}})]
     with pytest.raises(MergeConflict) as info:
         merge_task_results(results, MergeStrategy.DEEP, MergeConflictBehavior.RAISE_ERROR)
-    assert (info.value.key, info.value.first_task, info.value.second_task) == ("d.x", "left", "right")
+    assert (info.value.key, info.value.first_task, info.value.second_task) == (
+        "d.x",
+        "left",
+        "right",
+    )
     assert "'left'" in str(info.value) and "'right'" in str(info.value)

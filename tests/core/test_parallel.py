@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,7 @@ ABC = [("a", "task_a"), ("b", "task_b"), ("c", "task_c")]
 
 def overlaps(spans: list[tuple[str, float, float]]) -> bool:
     spans = sorted(spans, key=lambda s: s[1])
-    return any(later[1] < earlier[2] for earlier, later in zip(spans, spans[1:], strict=False))
+    return any(later[1] < earlier[2] for earlier, later in itertools.pairwise(spans))
 
 
 async def run(builder: WorkflowBuilder, executor: ExecutionProvider, **kwargs: Any) -> Any:
@@ -103,7 +104,9 @@ async def test_merge_follows_declared_order_not_completion_order(
     try:
         workflow = await run(builder_for(parallel_yaml(tasks)), executor)
         assert workflow.state.a == "third"
-        old = await run(builder_for(parallel_yaml(tasks, merge_conflict_behavior="prefer_old")), executor)
+        old = await run(
+            builder_for(parallel_yaml(tasks, merge_conflict_behavior="prefer_old")), executor
+        )
         assert old.state.a == "first"
         alias = await run(
             builder_for(parallel_yaml(tasks, merge_conflict_behavior="PREFER_EXISTING")), executor
@@ -113,7 +116,9 @@ async def test_merge_follows_declared_order_not_completion_order(
         executor.close()
 
 
-async def test_deep_merge_combines_nested_dicts(builder_for: Callable[[str], WorkflowBuilder]) -> None:
+async def test_deep_merge_combines_nested_dicts(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
     workflow = await run(builder_for(parallel_yaml(ABC, merge_strategy="deep")), SyncExecutor())
     assert workflow.state.details == {"sku": "A", "amount": 100}
     shallow = await run(builder_for(parallel_yaml(ABC, merge_strategy="SHALLOW")), SyncExecutor())
@@ -151,11 +156,17 @@ class Recorder(WorkflowObserver):
         self.task_failures: list[tuple[str, str, str]] = []
         self.failed: list[str] = []
 
-    async def on_task_failed(self, workflow_id: str, step_name: str, task_name: str, error: str) -> None:
+    async def on_task_failed(
+        self, workflow_id: str, step_name: str, task_name: str, error: str
+    ) -> None:
         self.task_failures.append((step_name, task_name, error))
 
     async def on_workflow_failed(
-        self, workflow_id: str, workflow_type: str, error_message: str, current_state: dict[str, Any]
+        self,
+        workflow_id: str,
+        workflow_type: str,
+        error_message: str,
+        current_state: dict[str, Any],
     ) -> None:
         self.failed.append(error_message)
 
@@ -169,7 +180,7 @@ async def test_partial_success_merges_the_rest_and_records_failures(
     workflow = await builder.create_workflow(
         "P", execution_provider=SyncExecutor(), workflow_observer=observer
     )
-    result, next_name = await workflow.next_step()
+    _result, next_name = await workflow.next_step()
     assert workflow.status == WorkflowStatus.COMPLETED and next_name is None
     assert (workflow.state.a, workflow.state.c, workflow.state.n) == (1, 3, 1)
     failures = workflow.metadata["task_failures"]["Fan"]
@@ -180,9 +191,13 @@ async def test_partial_success_merges_the_rest_and_records_failures(
 async def test_partial_success_result_lists_failed_tasks(
     builder_for: Callable[[str], WorkflowBuilder],
 ) -> None:
-    yaml_text = parallel_yaml([("a", "task_a"), ("boom", "task_fail")], allow_partial_success="true")
+    yaml_text = parallel_yaml(
+        [("a", "task_a"), ("boom", "task_fail")], allow_partial_success="true"
+    )
     yaml_text = yaml_text.replace("    automate_next: true\n", "")
-    workflow = await (builder_for(yaml_text)).create_workflow("P", execution_provider=SyncExecutor())
+    workflow = await (builder_for(yaml_text)).create_workflow(
+        "P", execution_provider=SyncExecutor()
+    )
     result, next_name = await workflow.next_step()
     assert next_name == "After"
     assert list(result["failed_tasks"]) == ["boom"]
@@ -229,7 +244,9 @@ async def test_timeout_fails_unfinished_tasks(
     assert "timeout_seconds" in workflow.metadata["task_failures"]["Fan"]["slow"]
 
 
-async def test_timeout_without_partial_success_fails(builder_for: Callable[[str], WorkflowBuilder]) -> None:
+async def test_timeout_without_partial_success_fails(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
     builder = builder_for(parallel_yaml([("slow", "task_slow")], timeout_seconds=0.2))
     executor = ThreadPoolExecutionProvider()
     try:
@@ -241,8 +258,12 @@ async def test_timeout_without_partial_success_fails(builder_for: Callable[[str]
     assert "'slow'" in workflow.error and "0.2 s" in workflow.error
 
 
-async def test_task_returning_non_dict_is_named(builder_for: Callable[[str], WorkflowBuilder]) -> None:
-    workflow = await run(builder_for(parallel_yaml([("stringy", "task_returns_str")])), SyncExecutor())
+async def test_task_returning_non_dict_is_named(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    workflow = await run(
+        builder_for(parallel_yaml([("stringy", "task_returns_str")])), SyncExecutor()
+    )
     assert workflow.status == WorkflowStatus.FAILED
     assert workflow.error is not None
     assert "Task 'stringy'" in workflow.error and "not a dict" in workflow.error
@@ -251,14 +272,18 @@ async def test_task_returning_non_dict_is_named(builder_for: Callable[[str], Wor
 async def test_invalid_merged_value_names_field_and_task(
     builder_for: Callable[[str], WorkflowBuilder],
 ) -> None:
-    workflow = await run(builder_for(parallel_yaml([("ok", "task_c"), ("bad", "task_bad_n")])), SyncExecutor())
+    workflow = await run(
+        builder_for(parallel_yaml([("ok", "task_c"), ("bad", "task_bad_n")])), SyncExecutor()
+    )
     assert workflow.status == WorkflowStatus.FAILED
     assert workflow.error is not None
     assert "field 'n'" in workflow.error and "task(s) bad" in workflow.error
     assert workflow.state.c is None and workflow.state.n == 0
 
 
-async def test_saved_task_results_are_not_run_again(builder_for: Callable[[str], WorkflowBuilder]) -> None:
+async def test_saved_task_results_are_not_run_again(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
     persistence = InMemoryPersistenceProvider()
     tasks = [("t1", "task_counts"), ("t2", "task_counts"), ("t3", "task_counts")]
     builder = builder_for(parallel_yaml(tasks))

@@ -49,13 +49,17 @@ async def test_failing_step_keeps_last_completed_state_saved_and_returns(
         "Chain", persistence_provider=persistence, execution_provider=SyncExecutor()
     )
     await workflow.next_step()
-    result, next_name = await workflow.next_step()
+    _result, next_name = await workflow.next_step()
     assert workflow.status == WorkflowStatus.FAILED and next_name is None
     assert workflow.state.n == 2, "the in-place mutation of the failed step is undone"
     assert workflow.error is not None
     assert "step 'Third'" in workflow.error and "payment gateway unreachable" in workflow.error
     saved = await persistence.load_workflow(workflow.id)
-    assert (saved.status, saved.state["n"], saved.metadata["error"]["step"]) == ("FAILED", 2, "Third")
+    assert (saved.status, saved.state["n"], saved.metadata["error"]["step"]) == (
+        "FAILED",
+        2,
+        "Third",
+    )
     log = await persistence.load_log(workflow.id)
     assert log[-1].event == "STEP_FAILED" and log[-1].step_name == "Third"
 
@@ -71,11 +75,17 @@ async def test_invalid_field_value_fails_the_step_naming_field(
     assert workflow.state.n == 2
 
 
-async def test_non_dict_result_names_the_step(builder_for: Callable[[str], WorkflowBuilder]) -> None:
+async def test_non_dict_result_names_the_step(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
     text = CHAIN.replace('"core_kit.set_flag"', '"core_kit.returns_list"')
     workflow = await builder_for(text).create_workflow("Chain")
     await workflow.run_to_completion()
-    assert workflow.error is not None and "step 'Third'" in workflow.error and "not a dict" in workflow.error
+    assert (
+        workflow.error is not None
+        and "step 'Third'" in workflow.error
+        and "not a dict" in workflow.error
+    )
 
 
 async def test_retry_reruns_the_failed_step(builder_for: Callable[[str], WorkflowBuilder]) -> None:
@@ -88,7 +98,9 @@ async def test_retry_reruns_the_failed_step(builder_for: Callable[[str], Workflo
     assert workflow.error is None
 
 
-async def test_async_step_functions_are_awaited(builder_for: Callable[[str], WorkflowBuilder]) -> None:
+async def test_async_step_functions_are_awaited(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
     text = CHAIN.replace('"core_kit.set_flag"', '"core_kit.async_step"')
     workflow = await builder_for(text).create_workflow("Chain")
     await workflow.run_to_completion()
@@ -97,7 +109,7 @@ async def test_async_step_functions_are_awaited(builder_for: Callable[[str], Wor
 
 async def test_routes_pick_the_next_step(builder_for: Callable[[str], WorkflowBuilder]) -> None:
     text = CHAIN.replace(
-        '    automate_next: true\n',
+        "    automate_next: true\n",
         '    automate_next: true\n    routes:\n      - condition: "state.n >= 1"\n'
         '        target: "Third"\n      - default: true\n        next_step: "Second"\n',
         1,
@@ -108,18 +120,22 @@ async def test_routes_pick_the_next_step(builder_for: Callable[[str], WorkflowBu
 
 
 async def test_jump_directive(builder_for: Callable[[str], WorkflowBuilder]) -> None:
-    text = CHAIN.replace('"core_kit.increment"\n    automate_next', '"core_kit.jump_to_last"\n    automate_next')
+    text = CHAIN.replace(
+        '"core_kit.increment"\n    automate_next', '"core_kit.jump_to_last"\n    automate_next'
+    )
     text = text.replace('name: "Third"', 'name: "Last"')
     workflow = await builder_for(text).create_workflow("Chain")
     await workflow.run_to_completion()
     assert (workflow.state.a, workflow.state.n, workflow.state.flag) == ("jumped", 0, True)
 
 
-async def test_pause_directive_waits_for_input(builder_for: Callable[[str], WorkflowBuilder]) -> None:
+async def test_pause_directive_waits_for_input(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
     text = CHAIN.replace('"core_kit.set_flag"', '"core_kit.pause_for_input"')
     workflow = await builder_for(text).create_workflow("Chain")
     await workflow.next_step()
-    result, name = await workflow.next_step()
+    _result, name = await workflow.next_step()
     assert workflow.status == WorkflowStatus.WAITING_HUMAN and name == "Third"
     await workflow.next_step(user_input="approved")
     assert workflow.status == WorkflowStatus.COMPLETED and workflow.state.a == "approved"
@@ -165,4 +181,6 @@ async def test_cancel(builder_for: Callable[[str], WorkflowBuilder]) -> None:
 def test_version_conflict_is_a_persistence_error() -> None:
     from ruvon.errors import PersistenceError, RuvonError
 
-    assert issubclass(VersionConflict, PersistenceError) and issubclass(PersistenceError, RuvonError)
+    assert issubclass(VersionConflict, PersistenceError) and issubclass(
+        PersistenceError, RuvonError
+    )
