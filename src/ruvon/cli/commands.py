@@ -12,17 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from ruvon.builder import WorkflowBuilder
 from ruvon.cli.progress import RichProgressObserver
 from ruvon.cli.render import (
+    declared_tasks,
     format_duration,
     print_error,
+    print_fields,
     print_json,
     print_show,
     status_text,
+    step_name_at,
     workflows_table,
 )
 from ruvon.cli.store import opened_store
@@ -154,17 +156,16 @@ async def drive(
 
 def print_outcome(session: Session, workflow: Workflow, elapsed: float) -> None:
     """The workflow's id, status, run time and state; the error (on stderr) if it failed."""
-    summary = Table.grid(padding=(0, 2))
-    summary.add_column(style="bold")
-    summary.add_column()
-    summary.add_row("id", Text(workflow.id))
-    summary.add_row("type", Text(workflow.workflow_type))
-    summary.add_row("status", status_text(workflow.status.value))
-    summary.add_row("time", format_duration(elapsed))
+    rows: list[tuple[str, str | Text]] = [
+        ("id", workflow.id),
+        ("type", workflow.workflow_type),
+        ("status", status_text(workflow.status.value)),
+        ("time", format_duration(elapsed)),
+    ]
     if workflow.current_step_name and workflow.status is not WorkflowStatus.COMPLETED:
-        summary.add_row("at step", Text(workflow.current_step_name))
+        rows.append(("at step", workflow.current_step_name))
     session.out.print()
-    session.out.print(summary)
+    print_fields(session.out, rows)
     session.out.print(Text("state", style="bold"))
     print_json(session.out, workflow.state.model_dump(mode="json"))
     if workflow.status is WorkflowStatus.FAILED:
@@ -199,7 +200,11 @@ async def show_stored(session: Session, workflow_id: str) -> int:
     async with opened_store(session.db) as store:
         record = await store.load_workflow(workflow_id)
         log = await store.load_log(workflow_id)
-    print_show(session.out, record, log)
+        step = step_name_at(record) or ""
+        order = declared_tasks(record, step)
+        saved = await store.load_task_results(workflow_id, step) if order else {}
+        tasks = [saved[name] for name in order if name in saved]
+    print_show(session.out, record, log, tasks)
     return EXIT_OK
 
 

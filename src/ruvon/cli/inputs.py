@@ -42,7 +42,7 @@ def parse_json_object(value: str | None, option: str) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise InputError(
-            f"{where} must be a JSON object of state fields, like '{{\"order_id\": \"A1\"}}', "
+            f'{where} must be a JSON object of state fields, like \'{{"order_id": "A1"}}\', '
             f"not a JSON {_json_kind(data)}."
         )
     return data

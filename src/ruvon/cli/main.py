@@ -8,7 +8,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Coroutine
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,7 +57,7 @@ ConfigDir = Annotated[
 WorkflowId = Annotated[str, typer.Argument(help="The workflow's id (see 'ruvon list').")]
 
 
-class ExecutorKind(str, Enum):
+class ExecutorKind(StrEnum):
     """Where PARALLEL tasks run."""
 
     sync = "sync"
@@ -126,7 +126,9 @@ def validate(
             definition = report.loaded.definition
             _out.print(
                 Text("ok  ", style="bold green")
-                + Text(f"{report.path}  ({definition.workflow_type}, {len(definition.steps)} steps)")
+                + Text(
+                    f"{report.path}  ({definition.workflow_type}, {len(definition.steps)} steps)"
+                )
             )
         for problem in report.problems:
             print_error(_err, problem)

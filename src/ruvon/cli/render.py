@@ -7,15 +7,17 @@ as markup, so a ``[bold]`` inside an error message is printed as written.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ruvon.providers.persistence import LogEntry, WorkflowRecord
+from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
 
 _STATUS_STYLES = {
     "COMPLETED": "green",
@@ -27,9 +29,19 @@ _STATUS_STYLES = {
 }
 
 
+_PIPE_WIDTH = 200
+
+
 def make_console(*, stderr: bool = False) -> Console:
-    """A console that never wraps or crops long lines (ids, paths and messages stay whole)."""
-    return Console(stderr=stderr, soft_wrap=True, highlight=False, emoji=False)
+    """A console that never wraps or crops long lines (ids, paths and messages stay whole).
+
+    Output that goes to a pipe or file gets a wide page (unless ``COLUMNS`` says otherwise), so
+    tables are not squeezed to 80 columns there.
+    """
+    console = Console(stderr=stderr, soft_wrap=True, highlight=False, emoji=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = _PIPE_WIDTH
+    return console
 
 
 def status_text(status: str) -> Text:
@@ -53,7 +65,7 @@ def format_duration(seconds: float | None) -> str:
         return f"{seconds:.3f}s"
     if seconds < 60:
         return f"{seconds:.2f}s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}m{rest:02d}s"
 
 
@@ -63,6 +75,14 @@ def print_error(console: Console, message: str) -> None:
     console.print(Text("error: ", style="bold red") + Text(first))
     for line in rest:
         console.print(Text(line if line.startswith(" ") else f"  {line}"))
+
+
+def print_fields(console: Console, rows: Sequence[tuple[str, str | Text]]) -> None:
+    """Print ``name  value`` lines with the values aligned (no padding after the value)."""
+    width = max((len(name) for name, _ in rows), default=0) + 2
+    for name, value in rows:
+        text = Text(value) if isinstance(value, str) else value
+        console.print(Text(name.ljust(width), style="bold") + text)
 
 
 def print_json(console: Console, data: Any) -> None:
@@ -82,11 +102,11 @@ def step_name_at(record: WorkflowRecord) -> str | None:
 
 def workflows_table(records: Iterable[WorkflowRecord]) -> Table:
     """The ``ruvon list`` table: id, type, status, current step, updated."""
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("id", no_wrap=True)
-    table.add_column("type")
+    table.add_column("type", overflow="fold")
     table.add_column("status", no_wrap=True)
-    table.add_column("current step")
+    table.add_column("current step", overflow="fold")
     table.add_column("updated", no_wrap=True)
     for record in records:
         table.add_row(
@@ -99,18 +119,29 @@ def workflows_table(records: Iterable[WorkflowRecord]) -> Table:
     return table
 
 
-def print_show(console: Console, record: WorkflowRecord, log: Sequence[LogEntry]) -> None:
-    """The ``ruvon show`` report: summary, state, step history and failures."""
-    summary = Table.grid(padding=(0, 2))
-    summary.add_column(style="bold")
-    summary.add_column()
-    summary.add_row("id", Text(record.id))
-    summary.add_row("type", Text(f"{record.workflow_type} {record.workflow_version}"))
-    summary.add_row("status", status_text(record.status))
-    summary.add_row("current step", Text(step_name_at(record) or "-"))
-    summary.add_row("created", format_time(record.created_at))
-    summary.add_row("updated", format_time(record.updated_at))
-    console.print(summary)
+def print_show(
+    console: Console,
+    record: WorkflowRecord,
+    log: Sequence[LogEntry],
+    tasks: Sequence[TaskRecord] = (),
+) -> None:
+    """The ``ruvon show`` report: summary, state, step history, pending tasks and failures.
+
+    Args:
+        console: Where to print.
+        record: The stored workflow.
+        log: Its execution log, oldest first.
+        tasks: Saved task outcomes of the current (unfinished) PARALLEL step, if any.
+    """
+    rows: list[tuple[str, str | Text]] = [
+        ("id", record.id),
+        ("type", f"{record.workflow_type} {record.workflow_version}"),
+        ("status", status_text(record.status)),
+        ("current step", step_name_at(record) or "-"),
+        ("created", format_time(record.created_at)),
+        ("updated", format_time(record.updated_at)),
+    ]
+    print_fields(console, rows)
     console.print(Text("\nstate", style="bold"))
     print_json(console, record.state)
     console.print(Text("\nhistory", style="bold"))
@@ -118,6 +149,9 @@ def print_show(console: Console, record: WorkflowRecord, log: Sequence[LogEntry]
         console.print(history_table(log))
     else:
         console.print(Text("no steps have run yet", style="dim"))
+    if tasks:
+        console.print(Text(f"\ntasks of step {step_name_at(record)} saved so far", style="bold"))
+        console.print(tasks_table(tasks))
     failures = failure_lines(record.metadata)
     if failures:
         console.print(Text("\nfailures", style="bold red"))
@@ -127,12 +161,12 @@ def print_show(console: Console, record: WorkflowRecord, log: Sequence[LogEntry]
 
 def history_table(log: Sequence[LogEntry]) -> Table:
     """One row per log entry: when, what, which step or task, how long, and any message."""
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("started", no_wrap=True)
     table.add_column("event", no_wrap=True)
-    table.add_column("step")
+    table.add_column("step", overflow="fold")
     table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("message")
+    table.add_column("message", overflow="fold")
     for entry in log:
         failed = "FAILED" in entry.event
         name = entry.step_name or "-"
@@ -146,6 +180,33 @@ def history_table(log: Sequence[LogEntry]) -> Table:
             Text(entry.message or ""),
         )
     return table
+
+
+def tasks_table(tasks: Sequence[TaskRecord]) -> Table:
+    """The saved outcomes of a PARALLEL step's tasks: status, duration and error."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("task", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("error", overflow="fold")
+    for task in tasks:
+        duration = task.ended_at - task.started_at if task.ended_at else None
+        table.add_row(
+            Text(task.task_name),
+            status_text(task.status),
+            format_duration(duration),
+            Text(task.error or ""),
+        )
+    return table
+
+
+def declared_tasks(record: WorkflowRecord, step_name: str) -> list[str]:
+    """The task names of ``step_name`` in the saved definition, in declared order (``[]`` if none)."""
+    for step in record.definition.get("steps") or []:
+        if isinstance(step, dict) and step.get("name") == step_name:
+            tasks = step.get("tasks") or []
+            return [str(t.get("name")) for t in tasks if isinstance(t, dict)]
+    return []
 
 
 def failure_lines(metadata: dict[str, Any]) -> list[Text]:
