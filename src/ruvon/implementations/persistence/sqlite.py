@@ -23,6 +23,7 @@ from ruvon.implementations.persistence.schema import (
     MIGRATIONS_TABLE,
     TASK_COLUMNS,
     WORKFLOW_COLUMNS,
+    JsonCache,
     dump_json,
     log_from_row,
     log_row,
@@ -102,6 +103,7 @@ class SQLitePersistenceProvider(PersistenceProvider):
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         self._label = f"The SQLite database {self.db_path}"
+        self._definitions = JsonCache()
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -230,7 +232,7 @@ class SQLitePersistenceProvider(PersistenceProvider):
             record.workflow_type,
             record.workflow_version,
             record.state_model_path,
-            dump_json(record.definition),
+            self._definitions.dumps(record.definition),
             dump_json(record.state),
             record.status,
             record.current_step,

@@ -1,0 +1,239 @@
+"""Persistence benchmark: durable steps per store against raw commits of the same rows.
+
+Workload: 200 workflows of 10 no-op STANDARD steps (``return {"n": state.n + 1}``), one after
+another, SyncExecutor; every step is committed (workflow row + its STEP_COMPLETED log row).
+Baseline: the same UPDATE + log INSERT + COMMIT per step through the raw driver (sqlite3 with the
+same pragmas; psycopg async on one connection), in the same run.
+
+Run: python bench/bench_persistence.py [--workflows N] [--profile sqlite|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from ruvon.builder import WorkflowBuilder
+from ruvon.implementations.execution.sync import SyncExecutor
+from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
+from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
+from ruvon.models import StepContext
+from ruvon.providers.persistence import PersistenceProvider
+
+STEPS = 10
+TARGET_US = {"sqlite": 100.0, "postgres": 1000.0}
+POSTGRES_DSN = os.environ.get(
+    "RUVON_BENCH_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
+)
+
+
+class Counter(BaseModel):
+    n: int = 0
+
+
+def increment(state: Counter, context: StepContext) -> dict[str, Any]:
+    return {"n": state.n + 1}
+
+
+def chain_yaml() -> str:
+    module = "bench_persistence" if __name__ == "__main__" else __name__
+    lines = ["workflow_type: Chain", f"initial_state_model: {module}.Counter", "steps:"]
+    for i in range(STEPS):
+        lines += [f"  - name: s{i}", f"    function: {module}.increment"]
+        lines += ["    automate_next: true"] if i < STEPS - 1 else []
+    return "\n".join(lines) + "\n"
+
+
+async def run_workflows(builder: WorkflowBuilder, store: PersistenceProvider, count: int) -> float:
+    """Microseconds per step of ``count`` workflows run one after another on ``store``."""
+    executor = SyncExecutor()
+    await store.initialize()
+    started = time.perf_counter()
+    for _ in range(count):
+        workflow = await builder.create_workflow(
+            "Chain", persistence_provider=store, execution_provider=executor
+        )
+        await workflow.next_step()
+        assert workflow.state.n == STEPS and workflow.status == "COMPLETED"
+    elapsed = time.perf_counter() - started
+    await store.close()
+    return elapsed / (count * STEPS) * 1e6
+
+
+async def raw_sqlite(path: Path, synchronous: str, count: int) -> float:
+    """Microseconds per step of the same commits through sqlite3 directly."""
+    schema = SQLitePersistenceProvider(path)  # the same schema, then raw access
+    await schema.initialize()
+    await schema.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    definition = json.dumps({"workflow_type": "Chain", "steps": list(range(STEPS))})
+    started = time.perf_counter()
+    for _ in range(count):
+        workflow_id, now = str(uuid.uuid4()), time.time()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT INTO workflows VALUES (?, 'Chain', '1', 'm.Counter', ?, ?, 'ACTIVE', 0, '{}', "
+            "1, ?, ?, NULL)",
+            (workflow_id, definition, json.dumps({"n": 0}), now, now),
+        )
+        conn.execute("COMMIT")
+        for step in range(STEPS):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "UPDATE workflows SET state = ?, current_step = ?, version = ?, updated_at = ? "
+                "WHERE id = ? AND version = ?",
+                (
+                    json.dumps({"n": step + 1}),
+                    step + 1,
+                    step + 2,
+                    time.time(),
+                    workflow_id,
+                    step + 1,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO execution_log (workflow_id, event, step_name, at, duration) "
+                "VALUES (?, 'STEP_COMPLETED', ?, ?, 0.0)",
+                (workflow_id, f"s{step}", time.time()),
+            )
+            conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed / (count * STEPS) * 1e6
+
+
+async def raw_postgres(dsn: str, count: int) -> float:
+    """Microseconds per step of the same commits through psycopg (async, one connection)."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        definition = Jsonb({"workflow_type": "Chain", "steps": list(range(STEPS))})
+        started = time.perf_counter()
+        for _ in range(count):
+            workflow_id, now = str(uuid.uuid4()), time.time()
+            await conn.execute(
+                "INSERT INTO workflows VALUES (%s, 'Chain', '1', 'm.Counter', %s, %s, 'ACTIVE', "
+                "0, '{}', 1, %s, %s, NULL)",
+                (workflow_id, definition, Jsonb({"n": 0}), now, now),
+            )
+            for step in range(STEPS):
+                async with conn.transaction():
+                    await conn.execute(
+                        "UPDATE workflows SET state = %s, current_step = %s, version = %s, "
+                        "updated_at = %s WHERE id = %s AND version = %s",
+                        (
+                            Jsonb({"n": step + 1}),
+                            step + 1,
+                            step + 2,
+                            time.time(),
+                            workflow_id,
+                            step + 1,
+                        ),
+                    )
+                    await conn.execute(
+                        "INSERT INTO execution_log (workflow_id, event, step_name, at, duration) "
+                        "VALUES (%s, 'STEP_COMPLETED', %s, %s, 0.0)",
+                        (workflow_id, f"s{step}", time.time()),
+                    )
+        elapsed = time.perf_counter() - started
+    return elapsed / (count * STEPS) * 1e6
+
+
+def postgres_schema() -> str | None:
+    """A DSN on a new schema of the benchmark server, or None if it is unreachable."""
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_DSN, connect_timeout=3, autocommit=True) as conn:
+            schema = f"ruvon_bench_{uuid.uuid4().hex[:10]}"
+            conn.execute(f"CREATE SCHEMA {schema}".encode())
+    except Exception as exc:
+        print(f"\n(PostgreSQL skipped: not reachable at '{POSTGRES_DSN}': {exc})")
+        return None
+    return f"{POSTGRES_DSN} options=-csearch_path={schema}"
+
+
+def drop_schema(dsn: str) -> None:
+    import psycopg
+
+    schema = dsn.rsplit("search_path=", 1)[1]
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE".encode())
+
+
+def report(name: str, ours: float, baseline: float, memory: float, target: float) -> None:
+    verdict = "meets" if ours <= target else "MISSES"
+    print(
+        f"{name:<18} {ours:>9.1f} us/step   raw driver {baseline:>8.1f} us/step   "
+        f"ratio {ours / baseline:>5.2f}x   persistence share {ours - memory:>8.1f} us   "
+        f"({verdict} target {target:.0f} us)"
+    )
+
+
+async def main(count: int, profile: str | None) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ruvon-bench-persistence-"))
+    config = work / "config"
+    config.mkdir()
+    (config / "chain.yaml").write_text(chain_yaml(), encoding="utf-8")
+    builder = WorkflowBuilder(config_dir=config)
+    print(
+        f"workload: {count} workflows x {STEPS} no-op STANDARD steps, run one after another, "
+        f"SyncExecutor; each step committed (workflow row + log row); creation save included"
+    )
+    await run_workflows(builder, InMemoryPersistenceProvider(), 20)  # warm-up: imports, caches
+    memory = await run_workflows(builder, InMemoryPersistenceProvider(), count)
+    print(f"{'in-memory (engine)':<18} {memory:>9.1f} us/step   (the engine alone, no database)")
+
+    for synchronous in ("NORMAL", "FULL"):
+        store = SQLitePersistenceProvider(work / f"bench-{synchronous}.db", synchronous)
+        if profile == "sqlite" and synchronous == "NORMAL":
+            profiler = cProfile.Profile()
+            profiler.enable()
+        ours = await run_workflows(builder, store, count)
+        if profile == "sqlite" and synchronous == "NORMAL":
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+        baseline = await raw_sqlite(work / f"raw-{synchronous}.db", synchronous, count)
+        report(f"SQLite {synchronous}", ours, baseline, memory, TARGET_US["sqlite"])
+
+    dsn = postgres_schema()
+    if dsn is not None:
+        from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+        try:
+            if profile == "postgres":
+                profiler = cProfile.Profile()
+                profiler.enable()
+            ours = await run_workflows(builder, PostgresPersistenceProvider(dsn), count)
+            if profile == "postgres":
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+            baseline = await raw_postgres(dsn, count)
+            report("PostgreSQL", ours, baseline, memory, TARGET_US["postgres"])
+        finally:
+            drop_schema(dsn)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # the definition imports this file
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workflows", type=int, default=200)
+    parser.add_argument("--profile", choices=["sqlite", "postgres"])
+    options = parser.parse_args()
+    asyncio.run(main(options.workflows, options.profile))
