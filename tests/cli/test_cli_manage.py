@@ -150,3 +150,12 @@ def test_unknown_id_exits_4(ruvon, command):
     assert "no-such-id" in done.stderr
     assert len(done.stderr.splitlines()) == 1
     assert "Traceback" not in done.stderr
+
+
+def test_a_file_that_is_not_a_database_is_one_error_line(ruvon):
+    (ruvon.project / "junk.db").write_text("not a database")
+    done = ruvon("list", "--db", "junk.db")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ")
+    assert "junk.db" in done.stderr
+    assert len(done.stderr.splitlines()) == 1

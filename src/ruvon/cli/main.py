@@ -5,6 +5,7 @@ error (bad option or ``--data``), 3 the workflow stopped to wait, 4 no such work
 """
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -69,6 +70,31 @@ Executor = Annotated[
     typer.Option("--executor", help="sync: tasks one after another; thread: all at once."),
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Threads for --executor thread.")]
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Log records as ``warning: <first line>``; the traceback only with RUVON_TRACEBACK=1."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        lines = record.getMessage().splitlines() or [""]
+        text = f"{record.levelname.lower()}: {lines[0]}"
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            text += f" ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            if os.environ.get("RUVON_TRACEBACK"):
+                text += "\n" + self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return text
+
+
+def _configure_logging() -> None:
+    """Warnings and errors of ruvon (and libraries) as one line each on stderr, never a traceback."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    # The connection pool warns on every reconnect attempt; the final error says it all.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
 
 
 @app.callback()
@@ -267,6 +293,7 @@ def graph(
 
 def run() -> None:
     """The console-script entry point: ``ruvon``."""
+    _configure_logging()
     app(prog_name="ruvon")
 
 
