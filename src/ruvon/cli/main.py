@@ -51,7 +51,7 @@ ConfigDir = Annotated[
     Path | None,
     typer.Option(
         "--config-dir",
-        help="Directory of workflow definitions [default: $RUVON_CONFIG_DIR, else ./config].",
+        help="Directory of workflow definitions (default: $RUVON_CONFIG_DIR, else ./config).",
         show_default=False,
     ),
 ]
