@@ -51,6 +51,13 @@ def test_valid_files_print_ok_and_exit_0(ruvon):
     assert done.stderr == ""
 
 
+def test_a_directory_means_its_yaml_files(ruvon):
+    done = ruvon("validate", "quick_config")
+    assert done.returncode == 0, done.stderr
+    for name in ("approval", "flaky", "quick", "routed"):
+        assert f"ok  quick_config/{name}.yaml" in done.stdout
+
+
 def test_every_problem_of_every_file_at_once_with_lines(ruvon):
     broken = write(ruvon.project, "broken.yaml", MANY_PROBLEMS)
     missing = write(ruvon.project, "missing.yaml", MISSING_FUNCTION)

@@ -142,7 +142,10 @@ def _exit_code(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
 @app.command()
 def validate(
     files: Annotated[
-        list[Path], typer.Argument(help="Workflow definition YAML files.", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Workflow definition YAML files, or directories of them.", show_default=False
+        ),
     ],
 ) -> None:
     """Check definition files: YAML, schema, state model and functions. Lists every problem."""

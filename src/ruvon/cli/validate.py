@@ -34,9 +34,23 @@ def validate_file(path: Path) -> FileReport:
     return FileReport(path, loaded=loaded)
 
 
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """``paths`` with each directory replaced by its ``*.yaml`` and ``*.yml`` files, sorted."""
+    expanded: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            expanded += sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+        else:
+            expanded.append(path)
+    return expanded
+
+
 def validate_files(paths: list[Path]) -> list[FileReport]:
-    """Validate every file; two files defining one ``workflow_type`` are a problem of the second."""
-    reports = [validate_file(path) for path in paths]
+    """Validate every file (directories: their YAML files).
+
+    Two files defining one ``workflow_type`` are a problem of the second.
+    """
+    reports = [validate_file(path) for path in expand_paths(paths)]
     first_file: dict[str, Path] = {}
     for report in reports:
         if report.loaded is None:
