@@ -183,6 +183,7 @@ class WorkflowBuilder:
         initial_data: Mapping[str, Any] | None = None,
         *,
         workflow_id: str | None = None,
+        parent_id: str | None = None,
     ) -> Workflow:
         """Create, save and return a new ACTIVE workflow of ``workflow_type``.
 
@@ -210,6 +211,7 @@ class WorkflowBuilder:
             expression_evaluator_cls=expression_evaluator_cls or self.expression_evaluator_cls,
             template_engine_cls=template_engine_cls or self.template_engine_cls,
             builder=workflow_builder or self,
+            parent_id=parent_id,
         )
         await workflow.start()
         return workflow

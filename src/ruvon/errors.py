@@ -34,9 +34,12 @@ class WorkflowNotFound(RuvonError, KeyError):
 class StepFailed(RuvonError):
     """A step raised, returned something that is not a dict, or produced an invalid state."""
 
-    def __init__(self, message: str, *, step_name: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, step_name: str | None = None, retryable: bool = True
+    ) -> None:
         super().__init__(message)
         self.step_name = step_name
+        self.retryable = retryable
 
 
 class TaskFailed(StepFailed):

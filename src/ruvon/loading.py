@@ -7,7 +7,7 @@ import importlib
 import inspect
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,12 +45,15 @@ def import_object(dotted_path: str) -> Any:
         ) from None
 
 
-def load_state_model(dotted_path: str, *, source: str) -> type[BaseModel]:
-    """Import the pydantic state model named by a definition.
+def load_model(
+    dotted_path: str, *, source: str, key: str = "initial_state_model"
+) -> type[BaseModel]:
+    """Import a pydantic model named by a definition (the state model or a step's input model).
 
     Args:
         dotted_path: ``package.module.ClassName``.
-        source: Where the path was written (a file name), for messages.
+        source: Where the path was written (a file name, a step), for messages.
+        key: The YAML key that holds the path, for messages.
     """
     try:
         model = import_object(dotted_path)
@@ -58,13 +61,13 @@ def load_state_model(dotted_path: str, *, source: str) -> type[BaseModel]:
         raise
     except ImportError as exc:
         raise StateModelError(
-            f"{source}: the state model '{dotted_path}' cannot be imported: {exc}. Check the "
-            f"'initial_state_model' path and that its package is importable (on sys.path)."
+            f"{source}: the model '{dotted_path}' named by '{key}' cannot be imported: {exc}. "
+            f"Check the path and that its package is importable (on sys.path)."
         ) from None
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise StateModelError(
-            f"{source}: the state model '{dotted_path}' is {model!r}, not a pydantic BaseModel "
-            f"subclass. Point 'initial_state_model' at a class that derives from pydantic.BaseModel."
+            f"{source}: '{key}' names '{dotted_path}', which is {model!r}, not a pydantic BaseModel "
+            f"subclass. Point it at a class that derives from pydantic.BaseModel."
         )
     return model
 
@@ -178,3 +181,17 @@ def _display(filename: str) -> str:
         return str(Path(filename).resolve().relative_to(Path.cwd()))
     except ValueError:
         return filename
+
+
+def accepted_kwargs(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of ``kwargs`` that ``func`` accepts (all of it if it takes ``**kwargs``)."""
+    if not kwargs:
+        return {}
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(kwargs)
+    names = {p.name for p in parameters}
+    return {key: value for key, value in kwargs.items() if key in names}

@@ -55,6 +55,8 @@ class StepContext:
         validated_input: The user input given to ``next_step``, validated by the step's input model.
         previous_step_result: What the previous step returned.
         metadata: The workflow's metadata (read it; write through returned dicts).
+        loop_item: Inside a LOOP body or a dynamic PARALLEL fan-out, the current item.
+        loop_index: The current item's index (or the iteration number of a WHILE loop).
     """
 
     workflow_id: str
@@ -65,6 +67,8 @@ class StepContext:
     validated_input: Any = None
     previous_step_result: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    loop_item: Any = None
+    loop_index: int | None = None
 
     @property
     def task_name(self) -> str | None:

@@ -10,27 +10,42 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ruvon.loading import accepted_kwargs
 from ruvon.models import StepContext
 from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
+from ruvon.providers.execution import private_state as private_state  # re-exported
 
 
-def task_context(batch: ParallelBatch, task_name: str) -> StepContext:
-    """The StepContext of one task: ``step_name`` is the task's name."""
+def task_context(batch: ParallelBatch, call: TaskCall | str) -> StepContext:
+    """The StepContext of one task (given as a TaskCall or its name): ``step_name`` is its name."""
+    if isinstance(call, str):
+        call = TaskCall(call, "")
     return StepContext(
         workflow_id=batch.workflow_id,
-        step_name=task_name,
+        step_name=call.name,
         workflow_type=batch.workflow_type,
         parent_step_name=batch.step_name,
         attempt=batch.attempt,
         metadata=dict(batch.metadata),
+        loop_item=call.item,
+        loop_index=call.index,
     )
 
 
-def run_task(func: Callable[..., Any], state: BaseModel, context: StepContext) -> TaskOutcome:
-    """Call ``func(state, context)`` in this thread (an async function runs on its own event loop)."""
+def run_task(
+    func: Callable[..., Any],
+    state: BaseModel,
+    context: StepContext,
+    kwargs: Mapping[str, Any] | None = None,
+) -> TaskOutcome:
+    """Call ``func(state, context, **kwargs)`` in this thread (async functions get their own loop)."""
     started = time.time()
     try:
-        value = func(state, context)
+        value = (
+            func(state, context, **accepted_kwargs(func, kwargs))
+            if kwargs
+            else func(state, context)
+        )
         if inspect.isawaitable(value):
             value = asyncio.run(_await(value))
     except BaseException as exc:
@@ -41,12 +56,19 @@ def run_task(func: Callable[..., Any], state: BaseModel, context: StepContext) -
 
 
 async def run_task_async(
-    func: Callable[..., Any], state: BaseModel, context: StepContext
+    func: Callable[..., Any],
+    state: BaseModel,
+    context: StepContext,
+    kwargs: Mapping[str, Any] | None = None,
 ) -> TaskOutcome:
-    """Call ``func(state, context)`` on the running loop, awaiting it if it is async."""
+    """Call ``func(state, context, **kwargs)`` on the running loop, awaiting it if it is async."""
     started = time.time()
     try:
-        value = func(state, context)
+        value = (
+            func(state, context, **accepted_kwargs(func, kwargs))
+            if kwargs
+            else func(state, context)
+        )
         if inspect.isawaitable(value):
             value = await value
     except Exception as exc:
@@ -57,20 +79,7 @@ async def run_task_async(
 def run_call_locally(batch: ParallelBatch, call: TaskCall) -> TaskOutcome:
     """Run one task of an in-process batch on a private copy of the state."""
     assert call.function is not None, "in-process batches carry resolved functions"
-    return run_task(call.function, private_state(batch.state), task_context(batch, call.name))
-
-
-_ATOMS = (str, int, float, bool, bytes, type(None), frozenset)
-
-
-def private_state(state: BaseModel) -> BaseModel:
-    """A copy of ``state`` that shares nothing mutable with it.
-
-    A shallow copy is enough (and several times cheaper) when every field holds an immutable value.
-    """
-    if state.__pydantic_extra__ is None and all(type(v) in _ATOMS for v in state.__dict__.values()):
-        return state.model_copy()
-    return state.model_copy(deep=True)
+    return run_task(call.function, batch.task_state(), task_context(batch, call), call.kwargs)
 
 
 def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> TaskOutcome:

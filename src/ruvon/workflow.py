@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
-import copy
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ruvon.definition import LoadedDefinition, StepDefinition, StepType
-from ruvon.errors import StepFailed, WorkflowStateError
+from ruvon.definition import LoadedDefinition, StepType
+from ruvon.errors import PersistenceError, StepFailed, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver, notify
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
+from ruvon.step_models import StepBase
+from ruvon.steps import saga
 from ruvon.steps.base import StepOutcome, StepRun
-from ruvon.steps.parallel import run_parallel
-from ruvon.steps.standard import run_standard
+from ruvon.steps.dispatch import default_retry, runner_for, validate_input
+from ruvon.steps.sub_workflow import ChildWorkflowFailed
 
 if TYPE_CHECKING:
     from ruvon.builder import WorkflowBuilder
 
 _log = logging.getLogger("ruvon.workflow")
 
-_STEP_RUNNERS: dict[StepType, Callable[[StepRun], Awaitable[StepOutcome]]] = {
-    StepType.STANDARD: run_standard,
-    StepType.PARALLEL: run_parallel,
-}
-_RUNNABLE = frozenset({WorkflowStatus.ACTIVE, WorkflowStatus.WAITING_HUMAN})
+_RUNNABLE = frozenset(
+    {
+        WorkflowStatus.ACTIVE,
+        WorkflowStatus.WAITING_HUMAN,
+        WorkflowStatus.PENDING_ASYNC,
+        WorkflowStatus.PENDING_SUB_WORKFLOW,
+    }
+)
 
 
 class Workflow:
@@ -59,6 +64,7 @@ class Workflow:
         template_engine_cls: type[TemplateEngine],
         builder: WorkflowBuilder | None = None,
         record: WorkflowRecord | None = None,
+        parent_id: str | None = None,
     ) -> None:
         self.id = workflow_id
         self.loaded = loaded
@@ -79,6 +85,9 @@ class Workflow:
             record.state if record else state.model_dump(mode="json")
         )
         self._last_result: Any = None
+        self.parent_id = record.parent_id if record else parent_id
+        self.pending_async: dict[str, asyncio.Future[Any]] = {}
+        self._pending_log: list[LogEntry] = []
 
     # -- read-only views -------------------------------------------------------------------------
     @property
@@ -92,7 +101,7 @@ class Workflow:
         return self.loaded.definition.workflow_version
 
     @property
-    def steps(self) -> list[StepDefinition]:
+    def steps(self) -> list[StepBase]:
         """The definition's steps, in order."""
         return self._steps
 
@@ -127,52 +136,94 @@ class Workflow:
         """Run the current step, and the following ones while a finished step has ``automate_next``.
 
         A failing step does not raise: the workflow becomes FAILED, keeps (and has saved) the state of
-        the last completed step, and records the error in ``metadata["error"]``.
+        the last completed step, and records the error in ``metadata["error"]``. A step may also stop
+        the workflow in WAITING_HUMAN, PENDING_ASYNC or PENDING_SUB_WORKFLOW; call ``next_step``
+        again (with ``user_input`` for a human step) to go on.
 
         Args:
-            user_input: Input for the step (given to it as ``context.validated_input``).
+            user_input: Input for the step (validated by its ``input_model``, given to it as
+                ``context.validated_input``).
 
         Returns:
             ``(result, next_step_name)``: what the last step run returned (on failure a dict with
             ``error`` and ``step``), and the name of the step that runs next (``None`` when done).
 
         Raises:
-            WorkflowStateError: The workflow is not ACTIVE or WAITING_HUMAN.
+            WorkflowStateError: The workflow has ended (COMPLETED, FAILED, CANCELLED, ...).
+            StateValidationError: ``user_input`` does not fit the step's ``input_model``; the
+                workflow stays as it was.
         """
         if self.status not in _RUNNABLE:
             raise WorkflowStateError(
-                f"Workflow {self.id} ({self.workflow_type}) is {self.status.value}; next_step() needs "
-                f"it ACTIVE. Check workflow.status before calling next_step()."
+                f"Workflow {self.id} ({self.workflow_type}) is {self.status.value}; no step can run. "
+                f"Check workflow.status before calling next_step(), or retry() a FAILED workflow."
             )
-        if self.status is WorkflowStatus.WAITING_HUMAN:
+        step = self.steps[self.current_step]
+        if self.status is WorkflowStatus.WAITING_HUMAN and user_input is None:
+            return None, step.name
+        validated = validate_input(self.loaded, step, user_input)
+        if self.status is not WorkflowStatus.ACTIVE:
             await self._set_status(WorkflowStatus.ACTIVE)
         while True:
-            step = self.steps[self.current_step]
             started = time.time()
-            outcome = await self._run(step, user_input, started)
-            user_input = None
+            outcome = await self._run(step, validated, started)
+            validated = None
             if outcome is None:
                 return self._last_result, None
-            if outcome.pause:
-                await self._set_status(WorkflowStatus.WAITING_HUMAN, save=True)
+            if outcome.wait is not None:
+                self.state = outcome.state
+                await self._set_status(outcome.wait, save=True)
                 return outcome.result, step.name
             next_name = await self._advance(step, outcome, started)
             if next_name is None or not step.automate_next:
                 return outcome.result, next_name
+            step = self.steps[self.current_step]
 
-    async def _run(
-        self, step: StepDefinition, user_input: Any, started: float
-    ) -> StepOutcome | None:
-        """Run one step; on failure mark the workflow FAILED and return ``None``."""
+    async def run_to_completion(self) -> WorkflowStatus:
+        """Call ``next_step`` until the workflow ends or waits for a human or a child workflow."""
+        while self.status in (WorkflowStatus.ACTIVE, WorkflowStatus.PENDING_ASYNC):
+            await self.next_step()
+        return self.status
+
+    async def _run(self, step: StepBase, user_input: Any, started: float) -> StepOutcome | None:
+        """Run one step, with its retry policy; on failure mark the workflow failed, return None."""
+        policy = step.retry or default_retry(step)
+        attempt = 1
+        while True:
+            run = self._step_run(step, user_input, attempt)
+            try:
+                return await runner_for(step, self.metadata)(run)
+            except PersistenceError:
+                raise  # nothing can be recorded: let the caller see it
+            except StepFailed as exc:
+                if policy and exc.retryable and attempt < policy.max_attempts:
+                    await self._before_retry(step, attempt, str(exc), policy.delay(attempt))
+                    attempt += 1
+                    continue
+                status = (
+                    WorkflowStatus.FAILED_CHILD_WORKFLOW
+                    if isinstance(exc, ChildWorkflowFailed)
+                    else WorkflowStatus.FAILED
+                )
+                await self._fail(step, str(exc), started, status)
+            except Exception as exc:  # an engine failure: still never lose the saved state
+                _log.exception("step '%s' of workflow %s failed unexpectedly", step.name, self.id)
+                await self._fail(
+                    step, f"{type(exc).__name__}: {exc}", started, WorkflowStatus.FAILED
+                )
+            return None
+
+    def _step_run(self, step: StepBase, user_input: Any, attempt: int) -> StepRun:
         context = StepContext(
             workflow_id=self.id,
             step_name=step.name,
             workflow_type=self.workflow_type,
+            attempt=attempt,
             validated_input=user_input,
             previous_step_result=self._last_result,
             metadata=self.metadata,
         )
-        run = StepRun(
+        return StepRun(
             step=step,
             state=self.state,
             context=context,
@@ -180,19 +231,57 @@ class Workflow:
             executor=self.execution_provider,
             persistence=self.persistence,
             observer=self.observer,
+            workflow=self,
         )
-        try:
-            return await _STEP_RUNNERS[step.type](run)
-        except StepFailed as exc:
-            await self._fail(step, str(exc), started)
-        except Exception as exc:  # an engine or provider failure: still never lose the saved state
-            _log.exception("step '%s' of workflow %s failed unexpectedly", step.name, self.id)
-            await self._fail(step, f"{type(exc).__name__}: {exc}", started)
-        return None
 
-    async def _advance(
-        self, step: StepDefinition, outcome: StepOutcome, started: float
-    ) -> str | None:
+    async def _before_retry(self, step: StepBase, attempt: int, message: str, delay: float) -> None:
+        self.state = self.loaded.state_model.model_validate(self._saved_state)
+        _log.warning(
+            "step '%s' attempt %d failed, retrying in %.2fs: %s", step.name, attempt, delay, message
+        )
+        self._pending_log.append(
+            LogEntry(self.id, "STEP_RETRY", step.name, message=f"attempt {attempt}: {message}")
+        )
+        await asyncio.sleep(delay)
+
+    async def checkpoint(self, state: BaseModel) -> None:
+        """Save ``state``, the metadata and pending log entries now (used inside long steps)."""
+        self.state = state
+        await self._save(log=self._take_log())
+
+    async def run_body_step(
+        self, step: StepBase, state: BaseModel, context: StepContext, kwargs: dict[str, Any]
+    ) -> StepOutcome:
+        """Run a loop-body step on ``state``; its failure raises StepFailed."""
+        started = time.time()
+        run = StepRun(
+            step=step,
+            state=state,
+            context=context,
+            loaded=self.loaded,
+            executor=self.execution_provider,
+            persistence=self.persistence,
+            observer=self.observer,
+            workflow=self,
+            kwargs=kwargs,
+        )
+        outcome = await runner_for(step, {})(run)
+        if outcome.wait is not None or outcome.jump_to is not None:
+            raise StepFailed(
+                f"{self.loaded.source}, loop body step '{step.name}' tried to pause or jump; a loop "
+                f"body runs straight through. Move that logic after the loop.",
+                step_name=step.name,
+            )
+        if outcome.task_failures:
+            self.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
+        duration = time.time() - started
+        self._pending_log += [
+            *outcome.log,
+            LogEntry(self.id, "STEP_COMPLETED", step.name, at=started, duration=duration),
+        ]
+        return outcome
+
+    async def _advance(self, step: StepBase, outcome: StepOutcome, started: float) -> str | None:
         """Adopt the step's new state, pick the next step, save; return the next step's name.
 
         If the save fails (e.g. VersionConflict: another process moved this workflow on), this copy
@@ -206,55 +295,53 @@ class Workflow:
             self.current_step, self.status = index, status
             raise
 
-    async def _adopt(
-        self, step: StepDefinition, outcome: StepOutcome, started: float
-    ) -> str | None:
+    async def _adopt(self, step: StepBase, outcome: StepOutcome, started: float) -> str | None:
         self.state = outcome.state
         self._last_result = outcome.result
         if outcome.task_failures:
-            failures = self.metadata.setdefault("task_failures", {})
-            failures[step.name] = dict(outcome.task_failures)
+            self.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
+        if step.compensate_function and self.loaded.definition.saga_mode:
+            saga.remember(self.metadata, step.name)
         target = outcome.jump_to or self._route(step)
-        if target is not None:
-            self.current_step = self._index_of(target, step)
-        else:
-            self.current_step += 1
+        self.current_step = self._index_of(target, step) if target else self.current_step + 1
         finished = step.name if step.type is StepType.PARALLEL else None
-        log = outcome.log
-        duration = time.time() - started
-        log.append(LogEntry(self.id, "STEP_COMPLETED", step.name, at=started, duration=duration))
-        if self.current_step >= len(self.steps):
+        log = [*self._take_log(), *outcome.log]
+        log.append(
+            LogEntry(
+                self.id, "STEP_COMPLETED", step.name, at=started, duration=time.time() - started
+            )
+        )
+        done = self.current_step >= len(self.steps)
+        if done:
             self.status = WorkflowStatus.COMPLETED
-            await self._save(finished_step=finished, log=log)
-            await self._step_executed(step, outcome)
-            await notify(
-                self.observer.on_workflow_status_changed,
-                self.id,
-                WorkflowStatus.ACTIVE.value,
-                WorkflowStatus.COMPLETED.value,
-                None,
-            )
-            await notify(
-                self.observer.on_workflow_completed, self.id, self.workflow_type, self._saved_state
-            )
-            return None
         await self._save(finished_step=finished, log=log)
         await self._step_executed(step, outcome)
-        return self.current_step_name
+        if not done:
+            return self.current_step_name
+        await notify(
+            self.observer.on_workflow_status_changed,
+            self.id,
+            WorkflowStatus.ACTIVE.value,
+            WorkflowStatus.COMPLETED.value,
+            None,
+        )
+        await notify(
+            self.observer.on_workflow_completed, self.id, self.workflow_type, self._saved_state
+        )
+        return None
 
-    async def _step_executed(self, step: StepDefinition, outcome: StepOutcome) -> None:
-        index = self.loaded.step_index[step.name]
+    async def _step_executed(self, step: StepBase, outcome: StepOutcome) -> None:
         await notify(
             self.observer.on_step_executed,
             self.id,
             step.name,
-            index,
+            self.loaded.step_index[step.name],
             "COMPLETED",
             outcome.result,
             self._saved_state,
         )
 
-    def _route(self, step: StepDefinition) -> str | None:
+    def _route(self, step: StepBase) -> str | None:
         if not step.routes:
             return None
         evaluator = self.expression_evaluator_cls({"state": self.state})
@@ -263,7 +350,7 @@ class Workflow:
                 return route.target
         return next((route.target for route in step.routes if route.default), None)
 
-    def _index_of(self, target: str, step: StepDefinition) -> int:
+    def _index_of(self, target: str, step: StepBase) -> int:
         try:
             return self.loaded.step_index[target]
         except KeyError:
@@ -273,32 +360,41 @@ class Workflow:
                 step_name=step.name,
             ) from None
 
-    async def _fail(self, step: StepDefinition, message: str, started: float) -> None:
+    async def _fail(
+        self, step: StepBase, message: str, started: float, status: WorkflowStatus
+    ) -> None:
         # The step may have mutated the live state: go back to the last saved one.
         self.state = self.loaded.state_model.model_validate(self._saved_state)
         self.metadata["error"] = {"step": step.name, "message": message, "at": time.time()}
         self._last_result = {"error": message, "step": step.name}
-        old = self.status
-        self.status = WorkflowStatus.FAILED
-        entry = LogEntry(
-            self.id,
-            "STEP_FAILED",
-            step.name,
-            at=started,
-            duration=time.time() - started,
-            message=message,
-        )
+        log = [
+            *self._take_log(),
+            LogEntry(
+                self.id,
+                "STEP_FAILED",
+                step.name,
+                at=started,
+                duration=time.time() - started,
+                message=message,
+            ),
+        ]
+        if self.loaded.definition.saga_mode:
+            log += await saga.compensate(
+                workflow_id=self.id,
+                loaded=self.loaded,
+                state=self.state,
+                metadata=self.metadata,
+                executor=self.execution_provider,
+            )
+            status = WorkflowStatus.FAILED_ROLLED_BACK
+        old, self.status = self.status, status
         try:
-            await self._save(dump_state=False, log=[entry])
+            await self._save(dump_state=self.loaded.definition.saga_mode, log=log)
         except Exception:
-            _log.exception("workflow %s: could not save the FAILED status", self.id)
+            _log.exception("workflow %s: could not save the %s status", self.id, status.value)
         await notify(self.observer.on_step_failed, self.id, step.name, message)
         await notify(
-            self.observer.on_workflow_status_changed,
-            self.id,
-            old.value,
-            self.status.value,
-            step.name,
+            self.observer.on_workflow_status_changed, self.id, old.value, status.value, step.name
         )
         await notify(
             self.observer.on_workflow_failed,
@@ -311,7 +407,7 @@ class Workflow:
     async def _set_status(self, status: WorkflowStatus, *, save: bool = False) -> None:
         old, self.status = self.status, status
         if save:
-            await self._save()
+            await self._save(log=self._take_log())
         await notify(
             self.observer.on_workflow_status_changed,
             self.id,
@@ -320,19 +416,13 @@ class Workflow:
             self.current_step_name,
         )
 
-    async def run_to_completion(self) -> WorkflowStatus:
-        """Call ``next_step`` while the workflow is ACTIVE; return the status it stops in."""
-        while self.status is WorkflowStatus.ACTIVE:
-            await self.next_step()
-        return self.status
-
     async def retry(self) -> None:
         """Make a FAILED workflow ACTIVE again at the step that failed, and save it.
 
         The next ``next_step()`` re-runs that step; for a PARALLEL step, tasks whose results were
         saved are not run again.
         """
-        if self.status is not WorkflowStatus.FAILED:
+        if self.status not in (WorkflowStatus.FAILED, WorkflowStatus.FAILED_CHILD_WORKFLOW):
             raise WorkflowStateError(
                 f"Workflow {self.id} is {self.status.value}; only a FAILED workflow can be retried."
             )
@@ -346,7 +436,13 @@ class Workflow:
                 f"Workflow {self.id} is already {self.status.value}; only a running workflow can be "
                 f"cancelled."
             )
+        for future in self.pending_async.values():
+            future.cancel()
         await self._set_status(WorkflowStatus.CANCELLED, save=True)
+
+    def _take_log(self) -> list[LogEntry]:
+        log, self._pending_log = self._pending_log, []
+        return log
 
     # -- persistence -----------------------------------------------------------------------------
     def to_record(self) -> WorkflowRecord:
@@ -360,9 +456,10 @@ class Workflow:
             state=self._saved_state,
             status=self.status.value,
             current_step=self.current_step,
-            metadata=copy.deepcopy(self.metadata) if self.metadata else {},
+            metadata=self.metadata,  # providers copy or serialize it
             version=self._version,
             created_at=self.created_at,
+            parent_id=self.parent_id,
         )
 
     async def _save(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,11 +12,18 @@ from pydantic import BaseModel
 
 @dataclass(slots=True, frozen=True)
 class TaskCall:
-    """One task of a PARALLEL step: its name, the dotted path of its function and the function."""
+    """One task of a PARALLEL step: its name, the dotted path of its function and the function.
+
+    A dynamic fan-out task also has its ``item`` (and index): the function gets them as keyword
+    arguments it accepts (``item_var_name`` and ``index``) and as ``context.loop_item``.
+    """
 
     name: str
     function_path: str
     function: Callable[..., Any] | None = None
+    kwargs: Mapping[str, Any] | None = None
+    item: Any = None
+    index: int | None = None
 
 
 @dataclass(slots=True)
@@ -35,7 +42,16 @@ class ParallelBatch:
     tasks: list[TaskCall]
     attempt: int = 1
     metadata: dict[str, Any] = field(default_factory=dict)
+    share_state: bool = False
     _message: dict[str, Any] | None = None
+
+    def task_state(self) -> BaseModel:
+        """The state a task runs on: a private copy, or with ``share_state`` the batch's snapshot.
+
+        A dynamic fan-out over N items shares one snapshot (taken for the step) among its tasks, so
+        copying stays O(N) instead of O(N^2); such tasks must treat the state as read-only.
+        """
+        return self.state if self.share_state else private_state(self.state)
 
     def state_message(self) -> dict[str, Any]:
         """The state as JSON-compatible data (computed once per batch)."""
@@ -59,6 +75,19 @@ class TaskOutcome:
     def ok(self) -> bool:
         """Whether the task returned a dict (``None`` counts as an empty dict)."""
         return self.error is None
+
+
+_ATOMS = (str, int, float, bool, bytes, type(None), frozenset)
+
+
+def private_state(state: BaseModel) -> BaseModel:
+    """A copy of ``state`` that shares nothing mutable with it.
+
+    A shallow copy is enough (and several times cheaper) when every field holds an immutable value.
+    """
+    if state.__pydantic_extra__ is None and all(type(v) in _ATOMS for v in state.__dict__.values()):
+        return state.model_copy()
+    return state.model_copy(deep=True)
 
 
 class ExecutionProvider(ABC):

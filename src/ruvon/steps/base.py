@@ -2,31 +2,72 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from ruvon.definition import LoadedDefinition, StepDefinition
-from ruvon.errors import StepFailed
-from ruvon.models import StepContext
+from ruvon.definition import LoadedDefinition
+from ruvon.errors import RuvonError, StepFailed
+from ruvon.loading import accepted_kwargs
+from ruvon.models import (
+    StartSubWorkflowDirective,
+    StepContext,
+    WorkflowJumpDirective,
+    WorkflowPauseDirective,
+    WorkflowStatus,
+)
 from ruvon.providers.execution import ExecutionProvider
+from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import LogEntry, PersistenceProvider
+from ruvon.providers.template_engine import TemplateEngine
+from ruvon.step_models import StepBase
+
+
+class WorkflowHandle(Protocol):
+    """What a step may use of its workflow beyond the state (kept small on purpose)."""
+
+    id: str
+    metadata: dict[str, Any]
+    status: WorkflowStatus
+    builder: Any
+    expression_evaluator_cls: type[ExpressionEvaluator]
+    template_engine_cls: type[TemplateEngine]
+    pending_async: dict[str, asyncio.Future[Any]]
+
+    async def checkpoint(self, state: BaseModel) -> None:
+        """Save ``state`` and the metadata now (e.g. after each loop iteration)."""
+
+    async def run_body_step(
+        self, step: StepBase, state: BaseModel, context: StepContext, kwargs: dict[str, Any]
+    ) -> StepOutcome:
+        """Run a nested step (a loop body) on ``state``; raise StepFailed if it fails."""
 
 
 @dataclass(slots=True)
 class StepRun:
-    """One run of one step: the step, the state it starts from and the providers it may use."""
+    """One run of one step: the step, the state it starts from and the providers it may use.
 
-    step: StepDefinition
+    ``kwargs`` are extra keyword arguments for the step's function (a loop's current item).
+    """
+
+    step: StepBase
     state: BaseModel
     context: StepContext
     loaded: LoadedDefinition
     executor: ExecutionProvider
     persistence: PersistenceProvider
     observer: WorkflowObserver
+    workflow: WorkflowHandle
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def evaluator(self) -> ExpressionEvaluator:
+        """An expression evaluator over the current state."""
+        return self.workflow.expression_evaluator_cls({"state": self.state})
 
     @property
     def where(self) -> str:
@@ -41,7 +82,7 @@ class StepOutcome:
     result: Any
     state: BaseModel
     jump_to: str | None = None
-    pause: bool = False
+    wait: WorkflowStatus | None = None
     task_failures: dict[str, str] = field(default_factory=dict)
     log: list[LogEntry] = field(default_factory=list)
 
@@ -78,3 +119,42 @@ def assign_fields(state: BaseModel, update: Mapping[str, Any], where: str) -> No
                 f"{where} set the field '{key}' to {value!r}, which {model.__name__} rejects: "
                 f"{exc.errors()[0]['msg']}. Return a value of the field's type."
             ) from None
+
+
+@dataclass(slots=True)
+class Invocation:
+    """What calling a step function gave: a value, or a directive it raised."""
+
+    value: Any = None
+    jump_to: str | None = None
+    pause: bool = False
+    sub_workflow: StartSubWorkflowDirective | None = None
+
+
+async def invoke(run: StepRun, dotted: str) -> Invocation:
+    """Call the step function ``dotted`` as ``f(state, context, **run.kwargs)``.
+
+    Sync functions run on the execution provider, async ones on the event loop. Directives become
+    fields of the Invocation; any other exception becomes StepFailed naming the step and function.
+    """
+    func = run.loaded.functions[dotted]
+    call: Callable[..., Any] = func
+    kwargs = accepted_kwargs(func, run.kwargs)
+    if kwargs:
+        call = functools.partial(func, **kwargs)
+    try:
+        if dotted in run.loaded.async_functions:
+            return Invocation(value=await call(run.state, run.context))
+        return Invocation(value=await run.executor.run_step(call, run.state, run.context))
+    except WorkflowJumpDirective as directive:
+        return Invocation(value=directive.result, jump_to=directive.target_step_name)
+    except WorkflowPauseDirective as directive:
+        return Invocation(value=directive.result, pause=True)
+    except StartSubWorkflowDirective as directive:
+        return Invocation(sub_workflow=directive)
+    except RuvonError as exc:
+        raise StepFailed(f"{run.where} failed: {exc}", step_name=run.step.name) from exc
+    except Exception as exc:
+        raise StepFailed(
+            f"{run.where} ({dotted}) raised {type(exc).__name__}: {exc}", step_name=run.step.name
+        ) from exc

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import ValidationError
 
+from ruvon.definition_checks import field_of
 from ruvon.errors import MergeConflict, ParallelStepFailed
 from ruvon.merge import apply_update, merge_task_results
-from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
+from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome, private_state
 from ruvon.providers.observer import notify, overrides
 from ruvon.providers.persistence import LogEntry, TaskRecord
+from ruvon.step_models import ParallelStep
 from ruvon.steps.base import StepOutcome, StepRun
+from ruvon.steps.loop import read_path
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
@@ -28,35 +32,70 @@ async def run_parallel(run: StepRun) -> StepOutcome:
             conflict under RAISE_ERROR, or the merged state is invalid.
     """
     step = run.step
+    assert isinstance(step, ParallelStep)
+    calls = _calls(run, step)
     saved = await run.persistence.load_task_results(run.context.workflow_id, step.name)
     outcomes: dict[str, TaskOutcome] = {
         name: _outcome_of(record) for name, record in saved.items() if record.status == COMPLETED
     }
-    pending = [
-        TaskCall(t.name, t.function_path, run.loaded.functions[t.function_path])
-        for t in step.tasks
-        if t.name not in outcomes
-    ]
-    if pending:
+    pending = [call for call in calls if call.name not in outcomes]
+    dynamic = step.iterate_over is not None
+    size = step.max_concurrency or step.batch_size or len(pending) or 1
+    deadline = None if step.timeout_seconds is None else time.monotonic() + step.timeout_seconds
+    watched = overrides(run.observer, "on_task_completed", "on_task_failed")
+    # A dynamic fan-out shares one snapshot of the state among its tasks (see ParallelBatch).
+    snapshot = private_state(run.state) if dynamic else run.state
+    for start in range(0, len(pending), size):
+        remaining = step.timeout_seconds  # the first batch gets the whole budget, exactly
+        if start and deadline is not None:
+            remaining = max(deadline - time.monotonic(), 0.0)
         batch = ParallelBatch(
             workflow_id=run.context.workflow_id,
             workflow_type=run.context.workflow_type,
             step_name=step.name,
             state_model_path=run.loaded.definition.initial_state_model,
-            state=run.state,
-            tasks=pending,
+            state=snapshot,
+            tasks=pending[start : start + size],
             attempt=run.context.attempt,
             metadata=run.context.metadata,
+            share_state=dynamic,
         )
-        watched = overrides(run.observer, "on_task_completed", "on_task_failed")
-        async for arrived in run.executor.run_parallel(batch, step.timeout_seconds):
+        async for arrived in run.executor.run_parallel(batch, remaining):
             await run.persistence.save_task_results([_record_of(run, o) for o in arrived])
             for outcome in arrived:
                 outcomes[outcome.task_name] = outcome
                 if watched:
                     await _report(run, outcome)
-    ordered = [outcomes[t.name] for t in step.tasks]
-    return _reduce(run, ordered)
+    return _reduce(run, [outcomes[call.name] for call in calls])
+
+
+def _calls(run: StepRun, step: ParallelStep) -> list[TaskCall]:
+    """The step's tasks: as declared, or one per item of ``iterate_over``."""
+    if step.iterate_over is None:
+        return [
+            TaskCall(t.name, t.function_path, run.loaded.functions[t.function_path])
+            for t in step.tasks
+        ]
+    assert step.task_function is not None
+    items = read_path(run.state, step.iterate_over)
+    if not isinstance(items, list | tuple):
+        raise ParallelStepFailed(
+            f"{run.where}: 'iterate_over: {step.iterate_over}' is {type(items).__name__}, not a "
+            f"list. Point it at a list field of the state.",
+            step_name=step.name,
+        )
+    function = run.loaded.functions[step.task_function]
+    return [
+        TaskCall(
+            f"{step.name}[{i}]",
+            step.task_function,
+            function,
+            kwargs={step.item_var_name: item, "index": i},
+            item=item,
+            index=i,
+        )
+        for i, item in enumerate(items)
+    ]
 
 
 async def _report(run: StepRun, outcome: TaskOutcome) -> None:
@@ -80,6 +119,7 @@ async def _report(run: StepRun, outcome: TaskOutcome) -> None:
 
 def _reduce(run: StepRun, ordered: list[TaskOutcome]) -> StepOutcome:
     step = run.step
+    assert isinstance(step, ParallelStep)
     failures = {o.task_name: o.error or "failed" for o in ordered if not o.ok}
     if failures and not step.allow_partial_success:
         listing = "; ".join(f"'{name}': {error}" for name, error in failures.items())
@@ -90,10 +130,13 @@ def _reduce(run: StepRun, ordered: list[TaskOutcome]) -> StepOutcome:
             failures=failures,
         )
     results = [(o.task_name, o.result or {}) for o in ordered if o.ok]
-    try:
-        update = merge_task_results(results, step.merge_strategy, step.merge_conflict_behavior)
-    except MergeConflict as exc:
-        raise ParallelStepFailed(f"{run.where}: {exc}", step_name=step.name) from exc
+    if step.collect_into is not None:
+        update = {field_of(step.collect_into): [o.result if o.ok else None for o in ordered]}
+    else:
+        try:
+            update = merge_task_results(results, step.merge_strategy, step.merge_conflict_behavior)
+        except MergeConflict as exc:
+            raise ParallelStepFailed(f"{run.where}: {exc}", step_name=step.name) from exc
     state = _validated(run, update, results)
     result: dict[str, Any] = {
         "merged": update,
@@ -119,6 +162,7 @@ def _validated(
     run: StepRun, update: dict[str, Any], results: list[tuple[str, dict[str, Any]]]
 ) -> Any:
     model = type(run.state)
+    assert isinstance(run.step, ParallelStep)
     merged = apply_update(run.state.model_dump(), update, run.step.merge_strategy)
     try:
         return model.model_validate(merged)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskOutcome
-from ruvon.task_runner import private_state, run_task_async, task_context, timeout_outcome
+from ruvon.task_runner import run_task_async, task_context, timeout_outcome
 
 
 class SyncExecutor(ExecutionProvider):
@@ -35,8 +35,9 @@ class SyncExecutor(ExecutionProvider):
                 yield [timeout_outcome(call.name, timeout, batch.step_name)]
                 continue
             assert call.function is not None
-            state = private_state(batch.state)
-            outcome = await run_task_async(call.function, state, task_context(batch, call.name))
+            outcome = await run_task_async(
+                call.function, batch.task_state(), task_context(batch, call), call.kwargs
+            )
             if deadline is not None and time.monotonic() > deadline:
                 outcome = timeout_outcome(call.name, timeout, batch.step_name)
             yield [outcome]

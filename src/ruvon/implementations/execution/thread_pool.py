@@ -13,7 +13,6 @@ from typing import Any
 from ruvon.errors import ConfigurationError
 from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskCall, TaskOutcome
 from ruvon.task_runner import (
-    private_state,
     run_call_locally,
     run_task_async,
     task_context,
@@ -105,8 +104,8 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
             func = call.function
 
             async def run_async() -> None:
-                state = private_state(batch.state)
-                inbox.put(await run_task_async(func, state, task_context(batch, call.name)))
+                context = task_context(batch, call)
+                inbox.put(await run_task_async(func, batch.task_state(), context, call.kwargs))
 
             return asyncio.ensure_future(run_async())
 

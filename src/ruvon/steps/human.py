@@ -1,0 +1,34 @@
+"""HUMAN_IN_LOOP steps: stop in WAITING_HUMAN until ``next_step(user_input=...)`` brings input."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel
+
+from ruvon.models import WorkflowStatus
+from ruvon.steps.base import StepOutcome, StepRun, assign_fields, invoke, require_dict
+
+
+async def run_human(run: StepRun) -> StepOutcome:
+    """Wait for input; with input (validated by the workflow against ``input_model``), go on.
+
+    With a function, the function gets the input as ``context.validated_input`` (and its fields as
+    keyword arguments it accepts) and returns the state update. Without one, the input's fields that
+    are state fields are merged into the state.
+    """
+    given = run.context.validated_input
+    if given is None:
+        return StepOutcome(result=None, state=run.state, wait=WorkflowStatus.WAITING_HUMAN)
+    fields = given.model_dump() if isinstance(given, BaseModel) else given
+    if run.step.function is None:
+        update = dict(fields) if isinstance(fields, Mapping) else {}
+        assign_fields(run.state, update, run.where)
+        return StepOutcome(result=update, state=run.state)
+    if isinstance(fields, Mapping):
+        run.kwargs = {**fields, **run.kwargs}
+    called = await invoke(run, run.step.function)
+    result = require_dict(called.value, f"{run.where} ({run.step.function})")
+    assign_fields(run.state, result, run.where)
+    wait = WorkflowStatus.WAITING_HUMAN if called.pause else None
+    return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, wait=wait)

@@ -1,0 +1,68 @@
+"""Saga compensation: when a step of a ``saga_mode`` workflow fails, undo the completed steps.
+
+Compensations run in reverse order of completion. Each is logged; a failing compensation is logged
+and recorded, and the others still run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from ruvon.definition import LoadedDefinition
+from ruvon.models import StepContext
+from ruvon.providers.execution import ExecutionProvider
+from ruvon.providers.persistence import LogEntry
+from ruvon.steps.base import assign_fields, require_dict
+
+COMPLETED_KEY = "saga_completed"
+_log = logging.getLogger("ruvon.workflow")
+
+
+def remember(metadata: dict[str, Any], step_name: str) -> None:
+    """Record that a step with a ``compensate_function`` completed."""
+    metadata.setdefault(COMPLETED_KEY, []).append(step_name)
+
+
+async def compensate(
+    *,
+    workflow_id: str,
+    loaded: LoadedDefinition,
+    state: BaseModel,
+    metadata: dict[str, Any],
+    executor: ExecutionProvider,
+) -> list[LogEntry]:
+    """Run the compensations of the completed steps, newest first; return their log entries.
+
+    Each compensation is ``f(state, context)`` and may return a dict that updates the state.
+    ``metadata["compensations"]`` gets one ``{step, ok, error}`` record per compensation.
+    """
+    steps = {step.name: step for step in loaded.steps}
+    done = metadata.pop(COMPLETED_KEY, [])
+    records = metadata.setdefault("compensations", [])
+    log: list[LogEntry] = []
+    for name in reversed(done):
+        dotted = steps[name].compensate_function
+        if dotted is None:
+            continue
+        started = time.time()
+        context = StepContext(workflow_id=workflow_id, step_name=name, metadata=metadata)
+        try:
+            value = await executor.run_step(loaded.functions[dotted], state, context)
+            assign_fields(state, require_dict(value, f"compensation of step '{name}'"), name)
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            _log.error("compensation of step '%s' (%s) failed: %s", name, dotted, message)
+            records.append({"step": name, "ok": False, "error": message})
+            log.append(
+                LogEntry(workflow_id, "COMPENSATION_FAILED", name, at=started, message=message)
+            )
+            continue
+        records.append({"step": name, "ok": True, "error": None})
+        log.append(
+            LogEntry(workflow_id, "COMPENSATED", name, at=started, duration=time.time() - started)
+        )
+    return log

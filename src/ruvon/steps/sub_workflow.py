@@ -1,0 +1,111 @@
+"""SUB_WORKFLOW steps (and StartSubWorkflowDirective): run a child workflow, then continue.
+
+The child uses the parent's persistence, executor and observer. With WAIT, the child runs right away
+in this process; the parent is PENDING_SUB_WORKFLOW while the child waits (for a human, say) and
+continues when the child has COMPLETED, with the child's final state under ``output_key`` (or its
+fields that the parent also has). A failed child fails the parent with FAILED_CHILD_WORKFLOW.
+FIRE_AND_FORGET starts the child in the background and goes on at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ruvon.errors import StepFailed
+from ruvon.models import WorkflowStatus
+from ruvon.step_models import SubWorkflowMode, SubWorkflowStep
+from ruvon.steps.base import StepOutcome, StepRun, assign_fields
+
+PENDING_KEY = "sub_workflows"
+_log = logging.getLogger("ruvon.workflow")
+_background: set[asyncio.Task[Any]] = set()
+
+
+class ChildWorkflowFailed(StepFailed):
+    """The child workflow of a step ended FAILED (or cancelled)."""
+
+
+async def run_sub_workflow(run: StepRun) -> StepOutcome:
+    """Run a SUB_WORKFLOW step."""
+    step = run.step
+    assert isinstance(step, SubWorkflowStep)
+    data = dict(step.initial_data)
+    if step.input_mapping:
+        evaluator = run.evaluator()
+        data.update({key: evaluator.evaluate(expr) for key, expr in step.input_mapping.items()})
+    if step.mode is SubWorkflowMode.FIRE_AND_FORGET:
+        child = await _create(run, step.workflow_type, data)
+        task = asyncio.ensure_future(child.run_to_completion())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        update = {step.output_key: child.id} if step.output_key else {}
+        assign_fields(run.state, update, run.where)
+        return StepOutcome(result={"child_workflow_id": child.id}, state=run.state)
+    return await start_child(run, step.workflow_type, data, step.output_key)
+
+
+async def start_child(
+    run: StepRun, workflow_type: str, initial_data: dict[str, Any], output_key: str | None
+) -> StepOutcome:
+    """Create the child, remember it in the parent's metadata (saved first), and run it."""
+    child = await _create(run, workflow_type, initial_data)
+    run.workflow.metadata.setdefault(PENDING_KEY, {})[run.step.name] = {
+        "child_id": child.id,
+        "output_key": output_key,
+    }
+    await run.workflow.checkpoint(run.state)  # a crash from here on finds the child again
+    return await collect_child(run)
+
+
+async def collect_child(run: StepRun) -> StepOutcome:
+    """Run the step's pending child on (if ACTIVE) and turn its end into the step's outcome."""
+    pending = run.workflow.metadata[PENDING_KEY][run.step.name]
+    builder = run.workflow.builder
+    child = await builder.load_workflow(
+        pending["child_id"],
+        persistence_provider=run.persistence,
+        execution_provider=run.executor,
+        workflow_observer=run.observer,
+    )
+    await child.run_to_completion()
+    if child.status is WorkflowStatus.COMPLETED:
+        del run.workflow.metadata[PENDING_KEY][run.step.name]
+        final = child.state.model_dump()
+        key = pending["output_key"]
+        parent_fields = type(run.state).model_fields
+        update = {key: final} if key else {k: v for k, v in final.items() if k in parent_fields}
+        assign_fields(run.state, update, run.where)
+        return StepOutcome(result={"child_workflow_id": child.id, **update}, state=run.state)
+    if child.status.is_terminal:
+        del run.workflow.metadata[PENDING_KEY][run.step.name]
+        raise ChildWorkflowFailed(
+            f"{run.where}: the child workflow {child.id} ({child.workflow_type}) ended "
+            f"{child.status.value}: {child.error or 'no error recorded'}. Fix the child's failure "
+            f"(ruvon show {child.id}) and retry the parent.",
+            step_name=run.step.name,
+        )
+    return StepOutcome(
+        result={"child_workflow_id": child.id, "child_status": child.status.value},
+        state=run.state,
+        wait=WorkflowStatus.PENDING_SUB_WORKFLOW,
+    )
+
+
+async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any:
+    builder = run.workflow.builder
+    if builder is None:
+        raise StepFailed(
+            f"{run.where} starts a sub-workflow but its workflow has no builder. Create workflows "
+            f"with WorkflowBuilder.create_workflow so sub-workflows can be built.",
+            step_name=run.step.name,
+        )
+    return await builder.create_workflow(
+        workflow_type,
+        persistence_provider=run.persistence,
+        execution_provider=run.executor,
+        workflow_observer=run.observer,
+        initial_data=data,
+        parent_id=run.workflow.id,
+    )
