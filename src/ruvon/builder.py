@@ -48,6 +48,8 @@ class WorkflowBuilder:
         expression_evaluator_cls: Evaluates route conditions.
         template_engine_cls: Renders templates in definitions.
         config_dir: Where definitions live; default ``$RUVON_CONFIG_DIR``, else ``./config``.
+        parameters: Values for ``{{ parameters.x }}`` placeholders in definitions, overriding the
+            defaults under each definition's top-level ``parameters:``.
     """
 
     def __init__(
@@ -56,10 +58,13 @@ class WorkflowBuilder:
         expression_evaluator_cls: type[ExpressionEvaluator] = SimpleExpressionEvaluator,
         template_engine_cls: type[TemplateEngine] = Jinja2TemplateEngine,
         config_dir: str | Path | None = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
     ) -> None:
         self.config_dir = Path(config_dir or os.environ.get("RUVON_CONFIG_DIR") or "config")
         self.expression_evaluator_cls = expression_evaluator_cls
         self.template_engine_cls = template_engine_cls
+        self.parameters = dict(parameters or {})
         self._entries: dict[str, _Entry] = {}
         self._unreadable: list[DefinitionError] = []
         self._loaded: dict[str, LoadedDefinition] = {}
@@ -149,7 +154,9 @@ class WorkflowBuilder:
         raw = read_yaml(entry.path)
         if isinstance(raw, Mapping) and entry.state_model and "initial_state_model" not in raw:
             raw = {**raw, "initial_state_model": entry.state_model}
-        loaded = load_definition(raw, source=str(entry.path), path=entry.path)
+        loaded = load_definition(
+            raw, source=str(entry.path), path=entry.path, parameters=self.parameters
+        )
         self._loaded[workflow_type] = loaded
         return loaded
 
