@@ -67,13 +67,27 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
     async def run_parallel(
         self, batch: ParallelBatch, timeout: float | None
     ) -> AsyncIterator[list[TaskOutcome]]:
-        """Start every task at once; yield outcomes as they end."""
-        inbox = _Inbox(asyncio.get_running_loop())
-        futures: dict[str, Future[None] | asyncio.Task[None]] = {}
-        for call in batch.tasks:
-            futures[call.name] = self._start(batch, call, inbox)
-        waiting = {call.name for call in batch.tasks}
+        """Start every task at once (up to ``max_workers`` at a time); yield outcomes as they end.
+
+        Sync tasks go into one queue drained by at most ``max_workers`` pool jobs, so a fan-out of
+        thousands of tasks costs a handful of pool submissions, and a free worker always takes the
+        next task in declared order (no task waits behind a slow one while a worker is idle).
+        """
         loop = asyncio.get_running_loop()
+        inbox = _Inbox(loop)
+        queue = deque(
+            call for call in batch.tasks if not inspect.iscoroutinefunction(call.function)
+        )
+        started: list[Future[None] | asyncio.Task[None]] = [
+            self._start_async(batch, call, inbox)
+            for call in batch.tasks
+            if inspect.iscoroutinefunction(call.function)
+        ]
+        started += [
+            self.pool.submit(_drain, batch, queue, inbox)
+            for _ in range(min(len(queue), self.max_workers))
+        ]
+        waiting = {call.name for call in batch.tasks}
         deadline = None if timeout is None else loop.time() + timeout
         try:
             while waiting:
@@ -87,8 +101,9 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
                     yield arrived
         finally:
             inbox.closed = True
-            for name in waiting:
-                futures[name].cancel()
+            queue.clear()
+            for future in started:
+                future.cancel()
         late = [
             timeout_outcome(c.name, timeout, batch.step_name)
             for c in batch.tasks
@@ -97,23 +112,27 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
         if late:
             yield late
 
-    def _start(
+    def _start_async(
         self, batch: ParallelBatch, call: TaskCall, inbox: _Inbox
-    ) -> Future[None] | asyncio.Task[None]:
-        if inspect.iscoroutinefunction(call.function):
-            func = call.function
+    ) -> asyncio.Task[None]:
+        func = call.function
+        assert func is not None
 
-            async def run_async() -> None:
-                context = task_context(batch, call)
-                inbox.put(await run_task_async(func, batch.task_state(), context, call.kwargs))
+        async def run_async() -> None:
+            context = task_context(batch, call)
+            inbox.put(await run_task_async(func, batch.task_state(), context, call.kwargs))
 
-            return asyncio.ensure_future(run_async())
+        return asyncio.ensure_future(run_async())
 
-        def run_sync() -> None:
-            if not inbox.closed:
-                inbox.put_threadsafe(run_call_locally(batch, call))
 
-        return self.pool.submit(run_sync)
+def _drain(batch: ParallelBatch, queue: deque[TaskCall], inbox: _Inbox) -> None:
+    """Run queued tasks in this worker thread until the queue is empty or the step gave up."""
+    while not inbox.closed:
+        try:
+            call = queue.popleft()
+        except IndexError:
+            return
+        inbox.put_threadsafe(run_call_locally(batch, call))
 
 
 class _Inbox:
