@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ruvon.definition import LoadedDefinition, StepType
-from ruvon.errors import PersistenceError, StepFailed, WorkflowStateError
+from ruvon.errors import PersistenceError, RuvonError, StepFailed, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
@@ -174,7 +174,14 @@ class Workflow:
                 self.state = outcome.state
                 await self._set_status(outcome.wait, save=True)
                 return outcome.result, step.name
-            next_name = await self._advance(step, outcome, started)
+            try:
+                next_index = self._next_index(step, outcome)
+            except RuvonError as exc:  # a route condition or jump target that does not work
+                await self._fail(
+                    step, self._routing_error(step, exc), started, WorkflowStatus.FAILED
+                )
+                return self._last_result, None
+            next_name = await self._advance(step, outcome, started, next_index)
             if next_name is None or not step.automate_next:
                 return outcome.result, next_name
             step = self.steps[self.current_step]
@@ -281,7 +288,9 @@ class Workflow:
         ]
         return outcome
 
-    async def _advance(self, step: StepBase, outcome: StepOutcome, started: float) -> str | None:
+    async def _advance(
+        self, step: StepBase, outcome: StepOutcome, started: float, next_index: int
+    ) -> str | None:
         """Adopt the step's new state, pick the next step, save; return the next step's name.
 
         If the save fails (e.g. VersionConflict: another process moved this workflow on), this copy
@@ -289,21 +298,22 @@ class Workflow:
         """
         index, status = self.current_step, self.status
         try:
-            return await self._adopt(step, outcome, started)
+            return await self._adopt(step, outcome, started, next_index)
         except BaseException:
             self.state = self.loaded.state_model.model_validate(self._saved_state)
             self.current_step, self.status = index, status
             raise
 
-    async def _adopt(self, step: StepBase, outcome: StepOutcome, started: float) -> str | None:
+    async def _adopt(
+        self, step: StepBase, outcome: StepOutcome, started: float, next_index: int
+    ) -> str | None:
         self.state = outcome.state
         self._last_result = outcome.result
         if outcome.task_failures:
             self.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
         if step.compensate_function and self.loaded.definition.saga_mode:
             saga.remember(self.metadata, step.name)
-        target = outcome.jump_to or self._route(step)
-        self.current_step = self._index_of(target, step) if target else self.current_step + 1
+        self.current_step = next_index
         finished = step.name if step.type is StepType.PARALLEL else None
         log = [*self._take_log(), *outcome.log]
         log.append(
@@ -341,10 +351,20 @@ class Workflow:
             self._saved_state,
         )
 
-    def _route(self, step: StepBase) -> str | None:
+    def _next_index(self, step: StepBase, outcome: StepOutcome) -> int:
+        """Where the workflow goes after ``step``: its jump, its first matching route, or on."""
+        target = outcome.jump_to or self._route(step, outcome.state)
+        return self._index_of(target, step) if target else self.current_step + 1
+
+    def _routing_error(self, step: StepBase, exc: RuvonError) -> str:
+        if isinstance(exc, StepFailed):
+            return str(exc)
+        return f"{self.loaded.source}, step '{step.name}': its routes cannot be evaluated: {exc}"
+
+    def _route(self, step: StepBase, state: BaseModel) -> str | None:
         if not step.routes:
             return None
-        evaluator = self.expression_evaluator_cls({"state": self.state})
+        evaluator = self.expression_evaluator_cls({"state": state})
         for route in step.routes:
             if route.condition is not None and evaluator.evaluate(route.condition):
                 return route.target
