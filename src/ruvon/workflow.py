@@ -281,6 +281,10 @@ class Workflow:
             )
         if outcome.task_failures:
             self.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
+        if step.type is StepType.PARALLEL:
+            # Drop the saved task results, or the next iteration would reuse them instead of
+            # running its tasks; the state stays at the last checkpoint (the iteration's start).
+            await self._save(finished_step=step.name, dump_state=False)
         duration = time.time() - started
         self._pending_log += [
             *outcome.log,
