@@ -61,3 +61,44 @@ def test_routes_are_labelled_edges():
     assert 'step1 -->|"state.size"| step0' in text
     assert 'step1 -->|"otherwise"| step2' in text
     assert "step3 --> finish" in text
+
+
+def test_step_kinds_have_their_own_shapes():
+    raw = yaml.safe_load(
+        textwrap.dedent(
+            """
+            workflow_type: Kinds
+            initial_state_model: quick.models.QuickState
+            steps:
+              - name: Choose
+                type: DECISION
+                function: a.b
+                routes:
+                  - {condition: "state.total > 2", target: Ask}
+              - name: EachItem
+                type: LOOP
+                iterate_over: state.items
+                loop_body:
+                  - {name: First, function: a.b}
+                  - {name: Second, function: a.b}
+              - name: Fan
+                type: PARALLEL
+                iterate_over: state.items
+                task_function: a.each
+              - name: Ask
+                type: HUMAN_IN_LOOP
+                function: a.b
+              - name: Child
+                type: SUB_WORKFLOW
+                workflow_type: Quick
+            """
+        )
+    )
+    text = mermaid_flowchart(parse_definition(raw, source="kinds.yaml"))
+    assert 'step0{"Choose"}' in text
+    assert 'subgraph step1["EachItem (LOOP over state.items)"]' in text
+    assert "step1_b0 --> step1_b1" in text
+    assert 'step2_each["a.each for each state.items"]' in text
+    assert 'step3[/"Ask (waits for input)"/]' in text
+    assert 'step4[["Child → Quick"]]' in text
+    assert "step4 --> finish" in text
