@@ -75,7 +75,7 @@ async def test_routes_without_match_and_default_fall_through_to_next_step(env: E
         function: "steps_kit.visit"
     """
     workflow = await env.start(text)
-    result, next_name = await workflow.next_step()
+    _result, next_name = await workflow.next_step()
     assert next_name is None and workflow.status == WorkflowStatus.COMPLETED
     assert workflow.state.path == ["First", "Middle", "Last"]
 
