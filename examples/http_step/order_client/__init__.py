@@ -1,0 +1,1 @@
+"""The HTTP step example: a state model and two small step functions."""
