@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ruvon.definition import LoadedDefinition, load_definition
-from ruvon.errors import DefinitionError
+from ruvon.errors import RuvonError
 from ruvon.yaml_source import read_yaml
 
 
@@ -29,7 +29,7 @@ def validate_file(path: Path) -> FileReport:
     try:
         raw = read_yaml(path)
         loaded = load_definition(raw, source=str(path), path=path)
-    except DefinitionError as exc:
+    except RuvonError as exc:  # DefinitionError, and anything else the engine reports
         return FileReport(path, problems=problem_lines(str(exc)))
     return FileReport(path, loaded=loaded)
 
