@@ -1,0 +1,1 @@
+"""DECISION example package."""

@@ -1,0 +1,1 @@
+"""Dynamic PARALLEL fan-out example package."""

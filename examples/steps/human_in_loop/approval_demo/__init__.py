@@ -1,0 +1,1 @@
+"""HUMAN_IN_LOOP example package."""

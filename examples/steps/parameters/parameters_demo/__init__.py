@@ -1,0 +1,1 @@
+"""Load-time parameters example package."""

@@ -1,0 +1,1 @@
+"""SUB_WORKFLOW example package."""
