@@ -20,12 +20,7 @@ from order_client.models import OrderState
 from ruvon.builder import WorkflowBuilder
 from ruvon.implementations.execution.sync import SyncExecutor
 from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
-from ruvon.step_models import StepType
-from ruvon.steps import dispatch
-from ruvon.steps.http import run_http
 
-# TODO(remove once ruvon.steps.dispatch.RUNNERS lists HTTP itself): register the HTTP runner.
-dispatch.RUNNERS.setdefault(StepType.HTTP, run_http)
 
 HERE = Path(__file__).resolve().parent
 CALLS: dict[str, int] = {}

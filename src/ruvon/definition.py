@@ -145,11 +145,11 @@ def load_definition(
     problems: list[DefinitionError] = []
     functions: dict[str, Callable[..., Any]] = {}
     for step in definition.steps:
-        for what, dotted in step.function_paths():
-            if dotted in functions:
-                continue
+        for use in step.function_paths():
             try:
-                functions[dotted] = load_function(dotted, where=f"{source}, {what}")
+                functions[use.path] = load_function(
+                    use.path, where=f"{source}, {use.what}", provided=use.provided
+                )
             except DefinitionError as exc:
                 problems.append(exc)
     input_models: dict[str, type[BaseModel]] = {}

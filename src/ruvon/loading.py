@@ -7,7 +7,7 @@ import importlib
 import inspect
 import re
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,15 @@ def load_model(
     return model
 
 
-def load_function(dotted_path: str, *, where: str) -> Callable[..., Any]:
+def load_function(
+    dotted_path: str, *, where: str, provided: Collection[str] = ()
+) -> Callable[..., Any]:
     """Import a step or task function and check it can be called as ``f(state, context)``.
 
     Args:
         dotted_path: ``package.module.function``.
         where: What names the function, e.g. ``"workflow.yaml, step 'Check'"``, for messages.
+        provided: Keyword arguments the engine passes there (``"*"``: any), which may be required.
     """
     try:
         func = import_object(dotted_path)
@@ -92,19 +95,25 @@ def load_function(dotted_path: str, *, where: str) -> Callable[..., Any]:
         ) from None
     if not callable(func):
         raise FunctionLoadError(f"{where}: '{dotted_path}' is {func!r}, which is not callable.")
-    check_step_signature(func, dotted_path, where=where)
+    check_step_signature(func, dotted_path, where=where, provided=provided)
     return func  # type: ignore[no-any-return]
 
 
-def check_step_signature(func: Callable[..., Any], dotted_path: str, *, where: str) -> None:
-    """Refuse a function that cannot be called as ``f(state, context)``."""
+def check_step_signature(
+    func: Callable[..., Any], dotted_path: str, *, where: str, provided: Collection[str] = ()
+) -> None:
+    """Refuse a function that cannot be called as ``f(state, context, **provided)``."""
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
         return  # builtins and C functions: nothing to check
     signature = signature.replace(return_annotation=inspect.Signature.empty)
     try:
-        signature.bind(None, None)
+        if "*" in provided:
+            signature.bind_partial(None, None)
+        else:
+            accepted = accepted_kwargs(func, dict.fromkeys(provided))
+            signature.bind(None, None, **accepted)
     except TypeError:
         raise FunctionLoadError(
             f"{where}: the function '{dotted_path}{signature}' cannot be called as "

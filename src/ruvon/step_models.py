@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import (
     AliasChoices,
@@ -69,6 +69,17 @@ class RetryPolicy(Strict):
         return self.backoff_seconds * self.backoff_multiplier ** (attempt - 1)
 
 
+class FunctionUse(NamedTuple):
+    """One place a definition names a function, and the keyword arguments it will be given there.
+
+    ``provided`` holds the names of keyword arguments the engine passes (``"*"``: any name).
+    """
+
+    what: str
+    path: str
+    provided: tuple[str, ...] = ()
+
+
 class StepBase(Strict):
     """Keys every step type accepts."""
 
@@ -86,11 +97,13 @@ class StepBase(Strict):
     def _type_any_case(cls, value: Any) -> Any:
         return upper(value)
 
-    def function_paths(self) -> list[tuple[str, str]]:
-        """``(what, dotted_path)`` of every function this step names, for loading and checks."""
-        found = [(f"step '{self.name}'", self.function)] if self.function else []
+    def function_paths(self) -> list[FunctionUse]:
+        """Every function this step names, with the keyword arguments it will be given."""
+        found = [FunctionUse(f"step '{self.name}'", self.function)] if self.function else []
         if self.compensate_function:
-            found.append((f"step '{self.name}' compensate_function", self.compensate_function))
+            found.append(
+                FunctionUse(f"step '{self.name}' compensate_function", self.compensate_function)
+            )
         return found
 
 
@@ -108,6 +121,13 @@ class HumanStep(StepBase):
     """Stop in WAITING_HUMAN until ``next_step(user_input=...)``; validate it by ``input_model``."""
 
     input_model: str | None = None
+
+    def function_paths(self) -> list[FunctionUse]:
+        # The input's fields arrive as keyword arguments: any name may be required.
+        return [
+            FunctionUse(use.what, use.path, ("*",)) if use.path == self.function else use
+            for use in super().function_paths()
+        ]
 
 
 class AsyncStep(StepBase):
@@ -140,11 +160,19 @@ class ParallelStep(StepBase):
         value = upper(value)
         return "PREFER_OLD" if value == "PREFER_EXISTING" else value
 
-    def function_paths(self) -> list[tuple[str, str]]:
+    def function_paths(self) -> list[FunctionUse]:
         found = super().function_paths()
-        found += [(f"step '{self.name}', task '{t.name}'", t.function_path) for t in self.tasks]
+        found += [
+            FunctionUse(f"step '{self.name}', task '{t.name}'", t.function_path) for t in self.tasks
+        ]
         if self.task_function:
-            found.append((f"step '{self.name}' task_function", self.task_function))
+            found.append(
+                FunctionUse(
+                    f"step '{self.name}' task_function",
+                    self.task_function,
+                    (self.item_var_name, "index"),
+                )
+            )
         return found
 
 
@@ -170,11 +198,16 @@ class LoopStep(StepBase):
     def _mode_any_case(cls, value: Any) -> Any:
         return upper(value)
 
-    def function_paths(self) -> list[tuple[str, str]]:
+    def function_paths(self) -> list[FunctionUse]:
         found = super().function_paths()
         for body_step in self.loop_body:
             found += [
-                (f"step '{self.name}', {what}", path) for what, path in body_step.function_paths()
+                FunctionUse(
+                    f"step '{self.name}', {use.what}",
+                    use.path,
+                    (*use.provided, self.item_var_name, "index"),
+                )
+                for use in body_step.function_paths()
             ]
         return found
 

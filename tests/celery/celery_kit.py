@@ -51,3 +51,9 @@ def die_once(state: Any, context: StepContext) -> dict[str, Any]:
     if first:
         os._exit(1)
     return {"c": "after redelivery"}
+
+
+def square(state: Any, context: StepContext, item: int, index: int) -> dict[str, Any]:
+    """A dynamic fan-out task: gets its item and index as keyword arguments."""
+    assert context.loop_item == item and context.loop_index == index
+    return {"value": item * item, "index": index}

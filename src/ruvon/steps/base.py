@@ -95,7 +95,8 @@ def require_dict(value: Any, where: str, what: str = "returned") -> dict[str, An
         return dict(value)
     raise StepFailed(
         f"{where} {what} {type(value).__name__} {repr(value)[:60]}, not a dict. Return a dict of "
-        f"state fields to update, or None for no change."
+        f"state fields to update, or None for no change.",
+        retryable=False,  # the same code returns the same wrong type: retrying only repeats effects
     )
 
 
@@ -117,7 +118,8 @@ def assign_fields(state: BaseModel, update: Mapping[str, Any], where: str) -> No
         except ValidationError as exc:
             raise StepFailed(
                 f"{where} set the field '{key}' to {value!r}, which {model.__name__} rejects: "
-                f"{exc.errors()[0]['msg']}. Return a value of the field's type."
+                f"{exc.errors()[0]['msg']}. Return a value of the field's type.",
+                retryable=False,
             ) from None
 
 

@@ -12,6 +12,7 @@ from ruvon.errors import StateValidationError
 from ruvon.step_models import RetryPolicy, StepBase, StepType
 from ruvon.steps.async_step import run_async_step
 from ruvon.steps.base import StepOutcome, StepRun
+from ruvon.steps.http import run_http
 from ruvon.steps.human import run_human
 from ruvon.steps.loop import run_loop
 from ruvon.steps.parallel import run_parallel
@@ -28,6 +29,7 @@ RUNNERS: dict[StepType, Runner] = {
     StepType.ASYNC: run_async_step,
     StepType.LOOP: run_loop,
     StepType.SUB_WORKFLOW: run_sub_workflow,
+    StepType.HTTP: run_http,
 }
 
 

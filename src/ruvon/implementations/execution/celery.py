@@ -285,8 +285,19 @@ def _message(batch: ParallelBatch, state: dict[str, Any], calls: list[TaskCall])
         "state": state,
         "attempt": batch.attempt,
         "metadata": to_jsonable_python(batch.metadata, fallback=str),
-        "tasks": [{"name": c.name, "function_path": c.function_path} for c in calls],
+        "share_state": batch.share_state,
+        "tasks": [_task_message(c) for c in calls],
     }
+
+
+def _task_message(call: TaskCall) -> dict[str, Any]:
+    """One task of a chunk; a dynamic fan-out task also carries its item, index and kwargs."""
+    message: dict[str, Any] = {"name": call.name, "function_path": call.function_path}
+    if call.index is not None or call.kwargs:
+        message["item"] = to_jsonable_python(call.item, fallback=str)
+        message["index"] = call.index
+        message["kwargs"] = to_jsonable_python(dict(call.kwargs or {}), fallback=str)
+    return message
 
 
 def _worker_module() -> Any:

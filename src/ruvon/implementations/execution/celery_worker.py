@@ -26,7 +26,7 @@ from pydantic_core import to_jsonable_python
 
 from ruvon.errors import ConfigurationError
 from ruvon.loading import import_object
-from ruvon.providers.execution import ParallelBatch, TaskOutcome
+from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
 from ruvon.task_runner import private_state, run_task, task_context
 
 try:
@@ -120,7 +120,7 @@ def run_chunk(message: dict[str, Any]) -> list[dict[str, Any]]:
 
     Never raises for a task's sake: refusals, import errors and task errors become error outcomes.
     """
-    tasks: list[dict[str, str]] = message["tasks"]
+    tasks: list[dict[str, Any]] = message["tasks"]
     prefixes = allowlist()
     refusal = _refuse_model(message, prefixes)
     state: BaseModel | None = None
@@ -135,6 +135,7 @@ def run_chunk(message: dict[str, Any]) -> list[dict[str, Any]]:
         tasks=[],
         attempt=int(message.get("attempt", 1)),
         metadata=dict(message.get("metadata") or {}),
+        share_state=bool(message.get("share_state", False)),
     )
     outcomes = []
     for task in tasks:
@@ -152,7 +153,7 @@ class _NoState(BaseModel):
 
 
 def _run_one(
-    batch: ParallelBatch, state: BaseModel, task: dict[str, str], prefixes: Sequence[str]
+    batch: ParallelBatch, state: BaseModel, task: dict[str, Any], prefixes: Sequence[str]
 ) -> TaskOutcome:
     name, path = task["name"], task["function_path"]
     if not is_allowed(path, prefixes):
@@ -177,7 +178,11 @@ def _run_one(
             ),
             error_type="ImportError",
         )
-    return run_task(func, private_state(state), task_context(batch, name))
+    call = TaskCall(
+        name, path, func, kwargs=task.get("kwargs"), item=task.get("item"), index=task.get("index")
+    )
+    task_state = state if batch.share_state else private_state(state)
+    return run_task(func, task_state, task_context(batch, call), call.kwargs)
 
 
 def _refuse_model(message: dict[str, Any], prefixes: Sequence[str]) -> tuple[str, str] | None:

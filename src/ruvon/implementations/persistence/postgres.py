@@ -124,12 +124,12 @@ class PostgresPersistenceProvider(PersistenceProvider):
                 self.dsn,
                 min_size=self.min_size,
                 max_size=self.max_size,
-                kwargs={"autocommit": True},
+                kwargs={"autocommit": True, "connect_timeout": 5},
                 open=False,
                 name="ruvon",
             )
             try:
-                await pool.open(wait=True, timeout=30.0)
+                await pool.open(wait=True, timeout=10.0)
                 async with pool.connection() as conn:
                     await self._migrate(conn)
             except BaseException as exc:

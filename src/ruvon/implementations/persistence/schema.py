@@ -203,10 +203,15 @@ def version_conflict_message(
 def not_found_message(workflow_id: str, database: str) -> str:
     """The message of a WorkflowNotFound for ``workflow_id``."""
     return (
-        f"No workflow with id '{workflow_id}' is stored in {database}. Check the id "
-        f"(list_workflows() shows the stored ones) and that the provider points at the database "
+        f"No workflow with id '{workflow_id}' is stored in {_mid(database)}. Check the id "
+        f"('ruvon list' or list_workflows() shows the stored ones) and that you use the database "
         f"the workflow was saved in."
     )
+
+
+def _mid(label: str) -> str:
+    """A provider label ("The SQLite database x") for use in mid-sentence."""
+    return label[:1].lower() + label[1:] if label.startswith("The ") else label
 
 
 def dump_json(value: Any) -> str:

@@ -1,0 +1,54 @@
+"""A dynamic fan-out (iterate_over) ends the same on every executor, items and order included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ruvon.builder import WorkflowBuilder
+from ruvon.implementations.execution.sync import SyncExecutor
+from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvider
+from ruvon.providers.execution import ExecutionProvider
+
+pytestmark = [pytest.mark.celery, pytest.mark.redis]
+
+FAN_OUT = """\
+workflow_type: "Squares"
+initial_state_model: "core_kit.State"
+steps:
+  - name: "Fan"
+    type: "PARALLEL"
+    iterate_over: "state.items"
+    task_function: "celery_kit.square"
+    item_var_name: "item"
+    collect_into: "items"
+    batch_size: 4
+"""
+
+
+async def run(tmp_path: Path, executor: ExecutionProvider) -> dict[str, Any]:
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    (config / "fan.yaml").write_text(FAN_OUT, encoding="utf-8")
+    workflow = await WorkflowBuilder(config_dir=config).create_workflow(
+        "Squares", execution_provider=executor, initial_data={"items": list(range(10))}
+    )
+    await workflow.run_to_completion()
+    assert workflow.status == "COMPLETED", workflow.error
+    return workflow.state.model_dump()
+
+
+async def test_dynamic_fan_out_matches_on_all_executors(
+    tmp_path: Path, celery_executor: ExecutionProvider
+) -> None:
+    pool = ThreadPoolExecutionProvider(max_workers=3)
+    try:
+        on_pool = await run(tmp_path, pool)
+    finally:
+        pool.close()
+    on_sync = await run(tmp_path, SyncExecutor())
+    on_celery = await run(tmp_path, celery_executor)
+    assert on_pool["items"] == [{"value": i * i, "index": i} for i in range(10)]
+    assert on_sync == on_pool == on_celery
