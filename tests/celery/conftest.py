@@ -70,6 +70,7 @@ def start_worker(
     concurrency: int = 2,
     pool: str = "prefork",
     extra_env: dict[str, str] | None = None,
+    command: list[str] | None = None,
 ) -> Worker:
     """Start a worker subprocess and wait (at most 30 s) until it answers a ping."""
     from ruvon.implementations.execution.celery_worker import make_app
@@ -87,7 +88,7 @@ def start_worker(
         **(extra_env or {}),
     }
     env.pop("RUVON_CELERY_ALLOW", None)
-    argv = [sys.executable, "-m", WORKER_MODULE]
+    argv = [sys.executable, "-m", *(command or [WORKER_MODULE])]
     for prefix in allow:
         argv += ["--allow", prefix]
     argv += ["--concurrency", str(concurrency), "--pool", pool, "--hostname", hostname]

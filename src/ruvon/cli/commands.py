@@ -64,7 +64,12 @@ class Session:
 
 
 def make_executor(kind: str, workers: int) -> ExecutionProvider:
-    """``sync`` runs PARALLEL tasks one after another; ``thread`` runs them on ``workers`` threads."""
+    """``sync`` runs PARALLEL tasks one after another; ``thread`` runs them on ``workers`` threads;
+    ``celery`` sends them to Celery workers (``ruvon worker``)."""
+    if kind == "celery":
+        from ruvon.implementations.execution.celery import CeleryExecutor
+
+        return CeleryExecutor()
     if kind == "sync":
         from ruvon.implementations.execution.sync import SyncExecutor
 

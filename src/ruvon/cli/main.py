@@ -63,11 +63,16 @@ class ExecutorKind(StrEnum):
 
     sync = "sync"
     thread = "thread"
+    celery = "celery"
 
 
 Executor = Annotated[
     ExecutorKind,
-    typer.Option("--executor", help="sync: tasks one after another; thread: all at once."),
+    typer.Option(
+        "--executor",
+        help="sync: tasks one after another; thread: all at once; celery: on Celery workers "
+        "(start them with 'ruvon worker').",
+    ),
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Threads for --executor thread.")]
 
@@ -292,6 +297,40 @@ def graph(
         return EXIT_OK
 
     _finish(work)
+
+
+@app.command()
+def worker(
+    allow: Annotated[
+        list[str],
+        typer.Option(
+            "--allow",
+            help="Module prefix whose functions and state models this worker may run (repeat it).",
+        ),
+    ],
+    concurrency: Annotated[int, typer.Option(min=1, help="Worker processes or threads.")] = 2,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads or solo.")] = "prefork",
+    queue: Annotated[str | None, typer.Option(help="Queue to consume (default 'ruvon').")] = None,
+    broker: Annotated[str | None, typer.Option(help="Broker URL (default local Redis).")] = None,
+    backend: Annotated[str | None, typer.Option(help="Result backend URL.")] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
+) -> None:
+    """Start a Celery worker that runs PARALLEL tasks of workflows (CeleryExecutor)."""
+    from ruvon.implementations.execution import celery_worker
+
+    argv = [arg for prefix in allow for arg in ("--allow", prefix)]
+    argv += ["--concurrency", str(concurrency), "--pool", pool, "--loglevel", loglevel]
+    options = (
+        ("--queue", queue),
+        ("--broker", broker),
+        ("--backend", backend),
+        ("--hostname", hostname),
+    )
+    for flag, value in options:
+        if value:
+            argv += [flag, value]
+    celery_worker.main(argv)
 
 
 def run() -> None:
