@@ -135,7 +135,7 @@ def add_order(
 
 
 def required_item(state: State, context: StepContext, item: Any) -> dict[str, Any]:
-    """A body/task function whose item parameter has no default (see the xfail tests)."""
+    """A body/task function whose item parameter has no default."""
     return {"seen": [*state.seen, item]}
 
 

@@ -199,3 +199,11 @@ async def test_fan_out_paths_and_functions_are_checked_at_load(env: Env) -> None
     assert "'steps_kit.no_such_function'" in message
     assert "'iterate_over: state.itemz' of step 'BadCollect' names no field" in message
     assert "'collect_into: state.nowhere' of step 'BadCollect' names no field" in message
+
+
+async def test_task_function_with_required_item_parameter_loads(pooled: Env) -> None:
+    workflow = await pooled.start(
+        FAN_OUT.replace("steps_kit.square", "steps_kit.required_item"), data={"items": [4, 5]}
+    )
+    await workflow.next_step()
+    assert workflow.state.results == [{"seen": [4]}, {"seen": [5]}]

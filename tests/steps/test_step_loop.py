@@ -189,11 +189,6 @@ async def test_iterate_over_must_name_a_state_field(env: Env) -> None:
     assert "'iterate_over: state.itemz' of step 'SumItems' names no field of State" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loading.check_step_signature refuses f(state, context, item) without a default "
-    "although the loop passes the item (reported; loading.py is outside this change)",
-)
 async def test_body_function_with_required_item_parameter_loads(env: Env) -> None:
     workflow = await env.start(
         ITERATE.replace("steps_kit.add_item", "steps_kit.required_item"), data={"items": [1]}
