@@ -6,6 +6,8 @@ task or key involved and say how to fix the problem.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RuvonError(Exception):
     """Base class of every error raised by ruvon."""
@@ -40,6 +42,7 @@ class StepFailed(RuvonError):
         super().__init__(message)
         self.step_name = step_name
         self.retryable = retryable
+        self.log: list[Any] = []  # execution-log entries of the failed run (e.g. its tasks)
 
 
 class TaskFailed(StepFailed):
@@ -54,9 +57,14 @@ class ParallelStepFailed(StepFailed):
     """A PARALLEL step failed: a task failed without ``allow_partial_success`` or the merge failed."""
 
     def __init__(
-        self, message: str, *, step_name: str | None = None, failures: dict[str, str] | None = None
+        self,
+        message: str,
+        *,
+        step_name: str | None = None,
+        failures: dict[str, str] | None = None,
+        retryable: bool = True,
     ) -> None:
-        super().__init__(message, step_name=step_name)
+        super().__init__(message, step_name=step_name, retryable=retryable)
         self.failures: dict[str, str] = dict(failures or {})
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ruvon import routing
 from ruvon.definition import LoadedDefinition, StepType
 from ruvon.errors import PersistenceError, RuvonError, StepFailed, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
@@ -175,11 +176,12 @@ class Workflow:
                 await self._set_status(outcome.wait, save=True)
                 return outcome.result, step.name
             try:
-                next_index = self._next_index(step, outcome)
-            except RuvonError as exc:  # a route condition or jump target that does not work
-                await self._fail(
-                    step, self._routing_error(step, exc), started, WorkflowStatus.FAILED
+                next_index = routing.next_index(
+                    self.loaded, step, outcome, self.current_step, self.expression_evaluator_cls
                 )
+            except RuvonError as exc:  # a route condition or jump target that does not work
+                message = routing.describe_error(self.loaded, step, exc)
+                await self._fail(step, message, started, WorkflowStatus.FAILED)
                 return self._last_result, None
             next_name = await self._advance(step, outcome, started, next_index)
             if next_name is None or not step.automate_next:
@@ -212,6 +214,7 @@ class Workflow:
                     if isinstance(exc, ChildWorkflowFailed)
                     else WorkflowStatus.FAILED
                 )
+                self._pending_log += exc.log
                 await self._fail(step, str(exc), started, status)
             except Exception as exc:  # an engine failure: still never lose the saved state
                 _log.exception("step '%s' of workflow %s failed unexpectedly", step.name, self.id)
@@ -354,35 +357,6 @@ class Workflow:
             outcome.result,
             self._saved_state,
         )
-
-    def _next_index(self, step: StepBase, outcome: StepOutcome) -> int:
-        """Where the workflow goes after ``step``: its jump, its first matching route, or on."""
-        target = outcome.jump_to or self._route(step, outcome.state)
-        return self._index_of(target, step) if target else self.current_step + 1
-
-    def _routing_error(self, step: StepBase, exc: RuvonError) -> str:
-        if isinstance(exc, StepFailed):
-            return str(exc)
-        return f"{self.loaded.source}, step '{step.name}': its routes cannot be evaluated: {exc}"
-
-    def _route(self, step: StepBase, state: BaseModel) -> str | None:
-        if not step.routes:
-            return None
-        evaluator = self.expression_evaluator_cls({"state": state})
-        for route in step.routes:
-            if route.condition is not None and evaluator.evaluate(route.condition):
-                return route.target
-        return next((route.target for route in step.routes if route.default), None)
-
-    def _index_of(self, target: str, step: StepBase) -> int:
-        try:
-            return self.loaded.step_index[target]
-        except KeyError:
-            raise StepFailed(
-                f"{self.loaded.source}, step '{step.name}' jumped to the unknown step '{target}'. "
-                f"Steps: {', '.join(self.loaded.step_index)}.",
-                step_name=step.name,
-            ) from None
 
     async def _fail(
         self, step: StepBase, message: str, started: float, status: WorkflowStatus

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORE, HERE, REDIS_URL, redis_or_skip, start_worker, stop_worker
+from celery_support import CORE, HERE, REDIS_URL, redis_or_skip, start_worker, stop_worker
 
 pytestmark = [pytest.mark.celery, pytest.mark.redis]
 

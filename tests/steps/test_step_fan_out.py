@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import steps_kit
-from conftest import Env
+from steps_env import Env
 
 from ruvon.errors import DefinitionError
 from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvider

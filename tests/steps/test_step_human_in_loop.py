@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from steps_env import Env
 
 from ruvon.builder import WorkflowBuilder
 from ruvon.errors import DefinitionError, StateValidationError

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 import steps_kit
 import yaml
-from conftest import Env
+from steps_env import Env
 
 from ruvon.definition import load_definition
 from ruvon.errors import DefinitionError

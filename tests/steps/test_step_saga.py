@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import steps_kit
-from conftest import Env
+from steps_env import Env
 
 from ruvon.errors import DefinitionError
 from ruvon.models import WorkflowStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Env
+from steps_env import Env
 
 from ruvon.errors import DefinitionError
 from ruvon.models import WorkflowStatus

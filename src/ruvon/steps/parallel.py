@@ -118,6 +118,26 @@ async def _report(run: StepRun, outcome: TaskOutcome) -> None:
 
 
 def _reduce(run: StepRun, ordered: list[TaskOutcome]) -> StepOutcome:
+    log = [
+        LogEntry(
+            run.context.workflow_id,
+            "TASK_COMPLETED" if o.ok else "TASK_FAILED",
+            run.step.name,
+            o.task_name,
+            at=o.started_at,
+            duration=o.ended_at - o.started_at,
+            message=o.error,
+        )
+        for o in ordered
+    ]
+    try:
+        return _merged(run, ordered, log)
+    except ParallelStepFailed as exc:
+        exc.log = log  # the execution log keeps every task's outcome, also when the step fails
+        raise
+
+
+def _merged(run: StepRun, ordered: list[TaskOutcome], log: list[LogEntry]) -> StepOutcome:
     step = run.step
     assert isinstance(step, ParallelStep)
     failures = {o.task_name: o.error or "failed" for o in ordered if not o.ok}
@@ -136,25 +156,15 @@ def _reduce(run: StepRun, ordered: list[TaskOutcome]) -> StepOutcome:
         try:
             update = merge_task_results(results, step.merge_strategy, step.merge_conflict_behavior)
         except MergeConflict as exc:
-            raise ParallelStepFailed(f"{run.where}: {exc}", step_name=step.name) from exc
+            raise ParallelStepFailed(
+                f"{run.where}: {exc}", step_name=step.name, retryable=False
+            ) from exc
     state = _validated(run, update, results)
     result: dict[str, Any] = {
         "merged": update,
         "task_results": dict(results),
         "failed_tasks": failures,
     }
-    log = [
-        LogEntry(
-            run.context.workflow_id,
-            "TASK_COMPLETED" if o.ok else "TASK_FAILED",
-            step.name,
-            o.task_name,
-            at=o.started_at,
-            duration=o.ended_at - o.started_at,
-            message=o.error,
-        )
-        for o in ordered
-    ]
     return StepOutcome(result=result, state=state, task_failures=failures, log=log)
 
 
@@ -175,6 +185,7 @@ def _validated(
             f"({error['msg']}); written by task(s) {', '.join(writers)}. Return values of the "
             f"field's type from those tasks.",
             step_name=run.step.name,
+            retryable=False,
         ) from None
 
 
