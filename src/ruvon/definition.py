@@ -8,15 +8,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, TypeAdapter, ValidationError, field_validator
 
-from ruvon.definition_checks import input_models_of, semantic_problems, state_field_problems
+from ruvon.definition_checks import (
+    input_models_of,
+    located_problems,
+    semantic_problems,
+    state_field_problems,
+)
 from ruvon.errors import DefinitionError
 from ruvon.loading import load_function, load_model
 from ruvon.parameters import substitute
 from ruvon.step_models import (
     STEP_MODELS,
     AnyStep,
+    RetryPolicy,
     RouteDefinition,
     StepBase,
     StepType,
@@ -120,6 +126,7 @@ def _validate(raw: dict[str, Any], source: str, path: Path | None) -> WorkflowDe
         problems += [
             _describe(err, raw, source, path) for err in exc.errors() if not _reported_type(err)
         ]
+        problems += [f"{_at(source, path, loc)}: {m}" for loc, m in _partial_problems(raw)]
         raise DefinitionError(_join(source, problems)) from None
     located = [
         f"{_at(source, path, loc)}: {message}" for loc, message in semantic_problems(definition)
@@ -180,6 +187,26 @@ def load_definition(
             p for p, f in functions.items() if inspect.iscoroutinefunction(f)
         ),
     )
+
+
+_STEP_ADAPTER: TypeAdapter[StepBase] = TypeAdapter(AnyStep)
+
+
+def _partial_problems(raw: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:
+    """Semantic problems of the steps that validate on their own (others have schema errors)."""
+    steps = raw.get("steps")
+    if not isinstance(steps, list):
+        return []
+    located: list[tuple[StepBase, list[str | int]]] = []
+    for i, item in enumerate(steps):
+        try:
+            located.append((_STEP_ADAPTER.validate_python(item), ["steps", i]))
+        except ValidationError:
+            continue
+    names = {
+        s.get("name") for s in steps if isinstance(s, Mapping) and isinstance(s.get("name"), str)
+    }
+    return located_problems(located, {str(n) for n in names})
 
 
 def _step_type_problems(raw: Mapping[str, Any], source: str, path: Path | None) -> list[str]:
@@ -254,6 +281,8 @@ def _subject(
             model = TaskDefinition
         elif isinstance(part, int) and loc[i - 1] == "routes":
             model = RouteDefinition
+        elif part == "retry":
+            model = RetryPolicy
         elif not isinstance(part, int):
             model = None
     return subject, model

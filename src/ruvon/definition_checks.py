@@ -36,25 +36,41 @@ _LOOP_BODY_TYPES = (StandardStep, ParallelStep, HttpStep)
 
 def walk(steps: Sequence[StepBase], loc: Loc) -> Iterator[tuple[StepBase, Loc]]:
     """Every step with its location, loop bodies included."""
-    for i, step in enumerate(steps):
-        yield step, [*loc, i]
+    yield from walk_located([(step, [*loc, i]) for i, step in enumerate(steps)])
+
+
+def walk_located(located: Sequence[tuple[StepBase, Loc]]) -> Iterator[tuple[StepBase, Loc]]:
+    """Every step of ``(step, location)`` pairs, loop bodies included."""
+    for step, loc in located:
+        yield step, loc
         if isinstance(step, LoopStep):
-            yield from walk(step.loop_body, [*loc, i, "loop_body"])
+            yield from walk(step.loop_body, [*loc, "loop_body"])
 
 
 def semantic_problems(definition: WorkflowDefinition) -> list[Problem]:
     """Duplicate names, missing functions, bad routes, unparseable expressions, bad loop bodies."""
+    located: list[tuple[StepBase, Loc]] = [
+        (step, ["steps", i]) for i, step in enumerate(definition.steps)
+    ]
+    return located_problems(located, {s.name for s in definition.steps})
+
+
+def located_problems(located: Sequence[tuple[StepBase, Loc]], top_level: set[str]) -> list[Problem]:
+    """The checks of :func:`semantic_problems` on steps given with their locations.
+
+    Also used on the steps that validate on their own when others do not, so one run of
+    ``ruvon validate`` reports schema and semantic problems together.
+    """
     problems: list[Problem] = []
     seen: dict[str, Loc] = {}
-    for step, loc in walk(definition.steps, ["steps"]):
+    for step, loc in walk_located(located):
         if step.name in seen:
             problems.append(
                 (loc, f"step name '{step.name}' is used twice. Give every step a unique name.")
             )
         seen.setdefault(step.name, loc)
         problems += [(loc, message) for message in _step_problems(step)]
-    top_level = {s.name for s in definition.steps}
-    for step, loc in walk(definition.steps, ["steps"]):
+    for step, loc in walk_located(located):
         for j, route in enumerate(step.routes):
             route_loc: Loc = [*loc, "routes", j]
             if route.target not in top_level:

@@ -173,3 +173,19 @@ def test_registry_yaml_and_dict(write_config: Callable[..., Path]) -> None:
     assert by_dict.get_definition("Good").definition.workflow_type == "Good"
     by_path = WorkflowBuilder(config / "workflow_registry.yaml")
     assert list(by_path.workflow_types) == ["Good"]
+
+
+async def test_schema_and_semantic_problems_are_reported_together(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    text = GOOD + (
+        "    retry: {max_attempts: 2, backof: 1}\n"
+        '  - name: "Two"\n'
+        '    routes:\n      - condition: "state.n >"\n        target: "Nowhere"\n'
+    )
+    with pytest.raises(DefinitionError) as info:
+        builder_for(text).get_definition("Good")
+    message = str(info.value)
+    assert "unknown key 'backof'. Valid keys: backoff_multiplier, backoff_seconds" in message
+    assert "STANDARD step 'Two' has no 'function'" in message
+    assert "unknown step 'Nowhere'" in message and "does not parse" in message

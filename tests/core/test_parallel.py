@@ -308,3 +308,22 @@ async def test_saved_task_results_are_not_run_again(
         "STEP_COMPLETED",
         "STEP_COMPLETED",
     ]
+
+
+async def test_a_failed_step_keeps_every_task_outcome_in_the_log(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    persistence = InMemoryPersistenceProvider()
+    builder = builder_for(parallel_yaml([("a", "task_a"), ("boom", "task_fail")]))
+    workflow = await builder.create_workflow(
+        "P", persistence_provider=persistence, execution_provider=SyncExecutor()
+    )
+    await workflow.next_step()
+    assert workflow.status == WorkflowStatus.FAILED
+    log = await persistence.load_log(workflow.id)
+    assert [(e.event, e.task_name) for e in log] == [
+        ("TASK_COMPLETED", "a"),
+        ("TASK_FAILED", "boom"),
+        ("STEP_FAILED", None),
+    ]
+    assert "boom exploded" in (log[1].message or "")
