@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ruvon.definition import LoadedDefinition, load_definition
+from ruvon.definition_checks import walk
 from ruvon.errors import ConfigurationError, DefinitionError, StateValidationError, WorkflowNotFound
 from ruvon.implementations.expression_evaluator.simple import SimpleExpressionEvaluator
 from ruvon.implementations.observability.noop import NoopObserver
@@ -21,6 +22,7 @@ from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import PersistenceProvider
 from ruvon.providers.template_engine import TemplateEngine
+from ruvon.step_models import SubWorkflowStep
 from ruvon.workflow import Workflow
 from ruvon.yaml_source import read_yaml
 
@@ -157,8 +159,20 @@ class WorkflowBuilder:
         loaded = load_definition(
             raw, source=str(entry.path), path=entry.path, parameters=self.parameters
         )
+        self._check_children(loaded)
         self._loaded[workflow_type] = loaded
         return loaded
+
+    def _check_children(self, loaded: LoadedDefinition) -> None:
+        """SUB_WORKFLOW steps must name workflow types this builder knows."""
+        for step, _ in walk(loaded.definition.steps, ["steps"]):
+            if isinstance(step, SubWorkflowStep) and step.workflow_type not in self._entries:
+                known = ", ".join(sorted(self._entries)) or "none"
+                raise DefinitionError(
+                    f"{loaded.source}, step '{step.name}': the sub-workflow type "
+                    f"'{step.workflow_type}' is not defined (known types: {known}). Add its "
+                    f"definition to the config directory or fix the name."
+                )
 
     def _unknown(self, workflow_type: str) -> Exception:
         if self._unreadable:

@@ -143,11 +143,11 @@ async def test_unparseable_input_mapping_is_reported_with_line(env: Env) -> None
     assert "'state.n +' of step 'RunChild' does not parse" in message
 
 
-async def test_unknown_child_type_fails_the_parent_naming_the_type(env: Env) -> None:
-    parent = await env.start(PARENT.replace('workflow_type: "Child"', 'workflow_type: "Nope"'))
-    await parent.next_step()
-    assert parent.status == WorkflowStatus.FAILED
-    assert parent.error is not None and "'Nope'" in parent.error
+async def test_unknown_child_type_is_refused_at_load_naming_the_type(env: Env) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        await env.start(PARENT.replace('workflow_type: "Child"', 'workflow_type: "Nope"'))
+    message = str(caught.value)
+    assert "step 'RunChild'" in message and "'Nope' is not defined" in message
 
 
 async def test_bad_sub_workflow_definition_is_reported_with_line(env: Env) -> None:
