@@ -89,6 +89,8 @@ class Workflow:
         self.parent_id = record.parent_id if record else parent_id
         self.pending_async: dict[str, asyncio.Future[Any]] = {}
         self._pending_log: list[LogEntry] = []
+        # The step a reloaded workflow stopped in: an earlier process may have dispatched its tasks.
+        self.resumed_step = self.current_step_name if record else None
 
     # -- read-only views -------------------------------------------------------------------------
     @property
@@ -168,6 +170,7 @@ class Workflow:
         while True:
             started = time.time()
             outcome = await self._run(step, validated, started)
+            self.resumed_step = None
             validated = None
             if outcome is None:
                 return self._last_result, None

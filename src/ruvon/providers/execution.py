@@ -30,6 +30,11 @@ class TaskCall:
 class ParallelBatch:
     """The tasks of one PARALLEL step, with the state they all start from.
 
+    ``planned`` names every task of this batch as first planned (``tasks`` holds those still to
+    run), ``run_key`` tells this run of the step from others (retry attempts, loop iterations), and
+    ``resumed`` says an earlier process may have dispatched these tasks already: together they let an
+    executor whose tasks outlive the caller (Celery) find and collect results instead of re-running.
+
     ``state`` is the live workflow state: executors must give each task its own copy
     (``state.model_copy(deep=True)`` in process, ``state_message()`` across processes).
     """
@@ -43,6 +48,9 @@ class ParallelBatch:
     attempt: int = 1
     metadata: dict[str, Any] = field(default_factory=dict)
     share_state: bool = False
+    planned: list[str] = field(default_factory=list)
+    run_key: str = ""
+    resumed: bool = False
     _message: dict[str, Any] | None = None
 
     def task_state(self) -> BaseModel:

@@ -38,6 +38,7 @@ class WorkflowHandle(Protocol):
     expression_evaluator_cls: type[ExpressionEvaluator]
     template_engine_cls: type[TemplateEngine]
     pending_async: dict[str, asyncio.Future[Any]]
+    resumed_step: str | None
 
     async def checkpoint(self, state: BaseModel) -> None:
         """Save ``state`` and the metadata now (e.g. after each loop iteration)."""

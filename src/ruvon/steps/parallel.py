@@ -38,27 +38,39 @@ async def run_parallel(run: StepRun) -> StepOutcome:
     outcomes: dict[str, TaskOutcome] = {
         name: _outcome_of(record) for name, record in saved.items() if record.status == COMPLETED
     }
-    pending = [call for call in calls if call.name not in outcomes]
     dynamic = step.iterate_over is not None
-    size = step.max_concurrency or step.batch_size or len(pending) or 1
+    size = step.max_concurrency or step.batch_size or len(calls) or 1
     deadline = None if step.timeout_seconds is None else time.monotonic() + step.timeout_seconds
     watched = overrides(run.observer, "on_task_completed", "on_task_failed")
     # A dynamic fan-out shares one snapshot of the state among its tasks (see ParallelBatch).
     snapshot = private_state(run.state) if dynamic else run.state
-    for start in range(0, len(pending), size):
+    # An earlier process may have dispatched this step's tasks: executors that can find their
+    # results (Celery) collect them instead of running the tasks again.
+    resumed = bool(saved) or run.workflow.resumed_step == step.name
+    run_key = f"{run.context.attempt}/{run.context.loop_index}"
+    first = True
+    for start in range(0, len(calls), size):  # batches are planned over all tasks: stable on resume
+        planned = calls[start : start + size]
+        pending = [call for call in planned if call.name not in outcomes]
+        if not pending:
+            continue
         remaining = step.timeout_seconds  # the first batch gets the whole budget, exactly
-        if start and deadline is not None:
+        if not first and deadline is not None:
             remaining = max(deadline - time.monotonic(), 0.0)
+        first = False
         batch = ParallelBatch(
             workflow_id=run.context.workflow_id,
             workflow_type=run.context.workflow_type,
             step_name=step.name,
             state_model_path=run.loaded.definition.initial_state_model,
             state=snapshot,
-            tasks=pending[start : start + size],
+            tasks=pending,
             attempt=run.context.attempt,
             metadata=run.context.metadata,
             share_state=dynamic,
+            planned=[call.name for call in planned],
+            run_key=f"{run_key}/{start}",
+            resumed=resumed,
         )
         async for arrived in run.executor.run_parallel(batch, remaining):
             await run.persistence.save_task_results([_record_of(run, o) for o in arrived])
