@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ruvon import routing
+from ruvon import attempts, routing
 from ruvon.definition import LoadedDefinition, StepType
-from ruvon.errors import PersistenceError, RuvonError, StepFailed, WorkflowStateError
+from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
@@ -21,9 +21,8 @@ from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowR
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.step_models import StepBase
 from ruvon.steps import saga
-from ruvon.steps.base import StepOutcome, StepRun
-from ruvon.steps.dispatch import default_retry, runner_for, validate_input
-from ruvon.steps.sub_workflow import ChildWorkflowFailed
+from ruvon.steps.base import StepOutcome
+from ruvon.steps.dispatch import validate_input
 
 if TYPE_CHECKING:
     from ruvon.builder import WorkflowBuilder
@@ -198,64 +197,8 @@ class Workflow:
         return self.status
 
     async def _run(self, step: StepBase, user_input: Any, started: float) -> StepOutcome | None:
-        """Run one step, with its retry policy; on failure mark the workflow failed, return None."""
-        policy = step.retry or default_retry(step)
-        attempt = 1
-        while True:
-            run = self._step_run(step, user_input, attempt)
-            try:
-                return await runner_for(step, self.metadata)(run)
-            except PersistenceError:
-                raise  # nothing can be recorded: let the caller see it
-            except StepFailed as exc:
-                if policy and exc.retryable and attempt < policy.max_attempts:
-                    await self._before_retry(step, attempt, str(exc), policy.delay(attempt))
-                    attempt += 1
-                    continue
-                status = (
-                    WorkflowStatus.FAILED_CHILD_WORKFLOW
-                    if isinstance(exc, ChildWorkflowFailed)
-                    else WorkflowStatus.FAILED
-                )
-                self._pending_log += exc.log
-                await self._fail(step, str(exc), started, status)
-            except Exception as exc:  # an engine failure: still never lose the saved state
-                _log.exception("step '%s' of workflow %s failed unexpectedly", step.name, self.id)
-                await self._fail(
-                    step, f"{type(exc).__name__}: {exc}", started, WorkflowStatus.FAILED
-                )
-            return None
-
-    def _step_run(self, step: StepBase, user_input: Any, attempt: int) -> StepRun:
-        context = StepContext(
-            workflow_id=self.id,
-            step_name=step.name,
-            workflow_type=self.workflow_type,
-            attempt=attempt,
-            validated_input=user_input,
-            previous_step_result=self._last_result,
-            metadata=self.metadata,
-        )
-        return StepRun(
-            step=step,
-            state=self.state,
-            context=context,
-            loaded=self.loaded,
-            executor=self.execution_provider,
-            persistence=self.persistence,
-            observer=self.observer,
-            workflow=self,
-        )
-
-    async def _before_retry(self, step: StepBase, attempt: int, message: str, delay: float) -> None:
-        self.state = self.loaded.state_model.model_validate(self._saved_state)
-        _log.warning(
-            "step '%s' attempt %d failed, retrying in %.2fs: %s", step.name, attempt, delay, message
-        )
-        self._pending_log.append(
-            LogEntry(self.id, "STEP_RETRY", step.name, message=f"attempt {attempt}: {message}")
-        )
-        await asyncio.sleep(delay)
+        """Run one step with its retry policy; on failure the workflow is failed and None returned."""
+        return await attempts.run_with_retries(self, step, user_input, started)
 
     async def checkpoint(self, state: BaseModel) -> None:
         """Save ``state``, the metadata and pending log entries now (used inside long steps)."""
@@ -266,37 +209,7 @@ class Workflow:
         self, step: StepBase, state: BaseModel, context: StepContext, kwargs: dict[str, Any]
     ) -> StepOutcome:
         """Run a loop-body step on ``state``; its failure raises StepFailed."""
-        started = time.time()
-        run = StepRun(
-            step=step,
-            state=state,
-            context=context,
-            loaded=self.loaded,
-            executor=self.execution_provider,
-            persistence=self.persistence,
-            observer=self.observer,
-            workflow=self,
-            kwargs=kwargs,
-        )
-        outcome = await runner_for(step, {})(run)
-        if outcome.wait is not None or outcome.jump_to is not None:
-            raise StepFailed(
-                f"{self.loaded.source}, loop body step '{step.name}' tried to pause or jump; a loop "
-                f"body runs straight through. Move that logic after the loop.",
-                step_name=step.name,
-            )
-        if outcome.task_failures:
-            self.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
-        if step.type is StepType.PARALLEL:
-            # Drop the saved task results, or the next iteration would reuse them instead of
-            # running its tasks; the state stays at the last checkpoint (the iteration's start).
-            await self._save(finished_step=step.name, dump_state=False)
-        duration = time.time() - started
-        self._pending_log += [
-            *outcome.log,
-            LogEntry(self.id, "STEP_COMPLETED", step.name, at=started, duration=duration),
-        ]
-        return outcome
+        return await attempts.run_body_step(self, step, state, context, kwargs)
 
     async def _advance(
         self, step: StepBase, outcome: StepOutcome, started: float, next_index: int

@@ -1,0 +1,129 @@
+"""How a step is attempted: its retry policy, and loop-body steps run inside a LOOP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from ruvon.errors import PersistenceError, StepFailed
+from ruvon.models import StepContext, WorkflowStatus
+from ruvon.providers.persistence import LogEntry
+from ruvon.step_models import StepBase, StepType
+from ruvon.steps.base import StepOutcome, StepRun
+from ruvon.steps.dispatch import default_retry, runner_for
+from ruvon.steps.sub_workflow import ChildWorkflowFailed
+
+if TYPE_CHECKING:
+    from ruvon.workflow import Workflow
+
+_log = logging.getLogger("ruvon.workflow")
+
+
+async def run_with_retries(
+    wf: Workflow, step: StepBase, user_input: Any, started: float
+) -> StepOutcome | None:
+    """Run one step with its retry policy; on failure mark the workflow failed and return None.
+
+    A StepFailed that is ``retryable`` is retried while the policy allows, from the last saved
+    state. A PersistenceError propagates: when nothing can be recorded, the caller must know.
+    """
+    policy = step.retry or default_retry(step)
+    attempt = 1
+    while True:
+        run = _step_run(wf, step, user_input, attempt)
+        try:
+            return await runner_for(step, wf.metadata)(run)
+        except PersistenceError:
+            raise  # nothing can be recorded: let the caller see it
+        except StepFailed as exc:
+            if policy and exc.retryable and attempt < policy.max_attempts:
+                await _before_retry(wf, step, attempt, str(exc), policy.delay(attempt))
+                attempt += 1
+                continue
+            status = (
+                WorkflowStatus.FAILED_CHILD_WORKFLOW
+                if isinstance(exc, ChildWorkflowFailed)
+                else WorkflowStatus.FAILED
+            )
+            wf._pending_log += exc.log
+            await wf._fail(step, str(exc), started, status)
+        except Exception as exc:  # an engine failure: still never lose the saved state
+            _log.exception("step '%s' of workflow %s failed unexpectedly", step.name, wf.id)
+            await wf._fail(step, f"{type(exc).__name__}: {exc}", started, WorkflowStatus.FAILED)
+        return None
+
+
+def _step_run(wf: Workflow, step: StepBase, user_input: Any, attempt: int) -> StepRun:
+    context = StepContext(
+        workflow_id=wf.id,
+        step_name=step.name,
+        workflow_type=wf.workflow_type,
+        attempt=attempt,
+        validated_input=user_input,
+        previous_step_result=wf._last_result,
+        metadata=wf.metadata,
+    )
+    return StepRun(
+        step=step,
+        state=wf.state,
+        context=context,
+        loaded=wf.loaded,
+        executor=wf.execution_provider,
+        persistence=wf.persistence,
+        observer=wf.observer,
+        workflow=wf,
+    )
+
+
+async def _before_retry(
+    wf: Workflow, step: StepBase, attempt: int, message: str, delay: float
+) -> None:
+    wf.state = wf.loaded.state_model.model_validate(wf._saved_state)
+    _log.warning(
+        "step '%s' attempt %d failed, retrying in %.2fs: %s", step.name, attempt, delay, message
+    )
+    wf._pending_log.append(
+        LogEntry(wf.id, "STEP_RETRY", step.name, message=f"attempt {attempt}: {message}")
+    )
+    await asyncio.sleep(delay)
+
+
+async def run_body_step(
+    wf: Workflow, step: StepBase, state: BaseModel, context: StepContext, kwargs: dict[str, Any]
+) -> StepOutcome:
+    """Run a loop-body step on ``state``; its failure raises StepFailed."""
+    started = time.time()
+    run = StepRun(
+        step=step,
+        state=state,
+        context=context,
+        loaded=wf.loaded,
+        executor=wf.execution_provider,
+        persistence=wf.persistence,
+        observer=wf.observer,
+        workflow=wf,
+        kwargs=kwargs,
+    )
+    outcome = await runner_for(step, {})(run)
+    if outcome.wait is not None or outcome.jump_to is not None:
+        raise StepFailed(
+            f"{wf.loaded.source}, loop body step '{step.name}' tried to pause or jump; a loop "
+            f"body runs straight through. Move that logic after the loop.",
+            step_name=step.name,
+        )
+    if outcome.task_failures:
+        wf.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
+    if step.type is StepType.PARALLEL:
+        # Drop the saved task results, or the next iteration would reuse them instead of
+        # running its tasks; the state stays at the last checkpoint (the iteration's start).
+        await wf._save(finished_step=step.name, dump_state=False)
+    duration = time.time() - started
+    wf._pending_log += [
+        *outcome.log,
+        LogEntry(wf.id, "STEP_COMPLETED", step.name, at=started, duration=duration),
+    ]
+    return outcome
