@@ -16,7 +16,7 @@ from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
-from ruvon.providers.observer import WorkflowObserver, notify
+from ruvon.providers.observer import WorkflowObserver, notify, overrides
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.step_models import StepBase
@@ -166,8 +166,11 @@ class Workflow:
         validated = validate_input(self.loaded, step, user_input)
         if self.status is not WorkflowStatus.ACTIVE:
             await self._set_status(WorkflowStatus.ACTIVE)
+        timed = overrides(self.observer, "on_step_started")
         while True:
             started = time.time()
+            if timed:
+                await notify(self.observer.on_step_started, self.id, step.name, self.current_step)
             outcome = await self._run(step, validated, started)
             self.resumed_step = None
             validated = None

@@ -184,3 +184,39 @@ def test_version_conflict_is_a_persistence_error() -> None:
     assert issubclass(VersionConflict, PersistenceError) and issubclass(
         PersistenceError, RuvonError
     )
+
+
+async def test_observer_sees_each_step_start_and_end_in_order(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    from typing import Any
+
+    from ruvon.providers.observer import WorkflowObserver
+
+    events: list[str] = []
+
+    class Recorder(WorkflowObserver):
+        async def on_step_started(self, workflow_id: str, step_name: str, step_index: int) -> None:
+            events.append(f"start {step_index} {step_name}")
+
+        async def on_step_executed(
+            self,
+            workflow_id: str,
+            step_name: str,
+            step_index: int,
+            status: str,
+            result: Any,
+            current_state: dict[str, Any],
+        ) -> None:
+            events.append(f"end {step_index} {step_name} n={current_state['n']}")
+
+    workflow = await builder_for(CHAIN).create_workflow("Chain", workflow_observer=Recorder())
+    await workflow.run_to_completion()
+    assert events == [
+        "start 0 First",
+        "end 0 First n=1",
+        "start 1 Second",
+        "end 1 Second n=2",
+        "start 2 Third",
+        "end 2 Third n=2",
+    ]

@@ -28,8 +28,6 @@ class RichProgressObserver(WorkflowObserver):
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        # There is no "step started" hook: a step's duration is measured from the end of the
-        # previous step (or from mark()), which is when the engine starts the next one.
         self._mark = time.monotonic()
 
     def mark(self) -> None:
@@ -48,6 +46,10 @@ class RichProgressObserver(WorkflowObserver):
         self.console.print(
             Text("▶ ", style="bold cyan") + Text(f"{workflow_type} {workflow_id} started")
         )
+        self.mark()
+
+    async def on_step_started(self, workflow_id: str, step_name: str, step_index: int) -> None:
+        """Start timing the step."""
         self.mark()
 
     async def on_step_executed(

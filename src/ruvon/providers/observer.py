@@ -19,6 +19,9 @@ class WorkflowObserver:
     ) -> None:
         """A workflow was created."""
 
+    async def on_step_started(self, workflow_id: str, step_name: str, step_index: int) -> None:
+        """A step is about to run (each attempt of a retried step counts once)."""
+
     async def on_step_executed(
         self,
         workflow_id: str,

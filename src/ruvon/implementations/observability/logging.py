@@ -28,6 +28,11 @@ class LoggingObserver(WorkflowObserver):
     ) -> None:
         self.logger.log(self.level, "workflow %s (%s) started", workflow_id, workflow_type)
 
+    async def on_step_started(self, workflow_id: str, step_name: str, step_index: int) -> None:
+        self.logger.log(
+            self.level, "workflow %s step %d '%s' started", workflow_id, step_index, step_name
+        )
+
     async def on_step_executed(
         self,
         workflow_id: str,
