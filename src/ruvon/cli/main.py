@@ -161,7 +161,7 @@ def validate(
             _out.print(
                 Text("ok  ", style="bold green")
                 + Text(
-                    f"{report.path}  ({definition.workflow_type}, {len(definition.steps)} steps)"
+                    f"{report.path}  ({definition.workflow_type}, {_count(len(definition.steps), 'step')})"
                 )
             )
         for problem in report.problems:
@@ -331,6 +331,10 @@ def worker(
         if value:
             argv += [flag, value]
     celery_worker.main(argv)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def run() -> None:
