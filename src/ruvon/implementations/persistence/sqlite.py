@@ -43,10 +43,11 @@ _INSERT_WORKFLOW = (
     f"INSERT INTO workflows ({_COLS}) VALUES ({', '.join('?' * len(WORKFLOW_COLUMNS))}) "
     f"ON CONFLICT (id) DO NOTHING"
 )
+# A workflow's type, version, definition and creation time never change after the insert, so an
+# update writes only what a step changes (the definition can be kilobytes).
 _UPDATE_WORKFLOW = (
-    "UPDATE workflows SET workflow_type = ?, workflow_version = ?, state_model_path = ?, "
-    "definition = ?, state = ?, status = ?, current_step = ?, metadata = ?, version = ?, "
-    "created_at = ?, updated_at = ?, parent_id = ? WHERE id = ? AND version = ?"
+    "UPDATE workflows SET state = ?, status = ?, current_step = ?, metadata = ?, version = ?, "
+    "updated_at = ?, parent_id = ? WHERE id = ? AND version = ?"
 )
 _UPSERT_TASK = (
     f"INSERT INTO task_results ({', '.join(TASK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -228,25 +229,30 @@ class SQLitePersistenceProvider(PersistenceProvider):
             PersistenceError: SQLite failed (the message says why).
         """
         new_version = record.version + 1
-        values = (
-            record.workflow_type,
-            record.workflow_version,
-            record.state_model_path,
-            self._definitions.dumps(record.definition),
-            dump_json(record.state),
-            record.status,
-            record.current_step,
-            dump_json(record.metadata),
-            new_version,
-            record.created_at,
-            time.time(),
-            record.parent_id,
-        )
+        state, metadata, now = dump_json(record.state), dump_json(record.metadata), time.time()
         with self._transaction(f"save workflow '{record.id}'") as conn:
             if record.version == 0:
-                cursor = conn.execute(_INSERT_WORKFLOW, (record.id, *values))
+                values = (
+                    record.id,
+                    record.workflow_type,
+                    record.workflow_version,
+                    record.state_model_path,
+                    self._definitions.dumps(record.definition),
+                    state,
+                    record.status,
+                    record.current_step,
+                    metadata,
+                    new_version,
+                    record.created_at,
+                    now,
+                    record.parent_id,
+                )
+                cursor = conn.execute(_INSERT_WORKFLOW, values)
             else:
-                cursor = conn.execute(_UPDATE_WORKFLOW, (*values, record.id, record.version))
+                changed = (state, record.status, record.current_step, metadata, new_version, now)
+                cursor = conn.execute(
+                    _UPDATE_WORKFLOW, (*changed, record.parent_id, record.id, record.version)
+                )
             if cursor.rowcount != 1:
                 row = conn.execute(
                     "SELECT version FROM workflows WHERE id = ?", (record.id,)
