@@ -39,18 +39,14 @@ def run_task(
     kwargs: Mapping[str, Any] | None = None,
 ) -> TaskOutcome:
     """Call ``func(state, context, **kwargs)`` in this thread (async functions get their own loop)."""
+    if inspect.iscoroutinefunction(func):
+        return asyncio.run(run_task_async(func, state, context, kwargs))
     started = time.time()
     try:
-        value = (
-            func(state, context, **accepted_kwargs(func, kwargs))
-            if kwargs
-            else func(state, context)
-        )
-        if inspect.isawaitable(value):
-            value = asyncio.run(_await(value))
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
+        value = _call(func, state, context, kwargs)
+        if inspect.iscoroutine(value):  # a sync wrapper around an async function
+            value = asyncio.run(value)
+    except Exception as exc:
         return _failure(context, exc, started)
     return _success(context, value, started)
 
@@ -64,16 +60,23 @@ async def run_task_async(
     """Call ``func(state, context, **kwargs)`` on the running loop, awaiting it if it is async."""
     started = time.time()
     try:
-        value = (
-            func(state, context, **accepted_kwargs(func, kwargs))
-            if kwargs
-            else func(state, context)
-        )
+        value = _call(func, state, context, kwargs)
         if inspect.isawaitable(value):
             value = await value
     except Exception as exc:
         return _failure(context, exc, started)
     return _success(context, value, started)
+
+
+def _call(
+    func: Callable[..., Any],
+    state: BaseModel,
+    context: StepContext,
+    kwargs: Mapping[str, Any] | None,
+) -> Any:
+    if kwargs:
+        return func(state, context, **accepted_kwargs(func, kwargs))
+    return func(state, context)
 
 
 def run_call_locally(batch: ParallelBatch, call: TaskCall) -> TaskOutcome:
@@ -96,10 +99,6 @@ def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> Ta
         started_at=now,
         ended_at=now,
     )
-
-
-async def _await(value: Any) -> Any:
-    return await value
 
 
 def _success(context: StepContext, value: Any, started: float) -> TaskOutcome:
