@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -16,11 +17,13 @@ from ruvon.implementations.persistence.schema import (
     TASK_COLUMNS,
     WORKFLOW_COLUMNS,
     JsonCache,
+    insert_row,
     log_from_row,
     log_row,
     not_found_message,
     pending_migrations,
     task_from_row,
+    update_row,
     version_conflict_message,
     workflow_from_row,
 )
@@ -45,8 +48,7 @@ _INSERT_WORKFLOW = (
     f"INSERT INTO workflows ({_COLS}) VALUES ({', '.join(['%s'] * len(WORKFLOW_COLUMNS))}) "
     f"ON CONFLICT (id) DO NOTHING"
 )
-# Type, version, definition and creation time never change after the insert: an update writes
-# only what a step changes (the definition can be kilobytes of JSONB).
+# See schema.update_row: an update writes only what a step changes.
 _UPDATE_WORKFLOW = (
     "UPDATE workflows SET state = %s, status = %s, current_step = %s, metadata = %s, "
     "version = %s, updated_at = %s, parent_id = %s WHERE id = %s AND version = %s"
@@ -227,33 +229,12 @@ class PostgresPersistenceProvider(PersistenceProvider):
             conn.transaction(),
         ):
             if record.version == 0:
-                values = (
-                    record.id,
-                    record.workflow_type,
-                    record.workflow_version,
-                    record.state_model_path,
-                    Jsonb(record.definition, dumps=self._definitions.dumps),
-                    Jsonb(record.state),
-                    record.status,
-                    record.current_step,
-                    Jsonb(record.metadata),
-                    new_version,
-                    record.created_at,
-                    now,
-                    record.parent_id,
-                )
-                cursor = await conn.execute(_INSERT_WORKFLOW, values)
+                definition = functools.partial(Jsonb, dumps=self._definitions.dumps)
+                row = insert_row(record, new_version, now, Jsonb, definition)
+                cursor = await conn.execute(_INSERT_WORKFLOW, row)
             else:
-                changed = (
-                    Jsonb(record.state),
-                    record.status,
-                    record.current_step,
-                    Jsonb(record.metadata),
-                    new_version,
-                    now,
-                    record.parent_id,
-                )
-                cursor = await conn.execute(_UPDATE_WORKFLOW, (*changed, record.id, record.version))
+                row = update_row(record, new_version, now, Jsonb)
+                cursor = await conn.execute(_UPDATE_WORKFLOW, row)
             if finished_step is not None:
                 await conn.execute(
                     "DELETE FROM task_results WHERE workflow_id = %s AND step_name = %s",
@@ -263,10 +244,10 @@ class PostgresPersistenceProvider(PersistenceProvider):
                 async with conn.cursor() as cur:
                     await cur.executemany(_INSERT_LOG, [log_row(entry) for entry in log])
             if cursor.rowcount != 1:
-                row = await (
+                found = await (
                     await conn.execute("SELECT version FROM workflows WHERE id = %s", (record.id,))
                 ).fetchone()
-                stored = None if row is None else int(row[0])
+                stored = None if found is None else int(found[0])
                 raise VersionConflict(
                     version_conflict_message(record.id, stored, record.version, self._label)
                 )

@@ -305,3 +305,57 @@ def log_row(entry: LogEntry) -> tuple[Any, ...]:
         entry.duration,
         entry.message,
     )
+
+
+def insert_row(
+    record: WorkflowRecord,
+    version: int,
+    now: float,
+    wrap: Callable[[Any], Any],
+    wrap_definition: Callable[[Any], Any],
+) -> tuple[Any, ...]:
+    """The values of a new workflow row in :data:`WORKFLOW_COLUMNS` order.
+
+    Args:
+        record: The workflow.
+        version: The version it is saved at.
+        now: ``updated_at``.
+        wrap: Encodes a JSON column (``dump_json`` for TEXT, ``Jsonb`` for JSONB).
+        wrap_definition: Encodes the definition (through a JsonCache).
+    """
+    return (
+        record.id,
+        record.workflow_type,
+        record.workflow_version,
+        record.state_model_path,
+        wrap_definition(record.definition),
+        wrap(record.state),
+        record.status,
+        record.current_step,
+        wrap(record.metadata),
+        version,
+        record.created_at,
+        now,
+        record.parent_id,
+    )
+
+
+def update_row(
+    record: WorkflowRecord, version: int, now: float, wrap: Callable[[Any], Any]
+) -> tuple[Any, ...]:
+    """The values of an update (what a step changes), then the id and the expected version.
+
+    Type, version, definition and creation time never change after the insert, so an update
+    writes only these (the definition can be kilobytes).
+    """
+    return (
+        wrap(record.state),
+        record.status,
+        record.current_step,
+        wrap(record.metadata),
+        version,
+        now,
+        record.parent_id,
+        record.id,
+        record.version,
+    )

@@ -25,11 +25,13 @@ from ruvon.implementations.persistence.schema import (
     WORKFLOW_COLUMNS,
     JsonCache,
     dump_json,
+    insert_row,
     log_from_row,
     log_row,
     not_found_message,
     pending_migrations,
     task_from_row,
+    update_row,
     version_conflict_message,
     workflow_from_row,
 )
@@ -43,8 +45,7 @@ _INSERT_WORKFLOW = (
     f"INSERT INTO workflows ({_COLS}) VALUES ({', '.join('?' * len(WORKFLOW_COLUMNS))}) "
     f"ON CONFLICT (id) DO NOTHING"
 )
-# A workflow's type, version, definition and creation time never change after the insert, so an
-# update writes only what a step changes (the definition can be kilobytes).
+# See schema.update_row: an update writes only what a step changes.
 _UPDATE_WORKFLOW = (
     "UPDATE workflows SET state = ?, status = ?, current_step = ?, metadata = ?, version = ?, "
     "updated_at = ?, parent_id = ? WHERE id = ? AND version = ?"
@@ -229,29 +230,14 @@ class SQLitePersistenceProvider(PersistenceProvider):
             PersistenceError: SQLite failed (the message says why).
         """
         new_version = record.version + 1
-        state, metadata, now = dump_json(record.state), dump_json(record.metadata), time.time()
+        now = time.time()
         with self._transaction(f"save workflow '{record.id}'") as conn:
             if record.version == 0:
-                values = (
-                    record.id,
-                    record.workflow_type,
-                    record.workflow_version,
-                    record.state_model_path,
-                    self._definitions.dumps(record.definition),
-                    state,
-                    record.status,
-                    record.current_step,
-                    metadata,
-                    new_version,
-                    record.created_at,
-                    now,
-                    record.parent_id,
-                )
-                cursor = conn.execute(_INSERT_WORKFLOW, values)
+                row = insert_row(record, new_version, now, dump_json, self._definitions.dumps)
+                cursor = conn.execute(_INSERT_WORKFLOW, row)
             else:
-                changed = (state, record.status, record.current_step, metadata, new_version, now)
                 cursor = conn.execute(
-                    _UPDATE_WORKFLOW, (*changed, record.parent_id, record.id, record.version)
+                    _UPDATE_WORKFLOW, update_row(record, new_version, now, dump_json)
                 )
             if cursor.rowcount != 1:
                 row = conn.execute(
