@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from core_kit import parallel_yaml
 
 from ruvon.builder import WorkflowBuilder
 from ruvon.implementations.execution.sync import SyncExecutor
@@ -13,23 +14,6 @@ from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvi
 from ruvon.providers.execution import ExecutionProvider
 
 pytestmark = [pytest.mark.celery, pytest.mark.redis]
-
-
-def parallel_yaml(tasks: list[tuple[str, str]], **options: Any) -> str:
-    lines = [
-        'workflow_type: "P"',
-        'initial_state_model: "core_kit.State"',
-        "steps:",
-        '  - name: "Fan"',
-        '    type: "PARALLEL"',
-        "    automate_next: true",
-        "    tasks:",
-    ]
-    for name, func in tasks:
-        lines += [f'      - name: "{name}"', f'        function_path: "{func}"']
-    lines += [f"    {key}: {value}" for key, value in options.items()]
-    lines += ['  - name: "After"', '    function: "core_kit.increment"']
-    return "\n".join(lines) + "\n"
 
 
 ABC = [("a", "core_kit.task_a"), ("b", "core_kit.task_b"), ("c", "core_kit.task_c")]

@@ -136,3 +136,22 @@ async def task_async(state: State, context: StepContext) -> dict[str, Any]:
 
 def task_bad_n(state: State, context: StepContext) -> dict[str, Any]:
     return {"n": "not a number"}
+
+
+def parallel_yaml(tasks: list[tuple[str, str]], **options: Any) -> str:
+    """A workflow "P": one PARALLEL step "Fan" of ``(name, function_path)`` tasks with ``options``,
+    then a STANDARD step "After" that increments n. Shared by the core and Celery suites."""
+    lines = [
+        'workflow_type: "P"',
+        'initial_state_model: "core_kit.State"',
+        "steps:",
+        '  - name: "Fan"',
+        '    type: "PARALLEL"',
+        "    automate_next: true",
+        "    tasks:",
+    ]
+    for name, func in tasks:
+        lines += [f'      - name: "{name}"', f'        function_path: "{func}"']
+    lines += [f"    {key}: {value}" for key, value in options.items()]
+    lines += ['  - name: "After"', '    function: "core_kit.increment"']
+    return "\n".join(lines) + "\n"

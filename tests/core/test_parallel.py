@@ -20,20 +20,7 @@ from ruvon.providers.persistence import TaskRecord
 
 
 def parallel_yaml(tasks: list[tuple[str, str]], **options: Any) -> str:
-    lines = [
-        'workflow_type: "P"',
-        'initial_state_model: "core_kit.State"',
-        "steps:",
-        '  - name: "Fan"',
-        '    type: "PARALLEL"',
-        "    automate_next: true",
-        "    tasks:",
-    ]
-    for name, func in tasks:
-        lines += [f'      - name: "{name}"', f'        function_path: "core_kit.{func}"']
-    lines += [f"    {key}: {value}" for key, value in options.items()]
-    lines += ['  - name: "After"', '    function: "core_kit.increment"']
-    return "\n".join(lines) + "\n"
+    return core_kit.parallel_yaml([(name, f"core_kit.{func}") for name, func in tasks], **options)
 
 
 ABC = [("a", "task_a"), ("b", "task_b"), ("c", "task_c")]
