@@ -31,6 +31,7 @@ from ruvon.cli.store import opened_store
 from ruvon.errors import WorkflowStateError
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
+from ruvon.providers.persistence import LogEntry
 from ruvon.workflow import Workflow
 
 EXIT_OK = 0
@@ -214,9 +215,23 @@ async def show_stored(session: Session, workflow_id: str) -> int:
 
 
 async def cancel_stored(session: Session, workflow_id: str) -> int:
-    """Mark a stored, unfinished workflow CANCELLED."""
+    """Mark a stored, unfinished workflow CANCELLED.
+
+    Works on the stored record alone, so a workflow whose code is gone can still be cancelled. The
+    save is version-checked: a process that moves the workflow on at the same moment wins, and the
+    cancel fails with a VersionConflict saying so.
+    """
     async with opened_store(session.db) as store:
-        workflow = await session.builder().load_workflow(workflow_id, persistence_provider=store)
-        await workflow.cancel()
-    session.out.print(Text(f"workflow {workflow.id} ") + status_text(workflow.status.value))
+        record = await store.load_workflow(workflow_id)
+        if WorkflowStatus(record.status).is_terminal:
+            raise WorkflowStateError(
+                f"Workflow {workflow_id} is already {record.status}; only a running workflow can "
+                f"be cancelled."
+            )
+        old, record.status = record.status, WorkflowStatus.CANCELLED.value
+        entry = LogEntry(
+            workflow_id, "STATUS_CHANGED", message=f"{old} -> CANCELLED (ruvon cancel)"
+        )
+        await store.save_workflow(record, log=[entry])
+    session.out.print(Text(f"workflow {workflow_id} ") + status_text(record.status))
     return EXIT_OK
