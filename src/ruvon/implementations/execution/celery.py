@@ -10,6 +10,12 @@ Start a worker that may run your task functions, then use the executor::
 The tasks of a step travel in a few JSON messages (chunks), each carrying the state as JSON and the
 dotted paths of the functions; results stream back as chunks finish. STANDARD steps run in this
 process on a thread, as with the thread pool.
+
+Each chunk's Celery task id is derived from the workflow id, the step, the batch's ``run_key`` and
+the chunk's place in the batch as first planned, so a process that resumes a workflow whose
+orchestrator died finds the chunks it had sent: finished ones are collected, running ones awaited,
+and only the others sent again. A chunk's result is forgotten only after the caller has taken (and
+checkpointed) its outcomes.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import inspect
 import logging
 import math
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,16 +42,29 @@ log = logging.getLogger("ruvon.celery")
 #: on a few small workers); steps of up to this many tasks send one task per message.
 AUTO_CHUNKS = 16
 _READY = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+#: Found on resume: the chunk's message is with a worker, so it is awaited, not sent again.
+_RUNNING = frozenset({"STARTED", "RETRY"})
+#: Chunk ids are uuid5 in this namespace (any fixed UUID; changing it orphans in-flight chunks).
+_ID_NAMESPACE = uuid.UUID("6f7c1d1e-3b1a-5e4e-9a57-2f0f4b1c8d21")
+#: A revoked id is never sent again (workers discard it): the chunk moves to its next id. After this
+#: many revoked ids in a row it gets a random one.
+_MAX_GENERATIONS = 32
 
 
 @dataclass(slots=True)
 class _Chunk:
-    """One message in flight: its Celery result handle and its tasks."""
+    """One message: its Celery result handle, its tasks still to run, and what is known of it.
+
+    ``key`` names the chunk's place in the batch as first planned (see :func:`_chunk_id`).
+    """
 
     result: Any
     calls: list[TaskCall]
     state: str = "PENDING"
     payload: Any = None
+    key: str = ""
+    send: bool = True
+    stale: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -119,17 +139,29 @@ class CeleryExecutor(ExecutionProvider):
     async def run_parallel(
         self, batch: ParallelBatch, timeout: float | None
     ) -> AsyncIterator[list[TaskOutcome]]:
-        """Send the tasks to the workers in chunks; yield each chunk's outcomes as it finishes."""
+        """Send the tasks to the workers in chunks; yield each chunk's outcomes as it finishes.
+
+        With ``batch.resumed``, chunks an earlier process sent are looked up first: finished ones
+        are yielded at once, running ones awaited, and only the others sent.
+        """
         loop = asyncio.get_running_loop()
         limit = timeout if timeout is not None else self.default_task_timeout
         deadline = loop.time() + limit
-        chunks = await asyncio.to_thread(self._send, batch)
-        pending = {c.result.id: c for c in chunks}
+        chunks = await asyncio.to_thread(self._start, batch)
+        collected = [c for c in chunks if c.state in _READY]
+        pending = {c.result.id: c for c in chunks if c.state not in _READY}
+        # Chunks whose outcomes were yielded and the caller came back (so it has saved them): only
+        # their results may be forgotten; a crash before that leaves them for the next resume.
+        taken: list[_Chunk] = []
         try:
+            if collected:
+                yield [o for chunk in collected for o in self._outcomes(batch, chunk)]
+                taken.extend(collected)
             while pending:
                 if loop.time() >= deadline:
                     break
-                finished = await asyncio.to_thread(self._poll, list(pending.values()))
+                forget, taken = taken, []
+                finished = await asyncio.to_thread(self._poll, list(pending.values()), forget)
                 if not finished:
                     await asyncio.sleep(min(self.poll_interval, max(deadline - loop.time(), 0)))
                     continue
@@ -138,6 +170,7 @@ class CeleryExecutor(ExecutionProvider):
                     del pending[chunk.result.id]
                     outcomes.extend(self._outcomes(batch, chunk))
                 yield outcomes
+                taken.extend(finished)
         finally:
             if pending:
                 try:  # do not hold up the caller; revoking is best effort
@@ -151,36 +184,134 @@ class CeleryExecutor(ExecutionProvider):
         ]
         if late:
             yield late
+        if taken:
+            await asyncio.to_thread(self._forget, taken)
 
-    # -- sending -----------------------------------------------------------------------------
-    def _send(self, batch: ParallelBatch) -> list[_Chunk]:
-        state = batch.state_message()
-        size = self.chunk_size or max(1, math.ceil(len(batch.tasks) / AUTO_CHUNKS))
+    # -- planning, looking up and sending ------------------------------------------------------
+    def _start(self, batch: ParallelBatch) -> list[_Chunk]:
+        """Plan the chunks, learn what the backend knows of their ids, send those to send."""
+        chunks = self._plan(batch)
+        self._claim(batch, chunks)
+        self._send(batch, [c for c in chunks if c.send])
+        return chunks
+
+    def _plan(self, batch: ParallelBatch) -> list[_Chunk]:
+        """The chunks of the tasks still to run, cut from the batch as first planned.
+
+        Chunk ``i`` of size ``k`` holds the same tasks on every run of this batch (first run or
+        resume), so its id can be found again; a chunk whose tasks all have outcomes is left out.
+        """
+        todo = {call.name: call for call in batch.tasks}
+        names = list(batch.planned) or list(todo)
+        known = set(names)
+        names += [name for name in todo if name not in known]  # defensive: unplanned tasks
+        size = self.chunk_size or max(1, math.ceil(len(names) / AUTO_CHUNKS))
         chunks: list[_Chunk] = []
-        for start in range(0, len(batch.tasks), size):
-            calls = batch.tasks[start : start + size]
-            message = _message(batch, state, calls)
+        for index, start in enumerate(range(0, len(names), size)):
+            calls = [todo[name] for name in names[start : start + size] if name in todo]
+            if calls:
+                key = "\x1f".join(
+                    [batch.workflow_id, batch.step_name, batch.run_key, str(index), str(size)]
+                )
+                chunks.append(_Chunk(None, calls, key=key))
+        return chunks
+
+    def _claim(self, batch: ParallelBatch, chunks: list[_Chunk]) -> None:
+        """Give each chunk its id and decide from the backend whether to send, await or collect it.
+
+        A revoked id (a timed-out earlier run of this batch) is skipped for the chunk's next id,
+        the same way on every run. Without ``batch.resumed`` any result found is stale (an
+        earlier run of the step with the same ``run_key``) and is forgotten before sending.
+        """
+        undecided = chunks
+        for generation in range(_MAX_GENERATIONS):
+            ids = [_chunk_id(chunk.key, generation) for chunk in undecided]
             try:
-                result = self.app.send_task(
+                found = self._lookup(ids)
+            except Exception as exc:
+                if batch.resumed:  # cannot tell what an earlier process left running
+                    raise ExecutorError(
+                        f"Step '{batch.step_name}': cannot read the Celery result backend to "
+                        f"collect the results of tasks sent before the workflow was resumed: "
+                        f"{type(exc).__name__}: {exc}. Is Redis running? Set result_backend or "
+                        f"$RUVON_CELERY_RESULT_BACKEND."
+                    ) from exc
+                log.warning("Looking up Celery results failed (sending anyway): %s", exc)
+                found = {}
+            revoked: list[_Chunk] = []
+            for chunk, task_id in zip(undecided, ids, strict=True):
+                state, payload = found.get(task_id, ("PENDING", None))
+                if state == "REVOKED":
+                    revoked.append(chunk)
+                    continue
+                chunk.result = self.app.AsyncResult(task_id)
+                if not batch.resumed:
+                    chunk.stale = state != "PENDING"
+                elif state in _READY:
+                    chunk.state, chunk.payload, chunk.send = state, payload, False
+                elif state in _RUNNING:
+                    chunk.state, chunk.send = state, False
+            undecided = revoked
+            if not undecided:
+                return
+        for chunk in undecided:
+            chunk.result = self.app.AsyncResult(str(uuid.uuid4()))
+
+    def _lookup(self, ids: list[str]) -> dict[str, tuple[str, Any]]:
+        """The stored ``(state, result)`` of each id that has one (one round trip when possible)."""
+        if not ids:
+            return {}
+        backend = self.app.backend
+        if callable(getattr(backend, "get_key_for_task", None)):
+            try:
+                values = backend.mget([backend.get_key_for_task(i) for i in ids])
+            except NotImplementedError:
+                pass
+            else:
+                found: dict[str, tuple[str, Any]] = {}
+                for task_id, value in zip(ids, values, strict=True):
+                    if value:
+                        meta = backend.decode_result(value)
+                        found[task_id] = (str(meta["status"]), meta.get("result"))
+                return found
+        found = {}
+        for task_id in ids:
+            result = self.app.AsyncResult(task_id)
+            state = str(result.state)
+            if state != "PENDING":
+                found[task_id] = (state, result.result)
+        return found
+
+    def _send(self, batch: ParallelBatch, chunks: list[_Chunk]) -> None:
+        state = batch.state_message()
+        sent: list[str] = []
+        for chunk in chunks:
+            message = _message(batch, state, chunk.calls)
+            try:
+                if chunk.stale:
+                    chunk.result.forget()
+                self.app.send_task(
                     self._task_name,
                     args=[message],
+                    task_id=chunk.result.id,
                     queue=self.queue,
                     retry=True,
                     retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
                 )
             except Exception as exc:
-                self._revoke([c.result.id for c in chunks])
+                self._revoke(sent)
                 raise ExecutorError(
                     f"Step '{batch.step_name}': cannot send its tasks to the Celery broker at "
                     f"{self.broker_url}: {type(exc).__name__}: {exc}. Is the broker (Redis) "
                     f"running? Set broker_url or $RUVON_CELERY_BROKER_URL."
                 ) from exc
-            chunks.append(_Chunk(result, calls))
-        return chunks
+            sent.append(chunk.result.id)
 
     # -- waiting -----------------------------------------------------------------------------
-    def _poll(self, chunks: list[_Chunk]) -> list[_Chunk]:
-        """Check each chunk's state once (runs on a thread); return the finished ones."""
+    def _poll(self, chunks: list[_Chunk], forget: list[_Chunk]) -> list[_Chunk]:
+        """Forget the results in ``forget``, check each chunk's state once (runs on a thread);
+        return the finished ones."""
+        self._forget(forget)
         finished = []
         for chunk in chunks:
             try:
@@ -191,12 +322,15 @@ class CeleryExecutor(ExecutionProvider):
             if chunk.state in _READY:
                 chunk.payload = chunk.result.result
                 finished.append(chunk)
-        for chunk in finished:
+        return finished
+
+    def _forget(self, chunks: list[_Chunk]) -> None:
+        """Delete the results of chunks whose outcomes the caller has taken (best effort)."""
+        for chunk in chunks:
             try:
                 chunk.result.forget()
             except Exception:  # the result expires anyway (result_expires)
                 log.debug("Forgetting Celery result %s failed", chunk.result.id, exc_info=True)
-        return finished
 
     def _outcomes(self, batch: ParallelBatch, chunk: _Chunk) -> list[TaskOutcome]:
         """Turn a finished chunk's payload into one outcome per task of the chunk."""
@@ -260,6 +394,11 @@ class CeleryExecutor(ExecutionProvider):
             self.app.control.revoke(ids, terminate=True)
         except Exception as exc:
             log.warning("Revoking %d Celery tasks failed: %s", len(ids), exc)
+
+
+def _chunk_id(key: str, generation: int) -> str:
+    """The Celery task id of a chunk: the same for the same chunk of the same run of a batch."""
+    return str(uuid.uuid5(_ID_NAMESPACE, key if not generation else f"{key}\x1f{generation}"))
 
 
 def _outcome_from(item: dict[str, Any]) -> TaskOutcome:
