@@ -67,15 +67,27 @@ def _step_run(wf: Workflow, step: StepBase, user_input: Any, attempt: int) -> St
         previous_step_result=wf._last_result,
         metadata=wf.metadata,
     )
+    return _with(wf, step, wf.state, context)
+
+
+def _with(
+    wf: Workflow,
+    step: StepBase,
+    state: BaseModel,
+    context: StepContext,
+    kwargs: dict[str, Any] | None = None,
+) -> StepRun:
+    """A StepRun of ``step`` on ``state`` with the workflow's providers."""
     return StepRun(
         step=step,
-        state=wf.state,
+        state=state,
         context=context,
         loaded=wf.loaded,
         executor=wf.execution_provider,
         persistence=wf.persistence,
         observer=wf.observer,
         workflow=wf,
+        kwargs=kwargs or {},
     )
 
 
@@ -97,17 +109,7 @@ async def run_body_step(
 ) -> StepOutcome:
     """Run a loop-body step on ``state``; its failure raises StepFailed."""
     started = time.time()
-    run = StepRun(
-        step=step,
-        state=state,
-        context=context,
-        loaded=wf.loaded,
-        executor=wf.execution_provider,
-        persistence=wf.persistence,
-        observer=wf.observer,
-        workflow=wf,
-        kwargs=kwargs,
-    )
+    run = _with(wf, step, state, context, kwargs)
     outcome = await runner_for(step, {})(run)
     if outcome.wait is not None or outcome.jump_to is not None:
         raise StepFailed(

@@ -20,6 +20,19 @@ def read_path(state: Any, path: str) -> Any:
     return value
 
 
+def read_items(run: StepRun, path: str) -> list[Any] | tuple[Any, ...]:
+    """The list an ``iterate_over`` path names, or StepFailed (not retried) saying what it is."""
+    items = read_path(run.state, path)
+    if not isinstance(items, list | tuple):
+        raise StepFailed(
+            f"{run.where}: 'iterate_over: {path}' is {type(items).__name__}, not a list. Point it "
+            f"at a list field of the state.",
+            step_name=run.step.name,
+            retryable=False,
+        )
+    return items
+
+
 async def run_loop(run: StepRun) -> StepOutcome:
     """Run a LOOP step. Progress is saved after every iteration, so a resumed loop goes on from the
     first iteration that had not finished (iterations run at least once).
@@ -67,13 +80,7 @@ def _next_item(run: StepRun, step: LoopStep, index: int) -> Any:
         _check_limit(run, step, index)
         return None
     assert step.iterate_over is not None
-    items = read_path(run.state, step.iterate_over)
-    if not isinstance(items, list | tuple):
-        raise StepFailed(
-            f"{run.where}: 'iterate_over: {step.iterate_over}' is {type(items).__name__}, not a "
-            f"list. Point it at a list field of the state.",
-            step_name=step.name,
-        )
+    items = read_items(run, step.iterate_over)
     if index >= len(items):
         return _STOP
     _check_limit(run, step, index)

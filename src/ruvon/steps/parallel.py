@@ -15,7 +15,7 @@ from ruvon.providers.observer import notify, overrides
 from ruvon.providers.persistence import LogEntry, TaskRecord
 from ruvon.step_models import ParallelStep
 from ruvon.steps.base import StepOutcome, StepRun
-from ruvon.steps.loop import read_path
+from ruvon.steps.loop import read_items
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
@@ -89,13 +89,7 @@ def _calls(run: StepRun, step: ParallelStep) -> list[TaskCall]:
             for t in step.tasks
         ]
     assert step.task_function is not None
-    items = read_path(run.state, step.iterate_over)
-    if not isinstance(items, list | tuple):
-        raise ParallelStepFailed(
-            f"{run.where}: 'iterate_over: {step.iterate_over}' is {type(items).__name__}, not a "
-            f"list. Point it at a list field of the state.",
-            step_name=step.name,
-        )
+    items = read_items(run, step.iterate_over)
     function = run.loaded.functions[step.task_function]
     return [
         TaskCall(
