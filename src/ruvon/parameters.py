@@ -42,6 +42,8 @@ def substitute(
     env = os.environ if environ is None else environ
     result = _walk(dict(raw), parameters, env, source)
     assert isinstance(result, dict)
+    if parameters:  # the stored definition records the values used, not only the defaults
+        result["parameters"] = dict(parameters)
     return result
 
 

@@ -79,7 +79,8 @@ def test_load_definition_takes_parameters_and_environment(
     step = loaded.definition.steps[0]
     assert isinstance(step, StandardStep) and step.retry is not None
     assert step.retry.backoff_seconds == 0.25
-    assert loaded.raw["parameters"] == {"threshold": 10, "attempts": 3}
+    # The stored definition records the values used (defaults overridden), not only the defaults.
+    assert loaded.raw["parameters"] == {"threshold": 99, "attempts": 3}
 
 
 def test_unknown_parameter_names_it_and_the_known_ones() -> None:
