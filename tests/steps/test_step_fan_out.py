@@ -160,6 +160,9 @@ async def test_bad_fan_out_definitions_are_reported_together(env: Env) -> None:
     message = str(caught.value)
     assert "wf0.yaml, line 19" in message and "max_concurrency" in message
     assert "greater than or equal to 1" in message
+    # The steps that validate on their own are checked too, in the same run.
+    assert "'NoFunction' needs both 'iterate_over' and 'task_function'" in message
+    assert "'Both' has both 'tasks' and 'iterate_over'" in message
 
 
 async def test_fan_out_paths_and_functions_are_checked_at_load(env: Env) -> None:
