@@ -181,3 +181,41 @@ async def test_postgres_unstorable_text_is_a_persistence_error(postgres_dsn: str
         await provider.save_workflow(record("ok"))  # the pool is still usable
     finally:
         await provider.close()
+
+
+async def test_migration_2_moves_engine_keys_out_of_the_users_metadata(
+    sql_stores: StoreFactory,
+) -> None:
+    from ruvon.implementations.persistence.schema import MIGRATIONS
+
+    dialect = "sqlite" if sql_stores.kind == "sqlite" else "postgres"
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    sql_stores.raw(
+        f"CREATE TABLE {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)"
+    )
+    for statement in getattr(MIGRATIONS[0], dialect):
+        sql_stores.raw(statement)
+    sql_stores.raw(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (1, 0)")
+    old = (
+        '{"error": {"step": "a", "message": "boom"}, "loop_progress": {"L": 2}, '
+        '"sub_workflows": {}, "user_key": "mine"}'
+    )
+    for workflow_id, metadata in (("old", old), ("empty", "{}")):
+        sql_stores.raw(
+            "INSERT INTO workflows VALUES (%s, 'T', '1', 'm.S', '{}', '{}', 'FAILED', 0, %s, 1, "
+            "0, 0, NULL)",
+            (workflow_id, metadata),
+        )
+
+    provider = sql_stores.new()
+    await provider.initialize()
+
+    migrated = await provider.load_workflow("old")
+    assert migrated.metadata == {"user_key": "mine"}
+    assert migrated.engine == {
+        "error": {"step": "a", "message": "boom"},
+        "loop_progress": {"L": 2},
+        "sub_workflows": {},
+    }
+    empty = await provider.load_workflow("empty")
+    assert (empty.metadata, empty.engine) == ({}, {})

@@ -30,6 +30,7 @@ class WorkflowRecord:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     parent_id: str | None = None
+    engine: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -122,6 +122,7 @@ def _snapshot(record: WorkflowRecord) -> WorkflowRecord:
         created_at=record.created_at,
         updated_at=record.updated_at,
         parent_id=record.parent_id,
+        engine=_copy_json(record.engine) if record.engine else {},
     )
 
 

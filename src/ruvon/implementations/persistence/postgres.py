@@ -51,7 +51,7 @@ _INSERT_WORKFLOW = (
 # See schema.update_row: an update writes only what a step changes.
 _UPDATE_WORKFLOW = (
     "UPDATE workflows SET state = %s, status = %s, current_step = %s, metadata = %s, "
-    "version = %s, updated_at = %s, parent_id = %s WHERE id = %s AND version = %s"
+    "version = %s, updated_at = %s, parent_id = %s, engine = %s WHERE id = %s AND version = %s"
 )
 _UPSERT_TASK = (
     f"INSERT INTO task_results ({', '.join(TASK_COLUMNS)}) "

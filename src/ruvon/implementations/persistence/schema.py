@@ -32,6 +32,7 @@ WORKFLOW_COLUMNS = (
     "created_at",
     "updated_at",
     "parent_id",
+    "engine",
 )
 TASK_COLUMNS = (
     "workflow_id",
@@ -69,6 +70,19 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_workflows_created_at ON workflows (created_at)",
     "CREATE INDEX IF NOT EXISTS ix_execution_log_workflow ON execution_log (workflow_id, id)",
 )
+
+# The keys that schema version 1 kept in the user's metadata and version 2 moves to ``engine``.
+ENGINE_KEYS = (
+    "error",
+    "task_failures",
+    "retries",
+    "loop_progress",
+    "sub_workflows",
+    "saga_completed",
+    "compensations",
+)
+_ENGINE_KEYS_SQL = ", ".join(f"'{key}'" for key in ENGINE_KEYS)
+_ENGINE_KEYS_NULLS = json.dumps(dict.fromkeys(ENGINE_KEYS))
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -151,6 +165,27 @@ MIGRATIONS: tuple[Migration, ...] = (
                 message TEXT
             )""",
             *_INDEXES,
+        ),
+    ),
+    Migration(
+        version=2,
+        description="engine bookkeeping moves out of the user's metadata into its own column",
+        sqlite=(
+            "ALTER TABLE workflows ADD COLUMN engine TEXT NOT NULL DEFAULT '{}'",
+            # json_patch with a null value removes that key (RFC 7396), so metadata keeps only
+            # the user's keys.
+            f"""UPDATE workflows SET
+                engine = (SELECT COALESCE(json_group_object(key, json(value)), '{{}}')
+                          FROM json_each(workflows.metadata) WHERE key IN ({_ENGINE_KEYS_SQL})),
+                metadata = json_patch(metadata, '{_ENGINE_KEYS_NULLS}')""",
+        ),
+        postgres=(
+            "ALTER TABLE workflows ADD COLUMN engine JSONB NOT NULL DEFAULT '{}'::jsonb",
+            f"""UPDATE workflows SET
+                engine = COALESCE((SELECT jsonb_object_agg(key, value)
+                                   FROM jsonb_each(workflows.metadata)
+                                   WHERE key IN ({_ENGINE_KEYS_SQL})), '{{}}'::jsonb),
+                metadata = metadata - ARRAY[{_ENGINE_KEYS_SQL}]""",
         ),
     ),
 )
@@ -264,6 +299,7 @@ def workflow_from_row(row: Sequence[Any], load: Callable[[Any], Any]) -> Workflo
         created_at=row[10],
         updated_at=row[11],
         parent_id=row[12],
+        engine=load(row[13]),
     )
 
 
@@ -337,6 +373,7 @@ def insert_row(
         record.created_at,
         now,
         record.parent_id,
+        wrap(record.engine),
     )
 
 
@@ -356,6 +393,7 @@ def update_row(
         version,
         now,
         record.parent_id,
+        wrap(record.engine),
         record.id,
         record.version,
     )

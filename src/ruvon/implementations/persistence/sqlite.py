@@ -48,7 +48,7 @@ _INSERT_WORKFLOW = (
 # See schema.update_row: an update writes only what a step changes.
 _UPDATE_WORKFLOW = (
     "UPDATE workflows SET state = ?, status = ?, current_step = ?, metadata = ?, version = ?, "
-    "updated_at = ?, parent_id = ? WHERE id = ? AND version = ?"
+    "updated_at = ?, parent_id = ?, engine = ? WHERE id = ? AND version = ?"
 )
 _UPSERT_TASK = (
     f"INSERT INTO task_results ({', '.join(TASK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
