@@ -116,3 +116,28 @@ class StateValidationError(RuvonError, ValueError):
 
 class SchemaVersionError(PersistenceError):
     """The database was created or migrated by a newer ruvon than this one; it is left untouched."""
+
+
+class LeaseHeld(WorkflowStateError):
+    """Another driver holds the workflow's lease; the message names the owner and the expiry.
+
+    Attributes:
+        workflow_id: The workflow.
+        owner: The id of the driver that holds the lease.
+        expires_at: When its lease ends unless renewed (``time.time()`` seconds).
+    """
+
+    def __init__(self, message: str, *, workflow_id: str, owner: str, expires_at: float) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.owner = owner
+        self.expires_at = expires_at
+
+
+class LeaseLost(PersistenceError):
+    """This driver could not renew its lease (another driver took the workflow over); it stopped
+    without saving."""
+
+
+class WorkflowCancelled(PersistenceError):
+    """The workflow was cancelled while this driver ran it; nothing more of this run is saved."""

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from ruvon.errors import RuvonError
+from ruvon.runtime import signals
 
 
 class WorkflowStatus(StrEnum):
@@ -21,6 +22,7 @@ class WorkflowStatus(StrEnum):
     FAILED_ROLLED_BACK = "FAILED_ROLLED_BACK"
     FAILED_CHILD_WORKFLOW = "FAILED_CHILD_WORKFLOW"
     CANCELLED = "CANCELLED"
+    FAILED_WORKER_CRASH = "FAILED_WORKER_CRASH"
 
     def __str__(self) -> str:
         return self.value
@@ -38,6 +40,7 @@ _TERMINAL = frozenset(
         WorkflowStatus.FAILED_ROLLED_BACK,
         WorkflowStatus.FAILED_CHILD_WORKFLOW,
         WorkflowStatus.CANCELLED,
+        WorkflowStatus.FAILED_WORKER_CRASH,
     }
 )
 
@@ -86,6 +89,23 @@ class StepContext:
             parts.append(self.step_name)
         parts.append(str(self.attempt))
         return ":".join(parts)
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the workflow was cancelled (or its driver lost its lease) while this code runs.
+
+        Long-running step code should check it (or call :meth:`heartbeat`) and stop early.
+        """
+        return signals.stopped(self.workflow_id)
+
+    def heartbeat(self) -> None:
+        """Raise if this run must stop: the workflow was cancelled or its driver lost its lease.
+
+        Raises:
+            WorkflowCancelled: The workflow was cancelled; nothing this code returns is saved.
+            LeaseLost: Another driver took the workflow over.
+        """
+        signals.check(self.workflow_id)
 
 
 class WorkflowJumpDirective(RuvonError):

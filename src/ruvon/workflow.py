@@ -19,6 +19,7 @@ from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver, notify, overrides
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
+from ruvon.runtime.session import in_session
 from ruvon.step_models import StepBase
 from ruvon.steps import saga
 from ruvon.steps.base import StepOutcome
@@ -26,6 +27,7 @@ from ruvon.steps.dispatch import validate_input
 
 if TYPE_CHECKING:
     from ruvon.builder import WorkflowBuilder
+    from ruvon.runtime.session import Session
 
 _log = logging.getLogger("ruvon.workflow")
 
@@ -90,6 +92,8 @@ class Workflow:
         self._pending_log: list[LogEntry] = []
         # The step a reloaded workflow stopped in: an earlier process may have dispatched its tasks.
         self.resumed_step = self.current_step_name if record else None
+        # The lease held while a driver runs this workflow (see ruvon.runtime.session).
+        self.session: Session | None = None
 
     # -- read-only views -------------------------------------------------------------------------
     @property
@@ -154,7 +158,13 @@ class Workflow:
             WorkflowStateError: The workflow has ended (COMPLETED, FAILED, CANCELLED, ...).
             StateValidationError: ``user_input`` does not fit the step's ``input_model``; the
                 workflow stays as it was.
+            LeaseHeld: Another driver runs this workflow (the message names it and its lease).
+            WorkflowCancelled: The workflow was cancelled while this call ran it.
+            LeaseLost: Another driver took the workflow over while this call ran it.
         """
+        return await in_session(self, lambda: self._next_step(user_input))
+
+    async def _next_step(self, user_input: Any) -> tuple[Any, str | None]:
         if self.status not in _RUNNABLE:
             raise WorkflowStateError(
                 f"Workflow {self.id} ({self.workflow_type}) is {self.status.value}; no step can run. "
@@ -195,6 +205,9 @@ class Workflow:
 
     async def run_to_completion(self) -> WorkflowStatus:
         """Call ``next_step`` until the workflow ends or waits for a human or a child workflow."""
+        return await in_session(self, self._run_to_completion)
+
+    async def _run_to_completion(self) -> WorkflowStatus:
         while self.status in (WorkflowStatus.ACTIVE, WorkflowStatus.PENDING_ASYNC):
             await self.next_step()
         return self.status
@@ -356,6 +369,8 @@ class Workflow:
         for future in self.pending_async.values():
             future.cancel()
         await self._set_status(WorkflowStatus.CANCELLED, save=True)
+        if self.session is not None:  # a driver of this object stops at its next save
+            self.session.signal.cancelled = True
 
     def _take_log(self) -> list[LogEntry]:
         log, self._pending_log = self._pending_log, []

@@ -15,6 +15,7 @@ from typing import Any
 
 from ruvon.errors import SchemaVersionError
 from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
+from ruvon.runtime.schema import runtime_tables
 
 MIGRATIONS_TABLE = "ruvon_schema_migrations"
 
@@ -83,6 +84,7 @@ ENGINE_KEYS = (
 )
 _ENGINE_KEYS_SQL = ", ".join(f"'{key}'" for key in ENGINE_KEYS)
 _ENGINE_KEYS_NULLS = json.dumps(dict.fromkeys(ENGINE_KEYS))
+
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -187,6 +189,12 @@ MIGRATIONS: tuple[Migration, ...] = (
                                    WHERE key IN ({_ENGINE_KEYS_SQL})), '{{}}'::jsonb),
                 metadata = metadata - ARRAY[{_ENGINE_KEYS_SQL}]""",
         ),
+    ),
+    Migration(
+        version=3,
+        description="runtime: leases, hand-over to serving workers, idempotency keys, workers",
+        sqlite=runtime_tables("REAL", "TEXT", "INTEGER"),
+        postgres=runtime_tables("DOUBLE PRECISION", "JSONB", "BIGINT"),
     ),
 )
 

@@ -1,0 +1,371 @@
+"""Driving sessions: the lease a driver holds while it runs a workflow, and the fence on its saves.
+
+``Workflow.next_step`` and ``run_to_completion`` open a session when none is open: they take the
+workflow's lease once (a few microseconds in memory, one UPDATE on SQL), run, and release it. A
+per-event-loop keeper renews the leases of long sessions in one statement per store, every third of
+the lease, and only once a session has lasted that long, so short calls pay no timer task. While a
+session is open, the workflow's saves go through :class:`FencedPersistence`: they stop with
+``LeaseLost`` once the lease could not be renewed, with ``WorkflowCancelled`` once the workflow was
+cancelled, and task results are saved only while the lease is held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+from ruvon.errors import LeaseHeld, LeaseLost, PersistenceError, VersionConflict, WorkflowCancelled
+from ruvon.models import WorkflowStatus
+from ruvon.providers.persistence import LogEntry, PersistenceProvider, TaskRecord, WorkflowRecord
+from ruvon.runtime import signals
+from ruvon.runtime.leases import (
+    CANCELLED,
+    DEFAULT_LEASE_SECONDS,
+    LOST,
+    Acquired,
+    LeaseStore,
+    lease_store_for,
+    owner_is_dead,
+    session_owner,
+)
+
+if TYPE_CHECKING:
+    from ruvon.workflow import Workflow
+
+_log = logging.getLogger("ruvon.runtime")
+T = TypeVar("T")
+
+_RUNNABLE = frozenset({"ACTIVE", "WAITING_HUMAN", "PENDING_ASYNC", "PENDING_SUB_WORKFLOW"})
+
+
+class DriverStopping(PersistenceError):
+    """The driver shuts down (SIGTERM) after a checkpoint; the workflow stays ACTIVE for others."""
+
+
+class Session:
+    """One driver's hold on one workflow.
+
+    Attributes:
+        workflow_id: The workflow.
+        store: Where the lease lives.
+        owner: The lease owner id.
+        ttl: Lease length in seconds.
+        expires_at: When the lease ends unless renewed.
+        signal: What step code sees (``context.cancelled``).
+    """
+
+    def __init__(self, workflow_id: str, store: LeaseStore, owner: str, ttl: float) -> None:
+        self.workflow_id = workflow_id
+        self.store = store
+        self.owner = owner
+        self.ttl = ttl
+        self.expires_at = time.time() + ttl
+        self.signal = signals.register(workflow_id, owner)
+
+    def lose(self, why: str) -> None:
+        """Mark the lease lost: every later save of this session fails; log LEASE_LOST once."""
+        if not self.signal.lost:
+            self.signal.lost = True
+            _log.error(
+                "LEASE_LOST workflow %s owner %s: %s; the driver stops and saves nothing more",
+                self.workflow_id,
+                self.owner,
+                why,
+            )
+
+
+class FencedPersistence(PersistenceProvider):
+    """The workflow's persistence while a session is open: every write is checked against the lease."""
+
+    def __init__(self, inner: PersistenceProvider, session: Session) -> None:
+        self.inner = inner
+        self.session = session
+
+    async def initialize(self) -> None:
+        """Initialize the wrapped provider."""
+        await self.inner.initialize()
+
+    async def save_workflow(
+        self,
+        record: WorkflowRecord,
+        *,
+        finished_step: str | None = None,
+        log: Sequence[LogEntry] = (),
+    ) -> int:
+        """Save unless the lease is lost or the workflow cancelled; a version conflict tells which."""
+        self.session.signal.check()
+        try:
+            version = await self.inner.save_workflow(record, finished_step=finished_step, log=log)
+        except VersionConflict as exc:
+            raise await self._why(exc) from exc
+        if self.session.signal.stopping and record.status == "ACTIVE":
+            raise DriverStopping(
+                f"Workflow {record.id} was checkpointed at step {record.current_step} because its "
+                f"driver {self.session.owner} is shutting down; another driver continues it."
+            )
+        return version
+
+    async def _why(self, conflict: VersionConflict) -> Exception:
+        """The real reason another writer got in: a cancel, or the lease passed to another driver."""
+        try:
+            stored = await self.inner.load_workflow(self.session.workflow_id)
+        except PersistenceError:
+            return conflict
+        if stored.status == "CANCELLED":
+            self.session.signal.cancelled = True
+            return _cancelled(self.session)
+        self.session.lose("another writer saved the workflow (version conflict)")
+        return _lost(self.session)
+
+    async def save_task_result(self, record: TaskRecord) -> None:
+        """Save one task outcome while the lease is held."""
+        await self.save_task_results([record])
+
+    async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
+        """Save task outcomes while the lease is held and the workflow is not cancelled."""
+        self.session.signal.check()
+        verdict = await self.session.store.save_task_results(records, self.session.owner)
+        if verdict == CANCELLED:
+            self.session.signal.cancelled = True
+            raise _cancelled(self.session)
+        if verdict == LOST:
+            self.session.lose("the lease is held by another driver now")
+            raise _lost(self.session)
+
+    async def load_workflow(self, workflow_id: str) -> WorkflowRecord:
+        """Delegate."""
+        return await self.inner.load_workflow(workflow_id)
+
+    async def list_workflows(
+        self, *, status: str | None = None, workflow_type: str | None = None, limit: int = 100
+    ) -> list[WorkflowRecord]:
+        """Delegate."""
+        return await self.inner.list_workflows(
+            status=status, workflow_type=workflow_type, limit=limit
+        )
+
+    async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
+        """Delegate."""
+        return await self.inner.load_task_results(workflow_id, step_name)
+
+    async def append_log(self, entry: LogEntry) -> None:
+        """Append unless the run must stop."""
+        self.session.signal.check()
+        await self.inner.append_log(entry)
+
+    async def load_log(self, workflow_id: str) -> list[LogEntry]:
+        """Delegate."""
+        return await self.inner.load_log(workflow_id)
+
+
+def _cancelled(session: Session) -> WorkflowCancelled:
+    try:
+        session.signal.check()
+    except WorkflowCancelled as exc:
+        return exc
+    raise AssertionError("unreachable: the signal is cancelled")  # pragma: no cover
+
+
+def _lost(session: Session) -> LeaseLost:
+    try:
+        session.signal.check()
+    except LeaseLost as exc:
+        return exc
+    raise AssertionError("unreachable: the signal is lost")  # pragma: no cover
+
+
+def unwrap(persistence: PersistenceProvider) -> PersistenceProvider:
+    """The provider under any FencedPersistence (a child workflow may inherit its parent's)."""
+    while isinstance(persistence, FencedPersistence):
+        persistence = persistence.inner
+    return persistence
+
+
+# -- the keeper ------------------------------------------------------------------------------------
+class _Keeper:
+    """Renews the leases of this event loop's long sessions, one statement per store."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sessions: set[Session] = set()
+        self.timer: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def interval(self) -> float:
+        return min((s.ttl for s in self.sessions), default=DEFAULT_LEASE_SECONDS) / 3
+
+    def add(self, session: Session) -> None:
+        self.sessions.add(session)
+        if self.timer is None and (self.task is None or self.task.done()):
+            self.timer = self.loop.call_later(self.interval(), self._start)
+
+    def remove(self, session: Session) -> None:
+        self.sessions.discard(session)
+        if not self.sessions:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.task is not None:
+                self.task.cancel()
+                self.task = None
+
+    def _start(self) -> None:
+        self.timer = None
+        if self.sessions:
+            self.task = self.loop.create_task(self._run(), name="ruvon-lease-keeper")
+
+    async def _run(self) -> None:
+        while self.sessions:
+            await renew(list(self.sessions))
+            await asyncio.sleep(self.interval())
+
+
+async def renew(sessions: Sequence[Session]) -> None:
+    """Renew the leases of ``sessions``; mark lost (or cancelled) those it finds so."""
+    by_store: dict[int, list[Session]] = {}
+    for session in sessions:
+        by_store.setdefault(id(session.store), []).append(session)
+    for group in by_store.values():
+        store, now = group[0].store, time.time()
+        ttl = min(s.ttl for s in group)
+        try:
+            renewed = await store.renew(sorted({s.owner for s in group}), ttl)
+        except Exception as exc:
+            for session in group:
+                if time.time() >= session.expires_at - 0.5:
+                    session.lose(f"the lease could not be renewed before it expired ({exc})")
+            continue
+        held = {(r.workflow_id, r.owner): r.status for r in renewed}
+        for session in group:
+            status = held.get((session.workflow_id, session.owner))
+            if status is None:
+                session.lose("the lease is held by another driver now")
+                continue
+            session.expires_at = now + ttl
+            if status == "CANCELLED":
+                session.signal.cancelled = True
+
+
+_keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Keeper] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def keeper() -> _Keeper:
+    """The keeper of the running event loop."""
+    loop = asyncio.get_running_loop()
+    found = _keepers.get(loop)
+    if found is None:
+        found = _keepers[loop] = _Keeper(loop)
+    return found
+
+
+# -- opening sessions ------------------------------------------------------------------------------
+async def acquire(
+    store: LeaseStore, workflow_id: str, owner: str, ttl: float, wait: float | None
+) -> Acquired:
+    """Take the lease, waiting up to ``wait`` seconds for another owner to let go."""
+    deadline = None if wait is None else time.monotonic() + wait
+    while True:
+        try:
+            return await store.acquire(workflow_id, owner, ttl)
+        except LeaseHeld as held:
+            if owner_is_dead(held.owner):  # killed on this machine: no need to wait for expiry
+                _log.warning(
+                    "workflow %s: its owner %s is no longer running; taking its lease over",
+                    workflow_id,
+                    held.owner,
+                )
+                return await store.acquire(workflow_id, owner, ttl, dead_owner=held.owner)
+            if deadline is None or time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(min(0.2, max(deadline - time.monotonic(), 0.0)))
+
+
+@asynccontextmanager
+async def hold(
+    workflow: Workflow,
+    *,
+    ttl: float = DEFAULT_LEASE_SECONDS,
+    wait: float | None = None,
+    owner: str | None = None,
+    acquired: bool = False,
+) -> AsyncIterator[Session | None]:
+    """Hold ``workflow``'s lease for the block (nothing if a session is already open).
+
+    Args:
+        workflow: The workflow to drive.
+        ttl: Lease length in seconds; renewed every ``ttl / 3`` while the block runs.
+        wait: Seconds to wait for another driver's lease (``None``: fail at once).
+        owner: The owner id (default: a new id for this session).
+        acquired: The lease was taken already (by a serving worker's claim).
+
+    Raises:
+        LeaseHeld: Another driver holds the lease (and ``wait`` ran out).
+        VersionConflict: The workflow was saved by someone else since this copy was loaded.
+    """
+    inner = unwrap(workflow.persistence)
+    store = None if workflow.session is not None else lease_store_for(inner)
+    if store is None:
+        yield workflow.session
+        return
+    owner = owner or session_owner()
+    if not acquired:
+        taken = await acquire(store, workflow.id, owner, ttl, wait)
+        if taken.content_version != workflow._version:
+            await store.release(workflow.id, owner)
+            raise VersionConflict(
+                f"Workflow '{workflow.id}' was saved by another writer since this copy was loaded "
+                f"(stored version {taken.content_version}, this copy has version "
+                f"{workflow._version}). Reload it with builder.load_workflow('{workflow.id}') and "
+                f"apply the change again."
+            )
+        workflow._version = taken.version
+    session = Session(workflow.id, store, owner, ttl)
+    original = workflow.persistence
+    workflow.session, workflow.persistence = session, FencedPersistence(inner, session)
+    guard = keeper()
+    guard.add(session)
+    try:
+        yield session
+    finally:
+        guard.remove(session)
+        workflow.session, workflow.persistence = None, original
+        signals.unregister(session.signal)
+        if session.signal.cancelled:
+            workflow.status = WorkflowStatus.CANCELLED
+        if not session.signal.lost:
+            await _release(store, workflow.id, owner)
+
+
+async def _release(store: LeaseStore, workflow_id: str, owner: str) -> None:
+    try:
+        await store.release(workflow_id, owner)
+    except Exception:  # the lease expires by itself; the next driver takes it over then
+        _log.warning("could not release the lease of workflow %s", workflow_id, exc_info=True)
+
+
+async def in_session(workflow: Workflow, call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call`` holding the workflow's lease (the hook of ``next_step``/``run_to_completion``).
+
+    A workflow that has ended, or whose session is open already, runs ``call`` as it is.
+    """
+    if workflow.session is not None or workflow.status.value not in _RUNNABLE:
+        return await call()
+    async with hold(workflow):
+        return await call()
+
+
+async def request_cancel(store: LeaseStore, workflow_id: str, note: str) -> tuple[str, str | None]:
+    """Cancel a stored workflow at once; a driver in this process sees it immediately, one in
+    another process at its next renewal or save. Returns the old status and the lease owner."""
+    old, owner = await store.cancel(workflow_id, note)
+    signal = signals.current(workflow_id)
+    if signal is not None:
+        signal.cancelled = True
+    return old, owner
