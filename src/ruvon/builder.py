@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -25,6 +25,9 @@ from ruvon.providers.template_engine import TemplateEngine
 from ruvon.step_models import SubWorkflowStep
 from ruvon.workflow import Workflow
 from ruvon.yaml_source import read_yaml
+
+if TYPE_CHECKING:
+    from ruvon.runtime.start import Started
 
 REGISTRY_FILE = "workflow_registry.yaml"
 
@@ -205,17 +208,30 @@ class WorkflowBuilder:
         *,
         workflow_id: str | None = None,
         parent_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Workflow:
         """Create, save and return a new ACTIVE workflow of ``workflow_type``.
 
         Omitted providers get defaults shared by this builder: in-memory persistence, a thread pool
-        of 10 workers and a no-op observer.
+        of 10 workers and a no-op observer. With ``idempotency_key``, a key used before returns the
+        first workflow started with it (loaded, whatever the data; a warning says when they differ).
 
         Raises:
             WorkflowNotFound: The type is unknown (the message lists the known ones).
             DefinitionError: The definition, its state model or a function is invalid.
             StateValidationError: ``initial_data`` does not fit the state model.
         """
+        if idempotency_key is not None:
+            from ruvon.runtime.start import check_key
+
+            persistence = await self._persistence(persistence_provider)
+            proposed = workflow_id or str(uuid.uuid4())
+            check = await check_key(persistence, idempotency_key, proposed, initial_data or {})
+            if check.exists:
+                return await self.load_workflow(
+                    check.workflow_id, persistence, execution_provider, workflow_observer
+                )
+            workflow_id = check.workflow_id
         loaded = self.get_definition(workflow_type)
         try:
             state = loaded.state_model.model_validate(dict(initial_data or {}))
@@ -236,6 +252,36 @@ class WorkflowBuilder:
         )
         await workflow.start()
         return workflow
+
+    async def start_workflow(
+        self,
+        workflow_type: str,
+        initial_data: Mapping[str, Any] | None = None,
+        *,
+        persistence_provider: PersistenceProvider | None = None,
+        idempotency_key: str | None = None,
+        workflow_id: str | None = None,
+    ) -> Started:
+        """Save a new ACTIVE workflow for serving workers (``ruvon serve``) without driving it.
+
+        With ``idempotency_key``, a key used before returns the first workflow's id whatever the
+        data (``Started.created`` is False; ``Started.data_differs`` says when the data differ).
+
+        Raises:
+            WorkflowNotFound: The type is unknown.
+            StateValidationError: ``initial_data`` does not fit the state model.
+            ConfigurationError: The persistence provider keeps no leases.
+        """
+        from ruvon.runtime.start import start_workflow
+
+        return await start_workflow(
+            self,
+            workflow_type,
+            initial_data,
+            persistence_provider=persistence_provider,
+            idempotency_key=idempotency_key,
+            workflow_id=workflow_id,
+        )
 
     async def load_workflow(
         self,

@@ -31,7 +31,7 @@ from ruvon.cli.store import opened_store
 from ruvon.errors import WorkflowStateError
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
-from ruvon.providers.persistence import LogEntry
+from ruvon.runtime.session import hold
 from ruvon.workflow import Workflow
 
 EXIT_OK = 0
@@ -115,8 +115,12 @@ async def continue_stored(
     *,
     retry: bool = False,
     user_input: Any = None,
+    wait: float | None = None,
 ) -> int:
-    """Load a stored workflow and run it on: ``resume`` (ACTIVE or WAITING_HUMAN) or ``retry`` (FAILED)."""
+    """Load a stored workflow and run it on: ``resume`` (ACTIVE or WAITING_HUMAN) or ``retry`` (FAILED).
+
+    The workflow's lease is held throughout (``wait``: seconds to wait for another driver's).
+    """
     progress = RichProgressObserver(session.out)
     async with opened_store(session.db) as store:
         workflow = await session.builder().load_workflow(
@@ -125,16 +129,30 @@ async def continue_stored(
             execution_provider=executor,
             workflow_observer=progress,
         )
-        if retry:
-            await workflow.retry()
-        elif workflow.status not in (WorkflowStatus.ACTIVE, WorkflowStatus.WAITING_HUMAN):
+        if workflow.status.is_terminal and not retry:
             raise WorkflowStateError(_not_resumable(workflow))
-        session.out.print(
-            Text("▶ ", style="bold cyan")
-            + Text(f"{workflow.workflow_type} {workflow.id} continues at step ")
-            + Text(workflow.current_step_name or "-", style="bold")
-        )
-        return await drive(session, workflow, progress, user_input=user_input)
+        async with hold(workflow, wait=wait):
+            return await _go_on(session, workflow, progress, retry, user_input)
+
+
+async def _go_on(
+    session: Session,
+    workflow: Workflow,
+    progress: RichProgressObserver,
+    retry: bool,
+    user_input: Any,
+) -> int:
+    """Retry or check the status, then drive (inside the lease)."""
+    if retry:
+        await workflow.retry()
+    elif workflow.status not in (WorkflowStatus.ACTIVE, WorkflowStatus.WAITING_HUMAN):
+        raise WorkflowStateError(_not_resumable(workflow))
+    session.out.print(
+        Text("▶ ", style="bold cyan")
+        + Text(f"{workflow.workflow_type} {workflow.id} continues at step ")
+        + Text(workflow.current_step_name or "-", style="bold")
+    )
+    return await drive(session, workflow, progress, user_input=user_input)
 
 
 def _not_resumable(workflow: Workflow) -> str:
@@ -211,27 +229,4 @@ async def show_stored(session: Session, workflow_id: str) -> int:
         saved = await store.load_task_results(workflow_id, step) if order else {}
         tasks = [saved[name] for name in order if name in saved]
     print_show(session.out, record, log, tasks)
-    return EXIT_OK
-
-
-async def cancel_stored(session: Session, workflow_id: str) -> int:
-    """Mark a stored, unfinished workflow CANCELLED.
-
-    Works on the stored record alone, so a workflow whose code is gone can still be cancelled. The
-    save is version-checked: a process that moves the workflow on at the same moment wins, and the
-    cancel fails with a VersionConflict saying so.
-    """
-    async with opened_store(session.db) as store:
-        record = await store.load_workflow(workflow_id)
-        if WorkflowStatus(record.status).is_terminal:
-            raise WorkflowStateError(
-                f"Workflow {workflow_id} is already {record.status}; only a running workflow can "
-                f"be cancelled."
-            )
-        old, record.status = record.status, WorkflowStatus.CANCELLED.value
-        entry = LogEntry(
-            workflow_id, "STATUS_CHANGED", message=f"{old} -> CANCELLED (ruvon cancel)"
-        )
-        await store.save_workflow(record, log=[entry])
-    session.out.print(Text(f"workflow {workflow_id} ") + status_text(record.status))
     return EXIT_OK

@@ -75,6 +75,14 @@ Executor = Annotated[
     ),
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Threads for --executor thread.")]
+LeaseWait = Annotated[
+    float | None,
+    typer.Option(
+        "--wait",
+        min=0,
+        help="Seconds to wait for another driver's lease on the workflow (default: fail at once).",
+    ),
+]
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -232,11 +240,29 @@ def resume(
     ] = None,
     executor: Executor = ExecutorKind.thread,
     workers: Workers = 10,
+    wait: LeaseWait = None,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Only deliver --input; a 'ruvon serve' worker runs the step.",
+        ),
+    ] = False,
     db: Db = DEFAULT_DB,
     config_dir: ConfigDir = None,
 ) -> None:
     """Continue an ACTIVE (e.g. interrupted) or WAITING_HUMAN workflow and run it to the end."""
-    _continue(workflow_id, executor, workers, db, config_dir, user_input=user_input)
+    if detach:
+        from ruvon.cli import runtime_commands
+
+        session = _session(db, config_dir)
+
+        async def work() -> int:
+            given = parse_json_object(user_input, "--input")
+            return await runtime_commands.deliver_input(session, workflow_id, given)
+
+        _finish(work)
+    _continue(workflow_id, executor, workers, db, config_dir, user_input=user_input, wait=wait)
 
 
 @app.command()
@@ -244,11 +270,12 @@ def retry(
     workflow_id: WorkflowId,
     executor: Executor = ExecutorKind.thread,
     workers: Workers = 10,
+    wait: LeaseWait = None,
     db: Db = DEFAULT_DB,
     config_dir: ConfigDir = None,
 ) -> None:
     """Re-run the failed step of a FAILED workflow and run it to the end."""
-    _continue(workflow_id, executor, workers, db, config_dir, retry=True)
+    _continue(workflow_id, executor, workers, db, config_dir, retry=True, wait=wait)
 
 
 def _continue(
@@ -260,6 +287,7 @@ def _continue(
     *,
     retry: bool = False,
     user_input: str | None = None,
+    wait: float | None = None,
 ) -> None:
     session = _session(db, config_dir)
 
@@ -268,7 +296,7 @@ def _continue(
         provider = commands.make_executor(executor.value, workers)
         try:
             return await commands.continue_stored(
-                session, workflow_id, provider, retry=retry, user_input=given
+                session, workflow_id, provider, retry=retry, user_input=given, wait=wait
             )
         finally:
             provider.close()
@@ -278,9 +306,11 @@ def _continue(
 
 @app.command()
 def cancel(workflow_id: WorkflowId, db: Db = DEFAULT_DB, config_dir: ConfigDir = None) -> None:
-    """Cancel an unfinished workflow: no further step runs."""
+    """Cancel an unfinished workflow at once; a driver running it stops within one heartbeat."""
+    from ruvon.cli import runtime_commands
+
     session = _session(db, config_dir)
-    _finish(lambda: commands.cancel_stored(session, workflow_id))
+    _finish(lambda: runtime_commands.cancel_stored(session, workflow_id))
 
 
 @app.command()
@@ -331,6 +361,108 @@ def worker(
         if value:
             argv += [flag, value]
     celery_worker.main(argv)
+
+
+# -- the runtime: start, serve, status, scan-zombies -------------------------------------------------
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for a machine.")]
+LeaseSeconds = Annotated[
+    float,
+    typer.Option(
+        "--lease-seconds",
+        min=0.5,
+        help="Lease length: a dead worker's workflows move on this long after it died.",
+    ),
+]
+
+
+@app.command()
+def start(
+    workflow_type: Annotated[str, typer.Argument(help="The workflow_type to start.")],
+    data: Annotated[
+        str | None,
+        typer.Option("--data", "-d", help="Initial state: JSON text, or @file.json."),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="Start at most one workflow per key: a used key prints the first workflow's id.",
+        ),
+    ] = None,
+    as_json: AsJson = False,
+    db: Db = DEFAULT_DB,
+    config_dir: ConfigDir = None,
+) -> None:
+    """Save a new ACTIVE workflow for 'ruvon serve' workers (without running it); print its id."""
+    from ruvon.cli import runtime_commands
+
+    session = _session(db, config_dir)
+
+    async def work() -> int:
+        initial = parse_json_object(data, "--data")
+        return await runtime_commands.start_stored(
+            session, workflow_type, initial, idempotency_key, as_json
+        )
+
+    _finish(work)
+
+
+@app.command()
+def serve(
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Workflows driven at once.")
+    ] = 4,
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", "-t", help="Serve only this workflow type (repeat it)."),
+    ] = None,
+    lease_seconds: LeaseSeconds = 10.0,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.05, help="Seconds between looks for work.")
+    ] = 0.5,
+    executor: Executor = ExecutorKind.thread,
+    workers: Workers = 10,
+    db: Db = DEFAULT_DB,
+    config_dir: ConfigDir = None,
+) -> None:
+    """Claim runnable workflows and drive them until SIGTERM (then checkpoint, release, exit 0)."""
+    from ruvon.cli import runtime_commands
+    from ruvon.runtime.serve import ServeOptions
+
+    session = _session(db, config_dir)
+    options = ServeOptions(
+        concurrency=concurrency,
+        types=tuple(types or ()),
+        lease_seconds=lease_seconds,
+        poll_seconds=poll,
+    )
+    _finish(lambda: runtime_commands.serve_store(session, options, executor.value, workers))
+
+
+@app.command()
+def status(
+    as_json: AsJson = False, lease_seconds: LeaseSeconds = 10.0, db: Db = DEFAULT_DB
+) -> None:
+    """List the live 'ruvon serve' processes and the workflows they hold."""
+    from ruvon.cli import runtime_commands
+
+    session = _session(db, None)
+    _finish(lambda: runtime_commands.status_of(session, lease_seconds, as_json))
+
+
+@app.command("scan-zombies")
+def scan_zombies(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Mark them FAILED_WORKER_CRASH (no 'ruvon serve' runs).")
+    ] = False,
+    as_json: AsJson = False,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """List unfinished workflows whose owner died (its lease expired)."""
+    from ruvon.cli import runtime_commands
+
+    session = _session(db, None)
+    _finish(lambda: runtime_commands.scan_zombies(session, fix, as_json))
 
 
 def _count(number: int, noun: str) -> str:

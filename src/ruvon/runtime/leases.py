@@ -29,6 +29,16 @@ from ruvon.providers.persistence import PersistenceProvider, TaskRecord
 DEFAULT_LEASE_SECONDS = 10.0
 """How long a lease lasts without renewal; renewed every third of it."""
 
+
+def default_lease_seconds() -> float:
+    """``$RUVON_LEASE_SECONDS`` if set to a positive number, else :data:`DEFAULT_LEASE_SECONDS`."""
+    try:
+        value = float(os.environ.get("RUVON_LEASE_SECONDS", ""))
+    except ValueError:
+        return DEFAULT_LEASE_SECONDS
+    return value if value > 0 else DEFAULT_LEASE_SECONDS
+
+
 TERMINAL_STATUSES = (
     "COMPLETED",
     "FAILED",

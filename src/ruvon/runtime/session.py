@@ -29,6 +29,7 @@ from ruvon.runtime.leases import (
     LOST,
     Acquired,
     LeaseStore,
+    default_lease_seconds,
     lease_store_for,
     owner_is_dead,
     session_owner,
@@ -291,7 +292,7 @@ async def acquire(
 async def hold(
     workflow: Workflow,
     *,
-    ttl: float = DEFAULT_LEASE_SECONDS,
+    ttl: float | None = None,
     wait: float | None = None,
     owner: str | None = None,
     acquired: bool = False,
@@ -300,7 +301,8 @@ async def hold(
 
     Args:
         workflow: The workflow to drive.
-        ttl: Lease length in seconds; renewed every ``ttl / 3`` while the block runs.
+        ttl: Lease length in seconds, renewed every ``ttl / 3`` while the block runs (default:
+            ``$RUVON_LEASE_SECONDS``, else 10).
         wait: Seconds to wait for another driver's lease (``None``: fail at once).
         owner: The owner id (default: a new id for this session).
         acquired: The lease was taken already (by a serving worker's claim).
@@ -315,6 +317,7 @@ async def hold(
         yield workflow.session
         return
     owner = owner or session_owner()
+    ttl = ttl or default_lease_seconds()
     if not acquired:
         taken = await acquire(store, workflow.id, owner, ttl, wait)
         if taken.content_version != workflow._version:
