@@ -9,6 +9,7 @@ it along. Code running in other processes (Celery workers) does not see it.
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 from ruvon.errors import LeaseLost, WorkflowCancelled
 
@@ -61,9 +62,23 @@ def register(workflow_id: str, owner: str) -> StopSignal:
     return signal
 
 
+_RETAINED = 1024
+_retained: deque[StopSignal] = deque()
+
+
 def unregister(signal: StopSignal) -> None:
-    """Forget ``signal`` unless a newer session of its workflow replaced it already."""
+    """Forget ``signal`` unless a newer session of its workflow replaced it already.
+
+    A cancelled or lost signal is kept a while (the last 1024), because task threads of the
+    stopped run may still be working and must go on seeing it.
+    """
     with _lock:
+        if signal.cancelled or signal.lost:
+            _retained.append(signal)
+            if len(_retained) > _RETAINED:
+                signal = _retained.popleft()
+            else:
+                return
         if _signals.get(signal.workflow_id) is signal:
             del _signals[signal.workflow_id]
 

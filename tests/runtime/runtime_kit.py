@@ -1,0 +1,272 @@
+"""Helpers of the runtime tests: a project with test workflows, CLI processes, store readers.
+
+The project (``rtflows`` package plus ``config/``) holds:
+
+``Chain5``: five STANDARD steps chained with ``automate_next``. Each step sleeps
+``$RT_STEP_MS`` (default 10-50 ms, varying by step) and appends ``workflow id<TAB>step<TAB>pid`` to
+``$RT_STEP_LOG``, then returns ``n + 1`` and its name appended to ``trail``.
+
+``Slow``: three steps of ``$RT_SLOW`` seconds each (default 0.4), logged the same way.
+
+``Fan``: a PARALLEL step of three tasks that log ``start``, then call ``context.heartbeat()`` every
+20 ms for up to 20 s, log ``stopped`` when it raises, and return a key of their own.
+
+``Human``: a step, a step that waits for input ``{"ok": bool}``, and a last step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODELS = """
+from pydantic import BaseModel
+
+
+class ChainState(BaseModel):
+    n: int = 0
+    trail: list[str] = []
+    a: int | None = None
+    b: int | None = None
+    c: int | None = None
+    ok: bool | None = None
+"""
+
+STEPS = """
+import os
+import time
+
+from ruvon.errors import WorkflowCancelled
+from ruvon.models import WorkflowPauseDirective
+
+
+def _log(context, what):
+    path = os.environ.get("RT_STEP_LOG")
+    if path:
+        line = f"{context.workflow_id}\\t{context.step_name}\\t{os.getpid()}\\t{what}\\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+
+def work(state, context, **kwargs):
+    index = int(context.step_name[-1])
+    default = 10 + ((index * 7 + len(context.workflow_id)) % 5) * 10
+    time.sleep(float(os.environ.get("RT_STEP_MS", default)) / 1000)
+    _log(context, "ran")
+    return {"n": state.n + 1, "trail": [*state.trail, context.step_name]}
+
+
+def slow(state, context, **kwargs):
+    time.sleep(float(os.environ.get("RT_SLOW", "0.4")))
+    _log(context, "ran")
+    return {"n": state.n + 1, "trail": [*state.trail, context.step_name]}
+
+
+def _patient(key):
+    def task(state, context, **kwargs):
+        _log(context, "start")
+        deadline = time.time() + 20
+        try:
+            while time.time() < deadline:
+                context.heartbeat()
+                time.sleep(0.02)
+        except WorkflowCancelled:
+            _log(context, "stopped")
+            raise
+        return {key: 1}
+
+    return task
+
+
+task_a = _patient("a")
+task_b = _patient("b")
+task_c = _patient("c")
+
+
+def ask(state, context, **kwargs):
+    if context.validated_input is None:
+        raise WorkflowPauseDirective(message="needs ok")
+    _log(context, "ran")
+    return {"ok": bool(context.validated_input.get("ok"))}
+"""
+
+CHAIN = "\n".join(
+    f"  - name: Step{i}\n    function: rtflows.steps.work\n    automate_next: {str(i < 5).lower()}"
+    for i in range(1, 6)
+)
+DEFINITIONS = {
+    "chain.yaml": f"workflow_type: Chain5\ninitial_state_model: rtflows.models.ChainState\n"
+    f"steps:\n{CHAIN}\n",
+    "slow.yaml": """
+        workflow_type: Slow
+        initial_state_model: rtflows.models.ChainState
+        steps:
+          - {name: Slow1, function: rtflows.steps.slow, automate_next: true}
+          - {name: Slow2, function: rtflows.steps.slow, automate_next: true}
+          - {name: Slow3, function: rtflows.steps.slow}
+    """,
+    "fan.yaml": """
+        workflow_type: Fan
+        initial_state_model: rtflows.models.ChainState
+        steps:
+          - name: Fan
+            type: PARALLEL
+            tasks:
+              - {name: task_a, function_path: rtflows.steps.task_a}
+              - {name: task_b, function_path: rtflows.steps.task_b}
+              - {name: task_c, function_path: rtflows.steps.task_c}
+    """,
+    "human.yaml": """
+        workflow_type: Human
+        initial_state_model: rtflows.models.ChainState
+        steps:
+          - {name: Step1, function: rtflows.steps.work, automate_next: true}
+          - {name: Ask, function: rtflows.steps.ask, automate_next: true}
+          - {name: Step3, function: rtflows.steps.work}
+    """,
+}
+
+
+def write_project(root: Path) -> Path:
+    """Create the test project in ``root``; return it."""
+    (root / "rtflows").mkdir(parents=True)
+    (root / "rtflows" / "__init__.py").write_text("")
+    (root / "rtflows" / "models.py").write_text(MODELS.lstrip())
+    (root / "rtflows" / "steps.py").write_text(STEPS.lstrip())
+    (root / "config").mkdir()
+    for name, text in DEFINITIONS.items():
+        (root / "config" / name).write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+@dataclass
+class Project:
+    """A test project and the store its CLI processes use.
+
+    Attributes:
+        root: The project directory (the processes' cwd).
+        db: ``--db`` for the CLI: a SQLite file or a postgresql:// URL.
+    """
+
+    root: Path
+    db: str
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def step_log(self) -> Path:
+        """Where steps append their lines."""
+        return self.root / "steps.log"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a CLI process (no inherited ruvon settings)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RUVON_", "RT_"))}
+        env.update(
+            COLUMNS="200", NO_COLOR="1", TERM="dumb", RT_STEP_LOG=str(self.step_log), **extra
+        )
+        env["PYTHONPATH"] = str(self.root)
+        return env
+
+    def run(self, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+        """``ruvon ARGS... --db DB`` to completion."""
+        return subprocess.run(
+            [sys.executable, "-m", "ruvon.cli.main", *args, "--db", self.db],
+            cwd=self.root,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def spawn(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        """Start ``ruvon ARGS... --db DB`` in the background; output goes to ``<name>.out/.err``."""
+        out = (self.root / f"{name}.out").open("wb")
+        err = (self.root / f"{name}.err").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ruvon.cli.main", *args, "--db", self.db],
+            cwd=self.root,
+            env=self.env(**env),
+            stdout=out,
+            stderr=err,
+        )
+        out.close()
+        err.close()
+        self.procs.append(proc)
+        return proc
+
+    def serve(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        """Start a ``ruvon serve`` worker."""
+        return self.spawn(name, "serve", *args, **env)
+
+    def start(self, workflow_type: str, data: dict[str, Any] | None = None) -> str:
+        """``ruvon start`` a workflow; return its id."""
+        done = self.run("start", workflow_type, "--data", json.dumps(data or {}))
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    def stop_all(self) -> None:
+        """Kill every process still running (test cleanup)."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+
+    def step_runs(self) -> list[tuple[str, str, int, str]]:
+        """The lines steps logged: (workflow id, step, pid, what)."""
+        if not self.step_log.exists():
+            return []
+        rows = []
+        for line in self.step_log.read_text().splitlines():
+            wid, step, pid, what = line.split("\t")
+            rows.append((wid, step, int(pid), what))
+        return rows
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def sigterm(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    """Send SIGTERM and return the exit code."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=timeout)
+
+
+def duplicates(runs: list[tuple[str, str, int, str]]) -> dict[tuple[str, str], list[int]]:
+    """Steps that ran more than once: (workflow, step) -> the pids that ran it."""
+    counts = Counter((wid, step) for wid, step, _, what in runs if what == "ran")
+    pids: dict[tuple[str, str], list[int]] = {}
+    for wid, step, pid, what in runs:
+        if what == "ran" and counts[(wid, step)] > 1:
+            pids.setdefault((wid, step), []).append(pid)
+    return pids
+
+
+def lease_lost_pids(root: Path) -> set[int]:
+    """Pids of workers whose stderr logged LEASE_LOST (owner ids are ``host:pid:token``)."""
+    found: set[int] = set()
+    for err in root.glob("*.err"):
+        for line in err.read_text(errors="replace").splitlines():
+            if "LEASE_LOST" in line and " owner " in line:
+                owner = line.split(" owner ", 1)[1].split()[0]
+                found.add(int(owner.split(":")[1]))
+    return found
