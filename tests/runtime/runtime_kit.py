@@ -216,6 +216,37 @@ class Project:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
+    def start_many(self, workflow_type: str, count: int) -> list[str]:
+        """Start ``count`` workflows with ``start_workflow()`` in one process; return their ids."""
+        code = textwrap.dedent(
+            f"""
+            import asyncio
+            from ruvon.builder import WorkflowBuilder
+            from ruvon.cli.store import opened_store
+
+            async def main():
+                async with opened_store({self.db!r}) as store:
+                    builder = WorkflowBuilder(config_dir="config")
+                    for _ in range({count}):
+                        started = await builder.start_workflow(
+                            {workflow_type!r}, persistence_provider=store
+                        )
+                        print(started.workflow_id)
+
+            asyncio.run(main())
+            """
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=self.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
     def stop_all(self) -> None:
         """Kill every process still running (test cleanup)."""
         for proc in self.procs:
@@ -270,3 +301,32 @@ def lease_lost_pids(root: Path) -> set[int]:
                 owner = line.split(" owner ", 1)[1].split()[0]
                 found.add(int(owner.split(":")[1]))
     return found
+
+
+def query(db: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run one read on the store directly (no ruvon code); ``%s`` placeholders."""
+    if db.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as conn:
+            return list(conn.execute(sql.encode(), params).fetchall())
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return list(conn.execute(sql.replace("%s", "?"), params).fetchall())
+    finally:
+        conn.close()
+
+
+def statuses(db: str) -> dict[str, str]:
+    """Every workflow's status, by id."""
+    return {str(wid): str(status) for wid, status in query(db, "SELECT id, status FROM workflows")}
+
+
+def completed_steps(db: str) -> list[tuple[str, str]]:
+    """(workflow id, step) of every STEP_COMPLETED log entry."""
+    rows = query(
+        db, "SELECT workflow_id, step_name FROM execution_log WHERE event = 'STEP_COMPLETED'"
+    )
+    return [(str(w), str(s)) for w, s in rows]
