@@ -216,6 +216,13 @@ class Project:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
+    def status(self) -> list[dict[str, Any]]:
+        """``ruvon status --json``: the live workers."""
+        done = self.run("status", "--json")
+        assert done.returncode == 0, done.stderr
+        found: list[dict[str, Any]] = json.loads(done.stdout)
+        return found
+
     def start_many(self, workflow_type: str, count: int) -> list[str]:
         """Start ``count`` workflows with ``start_workflow()`` in one process; return their ids."""
         code = textwrap.dedent(
