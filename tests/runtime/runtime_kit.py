@@ -2,9 +2,10 @@
 
 The project (``rtflows`` package plus ``config/``) holds:
 
-``Chain5``: five STANDARD steps chained with ``automate_next``. Each step sleeps
-``$RT_STEP_MS`` (default 10-50 ms, varying by step) and appends ``workflow id<TAB>step<TAB>pid`` to
-``$RT_STEP_LOG``, then returns ``n + 1`` and its name appended to ``trail``.
+``Chain5``: five STANDARD steps chained with ``automate_next``. Each step appends
+``workflow id<TAB>step<TAB>pid<TAB>start`` to ``$RT_STEP_LOG``, sleeps ``$RT_STEP_MS`` (default
+10-50 ms, varying by step), appends the same line ending in ``ran``, and returns ``n + 1`` and its
+name appended to ``trail``.
 
 ``Slow``: three steps of ``$RT_SLOW`` seconds each (default 0.4), logged the same way.
 
@@ -62,6 +63,7 @@ def _log(context, what):
 
 
 def work(state, context, **kwargs):
+    _log(context, "start")
     index = int(context.step_name[-1])
     default = 10 + ((index * 7 + len(context.workflow_id)) % 5) * 10
     time.sleep(float(os.environ.get("RT_STEP_MS", default)) / 1000)
@@ -289,12 +291,14 @@ def sigterm(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
     return proc.wait(timeout=timeout)
 
 
-def duplicates(runs: list[tuple[str, str, int, str]]) -> dict[tuple[str, str], list[int]]:
-    """Steps that ran more than once: (workflow, step) -> the pids that ran it."""
-    counts = Counter((wid, step) for wid, step, _, what in runs if what == "ran")
+def duplicates(
+    runs: list[tuple[str, str, int, str]], kind: str = "ran"
+) -> dict[tuple[str, str], list[int]]:
+    """Steps that logged ``kind`` more than once: (workflow, step) -> the pids that did."""
+    counts = Counter((wid, step) for wid, step, _, what in runs if what == kind)
     pids: dict[tuple[str, str], list[int]] = {}
     for wid, step, pid, what in runs:
-        if what == "ran" and counts[(wid, step)] > 1:
+        if what == kind and counts[(wid, step)] > 1:
             pids.setdefault((wid, step), []).append(pid)
     return pids
 

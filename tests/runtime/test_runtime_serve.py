@@ -32,7 +32,7 @@ def test_workers_drain_started_workflows_and_stop_cleanly(project):
     assert Counter(completed_steps(project.db)) == {
         (wid, f"Step{i}"): 1 for wid in ids for i in range(1, 6)
     }
-    assert duplicates(project.step_runs()) == {}
+    assert duplicates(project.step_runs(), "start") == {}
     rows = query(project.db, "SELECT state FROM workflows")
     states = [row[0] if isinstance(row[0], dict) else json.loads(row[0]) for row in rows]
     assert all(s["trail"] == [f"Step{i}" for i in range(1, 6)] for s in states)
