@@ -13,6 +13,8 @@ name appended to ``trail``.
 20 ms for up to 20 s, log ``stopped`` when it raises, and return a key of their own.
 
 ``Human``: a step, a step that waits for input ``{"ok": bool}``, and a last step.
+
+``Parent``: a step, a SUB_WORKFLOW step running a ``Human`` child (WAIT, into ``child``), a step.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ChainState(BaseModel):
     b: int | None = None
     c: int | None = None
     ok: bool | None = None
+    child: dict | None = None
 """
 
 STEPS = """
@@ -130,6 +133,15 @@ DEFINITIONS = {
               - {name: task_a, function_path: rtflows.steps.task_a}
               - {name: task_b, function_path: rtflows.steps.task_b}
               - {name: task_c, function_path: rtflows.steps.task_c}
+    """,
+    "parent.yaml": """
+        workflow_type: Parent
+        initial_state_model: rtflows.models.ChainState
+        steps:
+          - {name: Step1, function: rtflows.steps.work, automate_next: true}
+          - {name: Kid, type: SUB_WORKFLOW, workflow_type: Human, output_key: child,
+             automate_next: true}
+          - {name: Step3, function: rtflows.steps.work}
     """,
     "human.yaml": """
         workflow_type: Human

@@ -86,6 +86,23 @@ def test_human_input_sent_from_another_process_is_picked_up_by_a_worker(project)
     assert (state if isinstance(state, dict) else json.loads(state))["ok"] is True
 
 
+def test_a_parent_is_woken_when_its_child_ends_on_a_worker(project):
+    parent_id = project.start("Parent")
+    worker = project.serve("worker", *FAST)
+    wait_until(lambda: statuses(project.db)[parent_id] == "PENDING_SUB_WORKFLOW", 30, "the wait")
+    [(child_id, status)] = query(
+        project.db, "SELECT id, status FROM workflows WHERE parent_id = %s", (parent_id,)
+    )
+    assert status == "WAITING_HUMAN"
+    sent = project.run("resume", child_id, "--input", '{"ok": true}', "--detach")
+    assert sent.returncode == 0, sent.stderr
+    wait_until(lambda: statuses(project.db)[parent_id] == "COMPLETED", 30, "the parent to end")
+    assert sigterm(worker) == 0
+    [(state,)] = query(project.db, "SELECT state FROM workflows WHERE id = %s", (parent_id,))
+    state = state if isinstance(state, dict) else json.loads(state)
+    assert state["child"]["ok"] is True and state["trail"] == ["Step1", "Step3"]
+
+
 def test_two_drivers_of_one_workflow_one_wins_nothing_runs_twice(project):
     workflow_id = project.start("Slow")
     drivers = [project.spawn(f"d{i}", "resume", workflow_id, RT_SLOW="0.6") for i in range(2)]

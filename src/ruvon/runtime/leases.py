@@ -48,6 +48,9 @@ TERMINAL_STATUSES = (
     "FAILED_WORKER_CRASH",
 )
 
+WAKE: dict[str, Any] = {"wake": True}
+"""What ``wake`` stores as a workflow's pending input."""
+
 SAVED, CANCELLED, LOST = "saved", "cancelled", "lost"
 """Verdicts of a fenced save."""
 
@@ -182,8 +185,13 @@ class LeaseStore(ABC):
         """Store human input for a WAITING_HUMAN workflow; a serving worker picks it up."""
 
     @abstractmethod
+    async def wake(self, workflow_id: str) -> None:
+        """Make an unfinished workflow (a parent waiting on children) runnable for workers."""
+
+    @abstractmethod
     async def take_input(self, workflow_id: str, owner: str) -> dict[str, Any] | None:
-        """Remove and return the delivered input of a workflow that ``owner`` holds."""
+        """Remove the delivered input (or wake-up) of a workflow that ``owner`` holds; return the
+        input if it was meant for the workflow's current step."""
 
     @abstractmethod
     async def register_key(self, key: str, workflow_id: str, data_hash: str) -> KeyEntry:

@@ -13,6 +13,7 @@ from ruvon.providers.persistence import LogEntry, TaskRecord
 from ruvon.runtime.leases import (
     SAVED,
     TERMINAL_STATUSES,
+    WAKE,
     Acquired,
     KeyEntry,
     LeaseStore,
@@ -22,6 +23,8 @@ from ruvon.runtime.leases import (
     fence_verdict,
     held_error,
 )
+
+_WAKEABLE = ("WAITING_HUMAN", "PENDING_SUB_WORKFLOW")
 
 
 @dataclass(slots=True)
@@ -95,7 +98,7 @@ class MemoryLeaseStore(LeaseStore):
                 if len(taken) >= limit:
                     break
                 slot = self._slots.setdefault(record.id, _Slot())
-                waiting = record.status == "WAITING_HUMAN" and slot.pending_input is not None
+                waiting = slot.pending_input is not None and record.status in _WAKEABLE
                 if record.status != "ACTIVE" and not waiting:
                     continue
                 free = slot.owner is None and (slot.queued or slot.pending_input is not None)
@@ -162,6 +165,14 @@ class MemoryLeaseStore(LeaseStore):
             slot = self._slots.setdefault(workflow_id, _Slot())
             slot.pending_input = {"step": record.current_step, "data": dict(data)}
 
+    async def wake(self, workflow_id: str) -> None:
+        """See :meth:`LeaseStore.wake`."""
+        with self._provider._lock:
+            record = self._provider._workflows.get(workflow_id)
+            slot = self._slots.setdefault(workflow_id, _Slot())
+            if record is not None and record.status not in TERMINAL_STATUSES:
+                slot.pending_input = slot.pending_input or dict(WAKE)
+
     async def take_input(self, workflow_id: str, owner: str) -> dict[str, Any] | None:
         """See :meth:`LeaseStore.take_input`."""
         with self._provider._lock:
@@ -170,7 +181,7 @@ class MemoryLeaseStore(LeaseStore):
             if slot is None or slot.owner != owner or slot.pending_input is None or not record:
                 return None
             given, slot.pending_input = slot.pending_input, None
-            return given["data"] if given["step"] == record.current_step else None
+            return given["data"] if given.get("step") == record.current_step else None
 
     async def register_key(self, key: str, workflow_id: str, data_hash: str) -> KeyEntry:
         """See :meth:`LeaseStore.register_key`."""

@@ -7,7 +7,8 @@ def runtime_tables(real: str, json_type: str, integer: str) -> tuple[str, ...]:
     """Schema 3 (see ``ruvon.runtime``): who drives a workflow, until when, and what waits for it.
 
     ``owner``/``lease_expires_at`` hold the driver's lease; ``queued_at`` marks a workflow handed to
-    serving workers (``start_workflow``); ``pending_input`` holds human input delivered for them.
+    serving workers (``start_workflow``); ``pending_input`` holds human input delivered for them, or
+    a wake-up for a parent whose child ended.
     """
     return (
         "ALTER TABLE workflows ADD COLUMN owner TEXT",
@@ -17,7 +18,7 @@ def runtime_tables(real: str, json_type: str, integer: str) -> tuple[str, ...]:
         "CREATE INDEX IF NOT EXISTS ix_workflows_owner ON workflows (owner) "
         "WHERE owner IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS ix_workflows_runnable ON workflows (created_at) "
-        "WHERE status IN ('ACTIVE', 'WAITING_HUMAN')",
+        "WHERE status IN ('ACTIVE', 'WAITING_HUMAN', 'PENDING_SUB_WORKFLOW')",
         f"""CREATE TABLE ruvon_idempotency (
             key TEXT PRIMARY KEY,
             workflow_id TEXT NOT NULL,

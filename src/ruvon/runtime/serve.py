@@ -219,6 +219,9 @@ class Worker:
             if given is None:
                 return
             await workflow.next_step(user_input=given)
+        elif workflow.status is WorkflowStatus.PENDING_SUB_WORKFLOW:  # woken: a child ended
+            await store.take_input(workflow.id, self.id)
+            await workflow.next_step()
         while workflow.status in _DRIVABLE and not session.signal.stopping:
             await workflow.next_step()
 

@@ -344,6 +344,8 @@ async def hold(
             workflow.status = WorkflowStatus.CANCELLED
         if not session.signal.lost:
             await _release(store, workflow.id, owner)
+        if workflow.parent_id is not None and workflow.status.is_terminal:
+            await _wake(store, workflow.parent_id)
 
 
 async def _release(store: LeaseStore, workflow_id: str, owner: str) -> None:
@@ -351,6 +353,14 @@ async def _release(store: LeaseStore, workflow_id: str, owner: str) -> None:
         await store.release(workflow_id, owner)
     except Exception:  # the lease expires by itself; the next driver takes it over then
         _log.warning("could not release the lease of workflow %s", workflow_id, exc_info=True)
+
+
+async def _wake(store: LeaseStore, parent_id: str) -> None:
+    """Tell serving workers that a parent's child ended (the parent may wait for it)."""
+    try:
+        await store.wake(parent_id)
+    except Exception:
+        _log.warning("could not wake the parent workflow %s", parent_id, exc_info=True)
 
 
 async def in_session(workflow: Workflow, call: Callable[[], Awaitable[T]]) -> T:

@@ -21,6 +21,7 @@ from ruvon.providers.persistence import PersistenceProvider, TaskRecord
 from ruvon.runtime.leases import (
     SAVED,
     TERMINAL_STATUSES,
+    WAKE,
     Acquired,
     KeyEntry,
     LeaseStore,
@@ -36,7 +37,7 @@ _log = logging.getLogger("ruvon.runtime")
 CHANNEL = "ruvon_work"
 _ENDED = ", ".join(f"'{status}'" for status in TERMINAL_STATUSES)
 _RUNNABLE = (
-    "status IN ('ACTIVE', 'WAITING_HUMAN') "
+    "status IN ('ACTIVE', 'WAITING_HUMAN', 'PENDING_SUB_WORKFLOW') "
     "AND (status = 'ACTIVE' OR pending_input IS NOT NULL) "
     "AND ((owner IS NULL AND (queued_at IS NOT NULL OR pending_input IS NOT NULL)) "
     "OR lease_expires_at < %s)"
@@ -238,6 +239,16 @@ class SqlLeaseStore(LeaseStore):
             await tx.count(
                 "UPDATE workflows SET pending_input = %s, queued_at = %s WHERE id = %s",
                 (given, time.time(), workflow_id),
+            )
+            await self._notify(tx)
+
+    async def wake(self, workflow_id: str) -> None:
+        """See :meth:`LeaseStore.wake`."""
+        async with self._db.transaction(f"wake workflow '{workflow_id}'") as tx:
+            await tx.count(
+                "UPDATE workflows SET pending_input = %s WHERE id = %s AND pending_input IS NULL "
+                f"AND status NOT IN ({_ENDED})",
+                (self._db.to_json(WAKE), workflow_id),
             )
             await self._notify(tx)
 

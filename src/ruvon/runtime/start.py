@@ -146,3 +146,12 @@ async def _requeue(store: LeaseStore, persistence: PersistenceProvider, workflow
     record = await persistence.load_workflow(workflow_id)
     if record.status == "ACTIVE":
         await store.queue(workflow_id)
+
+
+async def queue_for_workers(persistence: PersistenceProvider, workflow_id: str) -> None:
+    """Hand a workflow to serving workers if the store keeps leases (else nothing)."""
+    from ruvon.runtime.session import unwrap
+
+    store = lease_store_for(unwrap(persistence))
+    if store is not None:
+        await store.queue(workflow_id)

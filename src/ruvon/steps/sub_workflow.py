@@ -10,11 +10,13 @@ FIRE_AND_FORGET starts the child in the background and goes on at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
-from ruvon.errors import StepFailed
+from ruvon.errors import LeaseHeld, StepFailed
 from ruvon.models import WorkflowStatus
+from ruvon.runtime.start import queue_for_workers
 from ruvon.step_models import SubWorkflowMode, SubWorkflowStep
 from ruvon.steps.base import StepOutcome, StepRun, assign_fields
 
@@ -37,13 +39,20 @@ async def run_sub_workflow(run: StepRun) -> StepOutcome:
         data.update({key: evaluator.evaluate(expr) for key, expr in step.input_mapping.items()})
     if step.mode is SubWorkflowMode.FIRE_AND_FORGET:
         child = await _create(run, step.workflow_type, data)
-        task = asyncio.ensure_future(child.run_to_completion())
+        # Serving workers run the child if this process does not get to (it exits first).
+        await queue_for_workers(run.persistence, child.id)
+        task = asyncio.ensure_future(_run_detached(child))
         _background.add(task)
         task.add_done_callback(_background.discard)
         update = {step.output_key: child.id} if step.output_key else {}
         assign_fields(run.state, update, run.where)
         return StepOutcome(result={"child_workflow_id": child.id}, state=run.state)
     return await start_child(run, step.workflow_type, data, step.output_key)
+
+
+async def _run_detached(child: Any) -> None:
+    with contextlib.suppress(LeaseHeld):  # a serving worker took the child first: it runs there
+        await child.run_to_completion()
 
 
 async def start_child(
@@ -69,7 +78,14 @@ async def collect_child(run: StepRun) -> StepOutcome:
         execution_provider=run.executor,
         workflow_observer=run.observer,
     )
-    await child.run_to_completion()
+    try:
+        await child.run_to_completion()
+    except LeaseHeld:  # another driver runs the child; it wakes this workflow when it ends
+        return StepOutcome(
+            result={"child_workflow_id": child.id, "child_status": child.status.value},
+            state=run.state,
+            wait=WorkflowStatus.PENDING_SUB_WORKFLOW,
+        )
     if child.status is WorkflowStatus.COMPLETED:
         del run.workflow.metadata[PENDING_KEY][run.step.name]
         final = child.state.model_dump()
