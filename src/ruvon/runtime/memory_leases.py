@@ -75,7 +75,10 @@ class MemoryLeaseStore(LeaseStore):
         with self._provider._lock:
             slot = self._slots.get(workflow_id)
             if slot is not None and slot.owner == owner:
-                slot.owner, slot.expires_at = None, 0.0
+                if not slot.queued and slot.pending_input is None:
+                    del self._slots[workflow_id]  # nothing to remember: keep the dict small
+                else:
+                    slot.owner, slot.expires_at = None, 0.0
 
     async def renew(self, owners: Sequence[str], ttl: float) -> list[Renewal]:
         """See :meth:`LeaseStore.renew`."""
