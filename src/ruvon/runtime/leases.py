@@ -21,7 +21,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ruvon.errors import LeaseHeld
 from ruvon.providers.persistence import PersistenceProvider, TaskRecord
@@ -30,13 +30,21 @@ DEFAULT_LEASE_SECONDS = 10.0
 """How long a lease lasts without renewal; renewed every third of it."""
 
 
+_lease_setting: tuple[str | None, float] = (None, DEFAULT_LEASE_SECONDS)
+
+
 def default_lease_seconds() -> float:
     """``$RUVON_LEASE_SECONDS`` if set to a positive number, else :data:`DEFAULT_LEASE_SECONDS`."""
+    global _lease_setting
+    raw = os.environ.get("RUVON_LEASE_SECONDS")
+    if raw == _lease_setting[0]:
+        return _lease_setting[1]
     try:
-        value = float(os.environ.get("RUVON_LEASE_SECONDS", ""))
+        value = float(raw or "")
     except ValueError:
-        return DEFAULT_LEASE_SECONDS
-    return value if value > 0 else DEFAULT_LEASE_SECONDS
+        value = DEFAULT_LEASE_SECONDS
+    _lease_setting = (raw, value if value > 0 else DEFAULT_LEASE_SECONDS)
+    return _lease_setting[1]
 
 
 TERMINAL_STATUSES = (
@@ -290,15 +298,26 @@ _stores: weakref.WeakKeyDictionary[PersistenceProvider, LeaseStore | None] = (
 )
 
 
+_ATTRIBUTE = "_ruvon_lease_store"
+_NONE: Any = object()
+
+
 def lease_store_for(provider: PersistenceProvider) -> LeaseStore | None:
     """The lease store of ``provider``, or ``None`` when it keeps no leases (unknown providers,
     SQLite ``:memory:`` databases, which only one process can open)."""
+    # Kept on the provider (a lookup per driving session); a weak map for providers with slots.
+    cached = getattr(provider, _ATTRIBUTE, _NONE)
+    if cached is not _NONE:
+        return cast(LeaseStore | None, cached)
     try:
         return _stores[provider]
     except KeyError:
         pass
     store = _make(provider)
-    _stores[provider] = store
+    try:
+        setattr(provider, _ATTRIBUTE, store)
+    except AttributeError:
+        _stores[provider] = store
     return store
 
 

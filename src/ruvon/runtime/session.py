@@ -67,6 +67,8 @@ class Session:
         self.ttl = ttl
         self.expires_at = time.time() + ttl
         self.signal = signals.register(workflow_id, owner)
+        self.original: PersistenceProvider | None = None  # the workflow's provider before fencing
+        self.keeper: _Keeper | None = None
 
     def lose(self, why: str) -> None:
         """Mark the lease lost: every later save of this session fails; log LEASE_LOST once."""
@@ -206,14 +208,12 @@ class _Keeper:
             self.timer = self.loop.call_later(self.interval(), self._start)
 
     def remove(self, session: Session) -> None:
+        # A pending timer stays: it finds no session and does nothing, or serves the next one;
+        # that keeps a short session (most next_step calls) at a set add and discard.
         self.sessions.discard(session)
-        if not self.sessions:
-            if self.timer is not None:
-                self.timer.cancel()
-                self.timer = None
-            if self.task is not None:
-                self.task.cancel()
-                self.task = None
+        if not self.sessions and self.task is not None:
+            self.task.cancel()
+            self.task = None
 
     def _start(self) -> None:
         self.timer = None
@@ -311,11 +311,32 @@ async def hold(
         LeaseHeld: Another driver holds the lease (and ``wait`` ran out).
         VersionConflict: The workflow was saved by someone else since this copy was loaded.
     """
-    inner = unwrap(workflow.persistence)
-    store = None if workflow.session is not None else lease_store_for(inner)
-    if store is None:
+    session = await open_session(workflow, ttl=ttl, wait=wait, owner=owner, acquired=acquired)
+    if session is None:
         yield workflow.session
         return
+    try:
+        yield session
+    finally:
+        await close_session(workflow, session)
+
+
+async def open_session(
+    workflow: Workflow,
+    *,
+    ttl: float | None = None,
+    wait: float | None = None,
+    owner: str | None = None,
+    acquired: bool = False,
+) -> Session | None:
+    """Take the lease and fence the workflow's saves (see :func:`hold`); ``None`` when a session is
+    open already or the store keeps no leases."""
+    if workflow.session is not None:
+        return None
+    inner = unwrap(workflow.persistence)
+    store = lease_store_for(inner)
+    if store is None:
+        return None
     owner = owner or session_owner()
     ttl = ttl or default_lease_seconds()
     if not acquired:
@@ -330,22 +351,25 @@ async def hold(
             )
         workflow._version = taken.version
     session = Session(workflow.id, store, owner, ttl)
-    original = workflow.persistence
+    session.original = workflow.persistence
     workflow.session, workflow.persistence = session, FencedPersistence(inner, session)
-    guard = keeper()
-    guard.add(session)
-    try:
-        yield session
-    finally:
-        guard.remove(session)
-        workflow.session, workflow.persistence = None, original
-        signals.unregister(session.signal)
-        if session.signal.cancelled:
-            workflow.status = WorkflowStatus.CANCELLED
-        if not session.signal.lost:
-            await _release(store, workflow.id, owner)
-        if workflow.parent_id is not None and workflow.status.is_terminal:
-            await _wake(store, workflow.parent_id)
+    session.keeper = keeper()
+    session.keeper.add(session)
+    return session
+
+
+async def close_session(workflow: Workflow, session: Session) -> None:
+    """Stop renewing, unfence the saves and release the lease (unless it was lost)."""
+    if session.keeper is not None:
+        session.keeper.remove(session)
+    workflow.session, workflow.persistence = None, session.original or workflow.persistence
+    signals.unregister(session.signal)
+    if session.signal.cancelled:
+        workflow.status = WorkflowStatus.CANCELLED
+    if not session.signal.lost:
+        await _release(session.store, workflow.id, session.owner)
+    if workflow.parent_id is not None and workflow.status.is_terminal:
+        await _wake(session.store, workflow.parent_id)
 
 
 async def _release(store: LeaseStore, workflow_id: str, owner: str) -> None:
@@ -370,8 +394,13 @@ async def in_session(workflow: Workflow, call: Callable[[], Awaitable[T]]) -> T:
     """
     if workflow.session is not None or workflow.status.value not in _RUNNABLE:
         return await call()
-    async with hold(workflow):
+    session = await open_session(workflow)
+    if session is None:
         return await call()
+    try:
+        return await call()
+    finally:
+        await close_session(workflow, session)
 
 
 async def request_cancel(store: LeaseStore, workflow_id: str, note: str) -> tuple[str, str | None]:
