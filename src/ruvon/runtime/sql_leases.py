@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ruvon.errors import WorkflowNotFound, WorkflowStateError
+from ruvon.errors import PersistenceError, WorkflowNotFound, WorkflowStateError
 from ruvon.implementations.persistence.schema import TASK_COLUMNS, dump_json, not_found_message
 from ruvon.providers.persistence import PersistenceProvider, TaskRecord
 from ruvon.runtime.leases import (
@@ -386,8 +387,24 @@ def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
 
     @asynccontextmanager
     async def transaction(what: str) -> AsyncIterator[Tx]:
-        with provider._transaction(what) as conn:
-            yield _SqliteTx(conn)
+        # The provider's connection and lock: its own writes (and group commits) wait for ours.
+        conn = provider._connection()
+        with provider._lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _SqliteTx(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise PersistenceError(
+                    f"{provider._label}: could not {what} ({exc}). If the database is locked, "
+                    f"another process holds it longer than timeout={provider.timeout}s."
+                ) from exc
 
     return SqlLeaseStore(
         Dialect(
