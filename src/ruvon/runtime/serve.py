@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ruvon.builder import WorkflowBuilder
-from ruvon.errors import LeaseLost, WorkflowCancelled
+from ruvon.errors import LeaseLost, PersistenceError, WorkflowCancelled
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.persistence import PersistenceProvider
@@ -136,24 +136,32 @@ class Worker:
         beat_every = self.options.lease_seconds / 3
         next_beat = 0.0
         while not self._stopping:
-            if time.monotonic() >= next_beat:
-                info.heartbeat_at = time.time()
-                await store.beat_worker(info)
-                next_beat = time.monotonic() + beat_every
             self._wake.clear()
-            free = self.options.concurrency - len(self._running)
-            if free > 0:
-                for workflow_id in await store.claim(
-                    self.id, free, self.options.lease_seconds, self.options.types
-                ):
-                    self.stats.claimed += 1
-                    task = asyncio.create_task(self._drive(store, workflow_id))
-                    self._running[workflow_id] = task
-                    task.add_done_callback(functools.partial(self._done, workflow_id))
-                if len(self._running) >= self.options.concurrency:
+            try:
+                if time.monotonic() >= next_beat:
+                    info.heartbeat_at = time.time()
+                    await store.beat_worker(info)
+                    next_beat = time.monotonic() + beat_every
+                if await self._claim(store):
                     continue  # full: the next wake is a drive ending (or the poll)
+            except PersistenceError as exc:  # the database is away: keep trying, keep driving
+                _log.warning("worker %s cannot claim work now: %s", self.id, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.options.poll_seconds)
+
+    async def _claim(self, store: LeaseStore) -> bool:
+        """Claim what fits and start driving it; return whether the worker is now full."""
+        free = self.options.concurrency - len(self._running)
+        if free <= 0:
+            return False
+        for workflow_id in await store.claim(
+            self.id, free, self.options.lease_seconds, self.options.types
+        ):
+            self.stats.claimed += 1
+            task = asyncio.create_task(self._drive(store, workflow_id))
+            self._running[workflow_id] = task
+            task.add_done_callback(functools.partial(self._done, workflow_id))
+        return len(self._running) >= self.options.concurrency
 
     def _done(self, workflow_id: str, _task: asyncio.Task[None]) -> None:
         self._running.pop(workflow_id, None)
