@@ -60,6 +60,7 @@ def make_project() -> Path:
         "steps:\n  - {name: Long, function: rtbench.long_step}\n"
     )
     (root / "rtbench.py").write_text(LONG_STEP)
+    sys.path.insert(0, str(root))  # start_workflow() loads the definitions here too
     return root
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ruvon.runtime.start import Started
 
 REGISTRY_FILE = "workflow_registry.yaml"
+_STORED_DEFINITIONS = 64
 
 
 @dataclass(slots=True)
@@ -73,6 +75,7 @@ class WorkflowBuilder:
         self._entries: dict[str, _Entry] = {}
         self._unreadable: list[DefinitionError] = []
         self._loaded: dict[str, LoadedDefinition] = {}
+        self._stored: dict[str, LoadedDefinition] = {}
         self._default_persistence: PersistenceProvider | None = None
         self._default_executor: ExecutionProvider | None = None
         if isinstance(workflow_registry, Mapping):
@@ -297,8 +300,7 @@ class WorkflowBuilder:
         """
         persistence = await self._persistence(persistence_provider)
         record = await persistence.load_workflow(workflow_id)
-        source = f"the definition stored with workflow {workflow_id} ({record.workflow_type})"
-        loaded = load_definition(record.definition, source=source)
+        loaded = self._stored_definition(record.workflow_type, record.definition)
         state = loaded.state_model.model_validate(record.state)
         return Workflow(
             workflow_id=record.id,
@@ -312,6 +314,19 @@ class WorkflowBuilder:
             builder=self,
             record=record,
         )
+
+    def _stored_definition(self, workflow_type: str, raw: dict[str, Any]) -> LoadedDefinition:
+        """The definition stored with a workflow, loaded once per distinct text (a worker loads
+        thousands of workflows of a few definitions)."""
+        key = json.dumps(raw, sort_keys=True, default=str)
+        loaded = self._stored.get(key)
+        if loaded is None:
+            source = f"the definition stored with {workflow_type} workflows"
+            loaded = load_definition(raw, source=source)
+            if len(self._stored) >= _STORED_DEFINITIONS:
+                self._stored.clear()
+            self._stored[key] = loaded
+        return loaded
 
     async def _persistence(self, given: PersistenceProvider | None) -> PersistenceProvider:
         if given is None:

@@ -74,6 +74,7 @@ class Dialect:
     """What differs between the databases."""
 
     transaction: Callable[[str], AbstractAsyncContextManager[Tx]]
+    statement: Callable[[str], AbstractAsyncContextManager[Tx]]  # no BEGIN/COMMIT around it
     label: Callable[[], str]
     to_json: Callable[[Any], Any]
     from_json: Callable[[Any], Any]
@@ -98,14 +99,16 @@ class SqlLeaseStore(LeaseStore):
     ) -> Acquired:
         """See :meth:`LeaseStore.acquire`."""
         now = time.time()
-        async with self._db.transaction(f"take the lease of workflow '{workflow_id}'") as tx:
+        what = f"take the lease of workflow '{workflow_id}'"
+        async with self._db.statement(what) as tx:
             rows = await tx.rows(
                 "UPDATE workflows SET owner = %s, lease_expires_at = %s "
                 "WHERE id = %s AND (owner IS NULL OR owner = %s) RETURNING version",
                 (owner, now + ttl, workflow_id, owner),
             )
-            if rows:
-                return Acquired(int(rows[0][0]))
+        if rows:
+            return Acquired(int(rows[0][0]))
+        async with self._db.transaction(what) as tx:
             held = await tx.rows(
                 "SELECT owner, lease_expires_at FROM workflows WHERE id = %s" + self._db.row_lock,
                 (workflow_id,),
@@ -124,7 +127,7 @@ class SqlLeaseStore(LeaseStore):
 
     async def release(self, workflow_id: str, owner: str) -> None:
         """See :meth:`LeaseStore.release`."""
-        async with self._db.transaction(f"release the lease of workflow '{workflow_id}'") as tx:
+        async with self._db.statement(f"release the lease of workflow '{workflow_id}'") as tx:
             await tx.count(
                 "UPDATE workflows SET owner = NULL, lease_expires_at = NULL "
                 "WHERE id = %s AND owner = %s",
@@ -135,7 +138,7 @@ class SqlLeaseStore(LeaseStore):
         """See :meth:`LeaseStore.renew`."""
         if not owners:
             return []
-        async with self._db.transaction("renew leases") as tx:
+        async with self._db.statement("renew leases") as tx:
             rows = await tx.rows(
                 f"UPDATE workflows SET lease_expires_at = %s WHERE owner IN ({_marks(len(owners))}) "
                 f"RETURNING id, owner, status",
@@ -149,7 +152,7 @@ class SqlLeaseStore(LeaseStore):
         """See :meth:`LeaseStore.claim`."""
         now = time.time()
         only = f" AND workflow_type IN ({_marks(len(types))})" if types else ""
-        async with self._db.transaction("claim runnable workflows") as tx:
+        async with self._db.statement("claim runnable workflows") as tx:
             rows = await tx.rows(
                 "UPDATE workflows SET owner = %s, lease_expires_at = %s, version = version + "
                 "CASE WHEN owner IS NULL THEN 0 ELSE 1 END WHERE id IN ("
@@ -213,7 +216,7 @@ class SqlLeaseStore(LeaseStore):
 
     async def queue(self, workflow_id: str) -> None:
         """See :meth:`LeaseStore.queue`."""
-        async with self._db.transaction(f"hand workflow '{workflow_id}' to workers") as tx:
+        async with self._db.statement(f"hand workflow '{workflow_id}' to workers") as tx:
             await tx.count(
                 "UPDATE workflows SET queued_at = %s WHERE id = %s", (time.time(), workflow_id)
             )
@@ -245,7 +248,7 @@ class SqlLeaseStore(LeaseStore):
 
     async def wake(self, workflow_id: str) -> None:
         """See :meth:`LeaseStore.wake`."""
-        async with self._db.transaction(f"wake workflow '{workflow_id}'") as tx:
+        async with self._db.statement(f"wake workflow '{workflow_id}'") as tx:
             await tx.count(
                 "UPDATE workflows SET pending_input = %s WHERE id = %s AND pending_input IS NULL "
                 f"AND status NOT IN ({_ENDED})",
@@ -287,7 +290,7 @@ class SqlLeaseStore(LeaseStore):
 
     async def zombies(self, now: float) -> list[Zombie]:
         """See :meth:`LeaseStore.zombies`."""
-        async with self._db.transaction("list zombie workflows") as tx:
+        async with self._db.statement("list zombie workflows") as tx:
             rows = await tx.rows(
                 "SELECT id, workflow_type, status, owner, lease_expires_at FROM workflows "
                 f"WHERE owner IS NOT NULL AND lease_expires_at < %s AND status NOT IN ({_ENDED}) "
@@ -315,7 +318,7 @@ class SqlLeaseStore(LeaseStore):
 
     async def beat_worker(self, info: WorkerInfo) -> None:
         """See :meth:`LeaseStore.beat_worker`."""
-        async with self._db.transaction("record the worker's heartbeat") as tx:
+        async with self._db.statement("record the worker's heartbeat") as tx:
             await tx.count(
                 "INSERT INTO ruvon_workers (id, host, pid, concurrency, types, started_at, "
                 "heartbeat_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
@@ -333,7 +336,7 @@ class SqlLeaseStore(LeaseStore):
 
     async def remove_worker(self, worker_id: str) -> None:
         """See :meth:`LeaseStore.remove_worker`."""
-        async with self._db.transaction("remove the worker's row") as tx:
+        async with self._db.statement("remove the worker's row") as tx:
             await tx.count("DELETE FROM ruvon_workers WHERE id = %s", (worker_id,))
 
     async def workers(self, alive_after: float) -> list[WorkerInfo]:
@@ -409,6 +412,7 @@ def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
     return SqlLeaseStore(
         Dialect(
             transaction=transaction,
+            statement=transaction,
             label=lambda: provider._label,
             to_json=dump_json,
             from_json=json.loads,
@@ -479,8 +483,14 @@ def postgres_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
         async with provider._connection(what) as conn, conn.transaction():
             yield _PostgresTx(conn)
 
+    @asynccontextmanager
+    async def statement(what: str) -> AsyncIterator[Tx]:
+        async with provider._connection(what) as conn:  # autocommit: one round trip
+            yield _PostgresTx(conn)
+
     dialect = Dialect(
         transaction=transaction,
+        statement=statement,
         label=lambda: provider._label,
         to_json=Jsonb,
         from_json=lambda value: value,
