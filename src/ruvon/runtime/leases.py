@@ -13,6 +13,7 @@ SQLite (file databases) or PostgreSQL. A provider may also offer its own through
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
 import socket
@@ -233,6 +234,11 @@ class LeaseStore(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release what ``wait_for_work`` holds (a listening connection)."""
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON text (non-ASCII kept) for the runtime's own JSON columns and hashes."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- owners ----------------------------------------------------------------------------------------

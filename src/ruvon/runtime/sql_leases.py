@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ruvon.errors import PersistenceError, WorkflowNotFound, WorkflowStateError
-from ruvon.implementations.persistence.schema import TASK_COLUMNS, dump_json, not_found_message
+from ruvon.implementations.persistence.schema import TASK_COLUMNS, not_found_message
 from ruvon.providers.persistence import PersistenceProvider, TaskRecord
 from ruvon.runtime.leases import (
     SAVED,
@@ -29,6 +29,7 @@ from ruvon.runtime.leases import (
     Renewal,
     WorkerInfo,
     Zombie,
+    dump_json,
     fence_verdict,
     held_error,
 )

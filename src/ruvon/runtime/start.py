@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ruvon.errors import ConfigurationError, VersionConflict, WorkflowNotFound
-from ruvon.implementations.persistence.schema import dump_json
 from ruvon.providers.persistence import PersistenceProvider
-from ruvon.runtime.leases import LeaseStore, lease_store_for
+from ruvon.runtime.leases import LeaseStore, dump_json, lease_store_for
 
 if TYPE_CHECKING:
     from ruvon.builder import WorkflowBuilder
