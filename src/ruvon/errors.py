@@ -134,10 +134,11 @@ class LeaseHeld(WorkflowStateError):
         self.expires_at = expires_at
 
 
-class LeaseLost(PersistenceError):
+class LeaseLost(VersionConflict):
     """This driver could not renew its lease (another driver took the workflow over); it stopped
-    without saving."""
+    without saving. A VersionConflict: another writer owns the workflow now."""
 
 
-class WorkflowCancelled(PersistenceError):
-    """The workflow was cancelled while this driver ran it; nothing more of this run is saved."""
+class WorkflowCancelled(VersionConflict):
+    """The workflow was cancelled while this driver ran it; nothing more of this run is saved.
+    A VersionConflict: the cancel is the newer write."""

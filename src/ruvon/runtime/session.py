@@ -44,8 +44,12 @@ T = TypeVar("T")
 _RUNNABLE = frozenset({"ACTIVE", "WAITING_HUMAN", "PENDING_ASYNC", "PENDING_SUB_WORKFLOW"})
 
 
-class DriverStopping(PersistenceError):
-    """The driver shuts down (SIGTERM) after a checkpoint; the workflow stays ACTIVE for others."""
+class DriverStopping(VersionConflict):
+    """The driver shuts down (SIGTERM) after a checkpoint; the workflow stays ACTIVE for others.
+
+    A VersionConflict so that the engine stops at once without recording anything more, as it does
+    when another writer got in first.
+    """
 
 
 class Session:
