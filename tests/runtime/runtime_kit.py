@@ -327,17 +327,21 @@ def lease_lost_pids(root: Path) -> set[int]:
 
 
 def query(db: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Run one read on the store directly (no ruvon code); ``%s`` placeholders."""
+    """Run one statement on the store directly (no ruvon code) and commit; ``%s`` placeholders."""
     if db.startswith(("postgresql://", "postgres://")):
         import psycopg
 
         with psycopg.connect(db, autocommit=True) as conn:
-            return list(conn.execute(sql.encode(), params).fetchall())
+            cursor = conn.execute(sql.encode(), params)
+            return list(cursor.fetchall()) if cursor.description else []
     import sqlite3
 
     conn = sqlite3.connect(db)
     try:
-        return list(conn.execute(sql.replace("%s", "?"), params).fetchall())
+        cursor = conn.execute(sql.replace("%s", "?"), params)
+        rows = list(cursor.fetchall())
+        conn.commit()
+        return rows
     finally:
         conn.close()
 

@@ -137,3 +137,39 @@ def test_cancel_from_another_process_stops_a_running_parallel_step(project):
         (workflow_id,),
     )
     assert event == "STATUS_CHANGED" and "CANCELLED" in message
+
+
+def test_start_prints_the_id_and_keys_return_the_first_workflow(project):
+    first = project.run("start", "Chain5", "--data", '{"n": 1}', "--idempotency-key", "k-1")
+    again = project.run("start", "Chain5", "--data", '{"n": 1}', "--idempotency-key", "k-1")
+    other = project.run(
+        "start", "Chain5", "--data", '{"n": 2}', "--idempotency-key", "k-1", "--json"
+    )
+    assert first.returncode == again.returncode == other.returncode == 0, other.stderr
+    workflow_id = first.stdout.strip()
+    assert again.stdout.strip() == workflow_id and "already started" in again.stderr
+    assert json.loads(other.stdout) == {
+        "workflow_id": workflow_id,
+        "created": False,
+        "data_differs": True,
+    }
+    assert "other data" in other.stderr
+    assert statuses(project.db) == {workflow_id: "ACTIVE"}
+
+
+def test_scan_zombies_fix_fails_workflows_whose_owner_is_gone(project):
+    workflow_id = project.start("Slow")
+    live = project.start("Slow")
+    query(
+        project.db,
+        "UPDATE workflows SET owner = 'elsewhere:1:dead', lease_expires_at = 1.0 WHERE id = %s",
+        (workflow_id,),
+    )
+    listed = json.loads(project.run("scan-zombies", "--json").stdout)
+    assert [(z["id"], z["owner"], z["status"]) for z in listed] == [
+        (workflow_id, "elsewhere:1:dead", "ACTIVE")
+    ]
+    fixed = project.run("scan-zombies", "--fix")
+    assert fixed.returncode == 0 and workflow_id in fixed.stdout, fixed.stderr
+    assert statuses(project.db) == {workflow_id: "FAILED_WORKER_CRASH", live: "ACTIVE"}
+    assert "no zombie workflows" in project.run("scan-zombies").stdout
