@@ -207,6 +207,7 @@ class Worker:
                 assert session is not None
                 self._sessions[workflow_id] = session
                 session.signal.stopping = self._stopping
+                session.signal.serving = True
                 await self._run(store, workflow, session)
             self.stats.finished += 1
         except DriverStopping:

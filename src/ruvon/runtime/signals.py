@@ -23,9 +23,10 @@ class StopSignal:
         cancelled: The workflow was cancelled by someone else.
         lost: The lease could not be renewed (another driver may run the workflow now).
         stopping: The driver is shutting down (SIGTERM): stop after the current step.
+        serving: The driver is a serving worker: child workflows go to any worker.
     """
 
-    __slots__ = ("cancelled", "lost", "owner", "stopping", "workflow_id")
+    __slots__ = ("cancelled", "lost", "owner", "serving", "stopping", "workflow_id")
 
     def __init__(self, workflow_id: str, owner: str) -> None:
         self.workflow_id = workflow_id
@@ -33,6 +34,7 @@ class StopSignal:
         self.cancelled = False
         self.lost = False
         self.stopping = False
+        self.serving = False
 
     def check(self) -> None:
         """Raise WorkflowCancelled or LeaseLost if the run must stop now."""

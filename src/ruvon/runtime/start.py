@@ -154,3 +154,18 @@ async def queue_for_workers(persistence: PersistenceProvider, workflow_id: str) 
     store = lease_store_for(unwrap(persistence))
     if store is not None:
         await store.queue(workflow_id)
+
+
+async def hand_to_workers(parent_id: str, persistence: PersistenceProvider, child: Any) -> bool:
+    """Under a serving worker, queue an ACTIVE child for any worker instead of running it inline.
+
+    Returns whether the parent should just wait (PENDING_SUB_WORKFLOW); the child's end wakes it.
+    """
+    from ruvon.runtime import signals
+
+    signal = signals.current(parent_id)
+    if signal is None or not signal.serving:
+        return False
+    if child.status == "ACTIVE":
+        await queue_for_workers(persistence, child.id)
+    return True

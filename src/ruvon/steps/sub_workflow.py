@@ -16,7 +16,7 @@ from typing import Any
 
 from ruvon.errors import LeaseHeld, StepFailed
 from ruvon.models import WorkflowStatus
-from ruvon.runtime.start import queue_for_workers
+from ruvon.runtime.start import hand_to_workers, queue_for_workers
 from ruvon.step_models import SubWorkflowMode, SubWorkflowStep
 from ruvon.steps.base import StepOutcome, StepRun, assign_fields
 
@@ -79,13 +79,10 @@ async def collect_child(run: StepRun) -> StepOutcome:
         workflow_observer=run.observer,
     )
     try:
-        await child.run_to_completion()
+        if not await hand_to_workers(run.workflow.id, run.persistence, child):
+            await child.run_to_completion()
     except LeaseHeld:  # another driver runs the child; it wakes this workflow when it ends
-        return StepOutcome(
-            result={"child_workflow_id": child.id, "child_status": child.status.value},
-            state=run.state,
-            wait=WorkflowStatus.PENDING_SUB_WORKFLOW,
-        )
+        pass
     if child.status is WorkflowStatus.COMPLETED:
         del run.workflow.metadata[PENDING_KEY][run.step.name]
         final = child.state.model_dump()
