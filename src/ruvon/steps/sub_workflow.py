@@ -39,11 +39,12 @@ async def run_sub_workflow(run: StepRun) -> StepOutcome:
         data.update({key: evaluator.evaluate(expr) for key, expr in step.input_mapping.items()})
     if step.mode is SubWorkflowMode.FIRE_AND_FORGET:
         child = await _create(run, step.workflow_type, data)
-        # Serving workers run the child if this process does not get to (it exits first).
-        await queue_for_workers(run.persistence, child.id)
-        task = asyncio.ensure_future(_run_detached(child))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        if not await hand_to_workers(run.workflow.id, run.persistence, child):
+            # Serving workers run the child if this process does not get to (it exits first).
+            await queue_for_workers(run.persistence, child.id)
+            task = asyncio.ensure_future(_run_detached(child))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
         update = {step.output_key: child.id} if step.output_key else {}
         assign_fields(run.state, update, run.where)
         return StepOutcome(result={"child_workflow_id": child.id}, state=run.state)
