@@ -73,6 +73,7 @@ class Session:
         self.signal = signals.register(workflow_id, owner)
         self.original: PersistenceProvider | None = None  # the workflow's provider before fencing
         self.keeper: _Keeper | None = None
+        self.closed = False  # a renewal that was under way when the session ended ignores it
 
     def lose(self, why: str) -> None:
         """Mark the lease lost: every later save of this session fails; log LEASE_LOST once."""
@@ -242,11 +243,13 @@ async def renew(sessions: Sequence[Session]) -> None:
             renewed = await store.renew(sorted({s.owner for s in group}), ttl)
         except Exception as exc:
             for session in group:
-                if time.time() >= session.expires_at - 0.5:
+                if not session.closed and time.time() >= session.expires_at - 0.5:
                     session.lose(f"the lease could not be renewed before it expired ({exc})")
             continue
         held = {(r.workflow_id, r.owner): r.status for r in renewed}
         for session in group:
+            if session.closed:
+                continue
             status = held.get((session.workflow_id, session.owner))
             if status is None:
                 session.lose("the lease is held by another driver now")
@@ -364,6 +367,7 @@ async def open_session(
 
 async def close_session(workflow: Workflow, session: Session) -> None:
     """Stop renewing, unfence the saves and release the lease (unless it was lost)."""
+    session.closed = True
     if session.keeper is not None:
         session.keeper.remove(session)
     workflow.session, workflow.persistence = None, session.original or workflow.persistence
