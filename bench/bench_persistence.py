@@ -88,7 +88,7 @@ async def raw_sqlite(path: Path, synchronous: str, count: int) -> float:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(
             "INSERT INTO workflows VALUES (?, 'Chain', '1', 'm.Counter', ?, ?, 'ACTIVE', 0, '{}', "
-            "1, ?, ?, NULL)",
+            "1, ?, ?, NULL, '{}')",
             (workflow_id, definition, json.dumps({"n": 0}), now, now),
         )
         conn.execute("COMMIT")
@@ -129,7 +129,7 @@ async def raw_postgres(dsn: str, count: int) -> float:
             workflow_id, now = str(uuid.uuid4()), time.time()
             await conn.execute(
                 "INSERT INTO workflows VALUES (%s, 'Chain', '1', 'm.Counter', %s, %s, 'ACTIVE', "
-                "0, '{}', 1, %s, %s, NULL)",
+                "0, '{}', 1, %s, %s, NULL, '{}')",
                 (workflow_id, definition, Jsonb({"n": 0}), now, now),
             )
             for step in range(STEPS):

@@ -207,10 +207,12 @@ async def test_log_is_kept_in_order_and_saved_with_the_workflow(store: Persisten
         LogEntry("w1", "STEP_COMPLETED", "A", at=5.5, duration=0.25),
         LogEntry("w1", "TASK_FAILED", "Par", "t1", at=6.0, duration=None, message="boom ✗"),
     ]
-    await store.append_log(LogEntry("w1", "STATUS_CHANGED", message="created", at=1.0))
+    created = LogEntry("w1", "STATUS_CHANGED", message="created", at=1.0)
+    record.version = await store.save_workflow(record, log=[created])
     record.version = await store.save_workflow(record, log=entries)
-    await store.append_log(LogEntry("w1", "STEP_COMPLETED", "B", at=7.0))
-    await store.append_log(LogEntry("w2", "STEP_COMPLETED", "X", at=8.0))
+    record.version = await store.save_workflow(record)  # no log rows
+    await store.save_workflow(record, log=[LogEntry("w1", "STEP_COMPLETED", "B", at=7.0)])
+    await store.save_workflow(make_record("w2"), log=[LogEntry("w2", "STEP_COMPLETED", "X", at=8)])
 
     log = await store.load_log("w1")
 
@@ -220,6 +222,7 @@ async def test_log_is_kept_in_order_and_saved_with_the_workflow(store: Persisten
         "TASK_FAILED",
         "STEP_COMPLETED",
     ]
+    assert log[0] == created
     assert log[1:3] == entries
     assert [e.workflow_id for e in await store.load_log("w2")] == ["w2"]
     assert await store.load_log("nobody") == []
