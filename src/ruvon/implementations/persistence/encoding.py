@@ -13,12 +13,15 @@ from typing import Any
 from ruvon.errors import PersistenceError
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
+# Built once: json.dumps with non-default options builds a new encoder at every call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode_strict = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _NUL_ESCAPE = "\\u0000"  # how json.dumps writes "\x00"
 
 
 def dump_json(value: Any) -> str:
     """Serialize a JSON column (compact; non-ASCII kept as is)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _encode(value)
 
 
 def encode_column(value: Any, field: str, owner: str, *, postgres: bool = False) -> str:
@@ -35,8 +38,10 @@ def encode_column(value: Any, field: str, owner: str, *, postgres: bool = False)
         PersistenceError: A value is not JSON-serializable (or not storable in PostgreSQL); the
             message names its path, e.g. ``state.items[2].when``.
     """
+    if not value and type(value) is dict:  # metadata and engine are usually empty
+        return "{}"
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=not postgres)
+        text = _encode_strict(value) if postgres else _encode(value)
     except (TypeError, ValueError, RecursionError):
         raise PersistenceError(_problem_message(value, field, owner, postgres)) from None
     # An escaped backslash followed by "u0000" also matches; the walk below then finds nothing.

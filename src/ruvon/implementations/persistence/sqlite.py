@@ -10,7 +10,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from ruvon.errors import ConfigurationError, PersistenceError
 from ruvon.implementations.persistence.schema import MIGRATIONS_TABLE, pending_migrations
@@ -20,7 +20,6 @@ _log = logging.getLogger("ruvon.persistence.sqlite")
 
 _SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-T = TypeVar("T")
 
 
 class _Mismatch(Exception):
@@ -251,7 +250,7 @@ class SQLitePersistenceProvider(SQLPersistenceProvider):
         upsert = self._sql.upsert_task
         self._write(what, lambda conn: conn.executemany(upsert, rows))
 
-    def _write(self, what: str, op: Callable[[sqlite3.Connection], T]) -> T:
+    def _write(self, what: str, op: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``op`` in a write transaction, committed together with concurrent threads' writes.
 
         The caller queues its write, then takes the connection; whoever holds it commits every
@@ -259,6 +258,12 @@ class SQLitePersistenceProvider(SQLPersistenceProvider):
         """
         conn = self._connection()
         write = _Write(op)
+        if not self._queue and self._lock.acquire(blocking=False):
+            try:  # nobody waiting: commit alone, without queueing
+                self._commit(conn, [write])
+            finally:
+                self._lock.release()
+            return self._outcome(what, write)
         self._queue.append(write)
         with self._lock:
             if not write.done:
@@ -268,12 +273,16 @@ class SQLitePersistenceProvider(SQLPersistenceProvider):
                 else:  # one transaction each, in arrival order
                     for item in batch:
                         self._commit(conn, [item])
+        return self._outcome(what, write)
+
+    def _outcome(self, what: str, write: _Write) -> Any:
+        """The result of a committed ``write``, or its error (sqlite3's as PersistenceError)."""
         error = write.error
         if isinstance(error, sqlite3.Error):
             raise self._error(what, error) from error
         if error is not None:
             raise error
-        return write.result  # type: ignore[no-any-return]
+        return write.result
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
         """One transaction for ``batch``; each write's own failure undoes only that write."""
