@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ruvon.errors import ConfigurationError
+from ruvon.errors import ConfigurationError, DatabaseNotFound, WorkflowNotFound
 from ruvon.providers.persistence import PersistenceProvider
 
 DEFAULT_DB = "ruvon.db"
@@ -83,16 +83,29 @@ def describe_store(db: str) -> str:
 
 
 @asynccontextmanager
-async def opened_store(db: str, *, create: bool = True) -> AsyncIterator[PersistenceProvider]:
+async def opened_store(
+    db: str, *, create: bool = True, workflow_id: str | None = None
+) -> AsyncIterator[PersistenceProvider]:
     """Open, initialize and finally close the store for ``db``.
 
     Args:
         db: As for :func:`open_store`.
         create: False for commands that only read or change existing workflows (``list``,
             ``show``, ``cancel``, ``resume``): they never create a file or tables.
+        workflow_id: The workflow the command is about: a missing database then raises
+            WorkflowNotFound naming it (the CLI's "not found" exit code).
+
+    Raises:
+        DatabaseNotFound: ``create`` is False and there is no ruvon database at ``db``.
+        WorkflowNotFound: The same, when ``workflow_id`` is given.
     """
     store = open_store(db, create=create)
-    await store.initialize()
+    try:
+        await store.initialize()
+    except DatabaseNotFound as exc:
+        if workflow_id is None:
+            raise
+        raise WorkflowNotFound(f"No workflow with id '{workflow_id}' can be found: {exc}") from exc
     try:
         yield store
     finally:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ruvon.errors import ConfigurationError, PersistenceError
+from ruvon.errors import ConfigurationError, DatabaseNotFound, PersistenceError
 from ruvon.implementations.persistence.schema import (
     LOG_COLUMNS,
     MIGRATIONS_TABLE,
@@ -201,7 +201,7 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
             f"The PostgreSQL database '{info.dbname}' on {info.host}:{info.port} (schema {schema})"
         )
         if exists is None and not self.create:
-            raise PersistenceError(
+            raise DatabaseNotFound(
                 f"There is no ruvon database in {self._label[4:]}: it has no {MIGRATIONS_TABLE} "
                 f"table; nothing was created. Check the URL (--db) and the search_path schema."
             )

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ruvon.errors import ConfigurationError, PersistenceError
+from ruvon.errors import ConfigurationError, DatabaseNotFound, PersistenceError
 from ruvon.implementations.persistence.schema import MIGRATIONS_TABLE, pending_migrations
 from ruvon.implementations.persistence.sql import Dialect, Row, SaveArgs, SQLPersistenceProvider
 
@@ -132,7 +132,7 @@ class SQLitePersistenceProvider(SQLPersistenceProvider):
     def _open(self) -> sqlite3.Connection:
         memory = self.db_path == ":memory:"
         if not self.create and (memory or not os.path.isfile(self.db_path)):
-            raise PersistenceError(self._no_database("the file does not exist"))
+            raise DatabaseNotFound(self._no_database("the file does not exist"))
         target = self.db_path
         if not self.create:  # mode=rw never creates the file, even if it vanishes meanwhile
             target = f"file:{_uri_path(self.db_path)}?mode=rw"
@@ -152,7 +152,7 @@ class SQLitePersistenceProvider(SQLPersistenceProvider):
             ) from exc
         try:
             if not self.create and not _has_table(conn, MIGRATIONS_TABLE):
-                raise PersistenceError(self._no_database("the file holds no ruvon tables"))
+                raise DatabaseNotFound(self._no_database("the file holds no ruvon tables"))
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             self._migrate(conn)
