@@ -118,7 +118,7 @@ async def continue_stored(
 ) -> int:
     """Load a stored workflow and run it on: ``resume`` (ACTIVE or WAITING_HUMAN) or ``retry`` (FAILED)."""
     progress = RichProgressObserver(session.out)
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False, workflow_id=workflow_id) as store:
         workflow = await session.builder().load_workflow(
             workflow_id,
             persistence_provider=store,
@@ -190,7 +190,7 @@ async def list_stored(
     session: Session, status: str | None, workflow_type: str | None, limit: int
 ) -> int:
     """Print the stored workflows, newest first."""
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False) as store:
         records = await store.list_workflows(
             status=status, workflow_type=workflow_type, limit=limit
         )
@@ -203,7 +203,7 @@ async def list_stored(
 
 async def show_stored(session: Session, workflow_id: str) -> int:
     """Print one stored workflow: summary, state, step history and failures."""
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False, workflow_id=workflow_id) as store:
         record = await store.load_workflow(workflow_id)
         log = await store.load_log(workflow_id)
         step = step_name_at(record) or ""
@@ -221,7 +221,7 @@ async def cancel_stored(session: Session, workflow_id: str) -> int:
     save is version-checked: a process that moves the workflow on at the same moment wins, and the
     cancel fails with a VersionConflict saying so.
     """
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False, workflow_id=workflow_id) as store:
         record = await store.load_workflow(workflow_id)
         if WorkflowStatus(record.status).is_terminal:
             raise WorkflowStateError(
