@@ -90,7 +90,7 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         max_size: int = 10,
         *,
         create: bool = True,
-        connect_timeout: int = 3,
+        connect_timeout: int = 2,
     ) -> None:
         if not 0 <= min_size <= max_size or max_size < 1:
             raise ConfigurationError(
@@ -180,8 +180,8 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         port = params.get("port") or 5432
         return (
             f"The PostgreSQL server at {host}:{port} (database '{params.get('dbname', '')}') "
-            f"cannot be used: {type(exc).__name__}: {str(exc).strip()}. Check that the server "
-            f"is running and reachable there (pg_isready -h {host} -p {port}) and the DSN's "
+            f"cannot be used ({type(exc).__name__}: {' '.join(str(exc).split())}). Check that "
+            f"the server is running and reachable there (pg_isready -h {host} -p {port}) and the DSN's "
             f"host, port, user, password and dbname."
         )
 
