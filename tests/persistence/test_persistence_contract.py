@@ -349,3 +349,18 @@ async def test_racing_writers_of_one_version_have_exactly_one_winner(
     assert sorted(outcomes) == ["conflict"] * 19 + ["saved"]
     loaded = await store.load_workflow("race")
     assert loaded.version == 2 and outcomes[loaded.state["winner"]] == "saved"
+
+
+@pytest.mark.parametrize("count", [2, 9, 30])
+async def test_many_log_rows_in_one_save_keep_their_order(
+    store: PersistenceProvider, count: int
+) -> None:
+    record = make_record("w1")
+    entries = [
+        LogEntry("w1", "TASK_COMPLETED", "Par", f"t{i}", at=float(i), duration=i or None)
+        for i in range(count)
+    ]
+    record.version = await store.save_workflow(record, log=entries[:1])
+    await store.save_workflow(record, finished_step="Par", log=entries[1:])
+
+    assert await store.load_log("w1") == entries

@@ -33,6 +33,7 @@ _log = logging.getLogger("ruvon.persistence.postgres")
 # Serializes schema migrations of concurrent initializers (any 64-bit constant would do).
 _MIGRATION_LOCK_KEY = 0x52_55_56_4F_4E
 _LOG_TYPES = ("text", "text", "text", "text", "float8", "float8", "text")
+_VALUES_ROWS = 8  # log rows sent as plain parameters; more go as arrays
 _TASK_TYPES = ("text", "text", "text", "text", "jsonb", "text", "float8", "float8")
 
 
@@ -42,6 +43,13 @@ def _unnest(columns: Sequence[str], types: Sequence[str]) -> str:
     names = ", ".join(f"c{i}" for i in range(len(columns)))
     picks = ", ".join(f"c{i}::jsonb" if t == "jsonb" else f"c{i}" for i, t in enumerate(types))
     return f"SELECT {picks} FROM unnest({arrays}) AS t({names})"
+
+
+def _values(rows: int) -> str:
+    """``SELECT`` of ``rows`` log rows passed as typed parameters."""
+    row = "(" + ", ".join(f"%s::{t}" for t in _LOG_TYPES) + ")"
+    names = ", ".join(f"c{i}" for i in range(len(LOG_COLUMNS)))
+    return f"SELECT * FROM (VALUES {', '.join([row] * rows)}) AS v({names})"
 
 
 def _columns(rows: Sequence[Row], types: Sequence[str]) -> list[list[Any]]:
@@ -107,12 +115,7 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._init_lock: asyncio.Lock | None = None
         self._label = "The PostgreSQL database"
-        self._saves: dict[tuple[str, bool, bool], str] = {}
-        log_select = _unnest(LOG_COLUMNS, _LOG_TYPES)
-        self._insert_log = (
-            f"INSERT INTO execution_log ({', '.join(LOG_COLUMNS)}) {log_select} "
-            f"WHERE EXISTS (SELECT 1 FROM w)"
-        )
+        self._saves: dict[tuple[str, bool, int], str] = {}
         self._upsert_tasks = (
             f"INSERT INTO task_results ({', '.join(TASK_COLUMNS)}) "
             f"{_unnest(TASK_COLUMNS, _TASK_TYPES)} {self._sql.task_conflict}"
@@ -262,19 +265,27 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
 
     async def _save(self, what: str, save: SaveArgs) -> bool:
         sql, params, finished_step, workflow_id, log_rows = save
-        statement = self._save_statement(sql, finished_step is not None, bool(log_rows))
+        rows = len(log_rows)
+        statement = self._save_statement(sql, finished_step is not None, rows)
         args: list[Any] = list(params)
         if finished_step is not None:
             args += (workflow_id, finished_step)
-        if log_rows:
+        if rows > _VALUES_ROWS:
             args += _columns(log_rows, _LOG_TYPES)
+        else:
+            for row in log_rows:
+                args += row
         async with self._connection(what) as conn:
-            row = await (await conn.execute(statement, args)).fetchone()
-        return bool(row and row[0])
+            found = await (await conn.execute(statement, args)).fetchone()
+        return bool(found and found[0])
 
-    def _save_statement(self, sql: str, delete: bool, log: bool) -> str:
-        """One statement for a whole save: the row, then (only if it matched) deletion and log."""
-        key = (sql, delete, log)
+    def _save_statement(self, sql: str, delete: bool, rows: int) -> str:
+        """One statement for a whole save: the row, then (only if it matched) deletion and log.
+
+        Up to _VALUES_ROWS log rows are passed as plain parameters (cheapest to send and plan);
+        more as one array per column.
+        """
+        key = (sql, delete, rows if rows <= _VALUES_ROWS else -1)
         statement = self._saves.get(key)
         if statement is None:
             parts = [f"w AS ({sql} RETURNING version)"]
@@ -283,9 +294,15 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
                     "d AS (DELETE FROM task_results WHERE workflow_id = %s AND step_name = %s "
                     "AND EXISTS (SELECT 1 FROM w))"
                 )
-            if log:
-                parts.append(f"l AS ({self._insert_log})")
+            if rows:
+                select = _unnest(LOG_COLUMNS, _LOG_TYPES) if rows > _VALUES_ROWS else _values(rows)
+                parts.append(
+                    f"l AS (INSERT INTO execution_log ({', '.join(LOG_COLUMNS)}) {select} "
+                    f"WHERE EXISTS (SELECT 1 FROM w))"
+                )
             statement = f"WITH {', '.join(parts)} SELECT count(*) FROM w"
+            if len(self._saves) >= 256:
+                self._saves.clear()
             self._saves[key] = statement
         return statement
 
