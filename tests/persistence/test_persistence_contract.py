@@ -364,3 +364,32 @@ async def test_many_log_rows_in_one_save_keep_their_order(
     await store.save_workflow(record, finished_step="Par", log=entries[1:])
 
     assert await store.load_log("w1") == entries
+
+
+async def test_updates_from_two_providers_keep_every_column(stores: StoreFactory) -> None:
+    first, second = stores.new(), stores.new()
+    await first.initialize()
+    await second.initialize()
+    record = make_record("w1")
+    record.version = await first.save_workflow(record)
+    changes: list[dict[str, Any]] = [
+        {"status": "WAITING_HUMAN"},
+        {"metadata": {"k": 1}},
+        {"engine": {"retries": {"A": 1}}},
+        {"parent_id": "p"},
+        {"status": "ACTIVE", "metadata": {}},
+    ]
+    for turn, change in enumerate(changes * 2):
+        writer = (first, second)[turn % 2]
+        record = await writer.load_workflow("w1")
+        record.state = {"turn": turn}
+        record.version = await writer.save_workflow(record)  # then the change, by the same writer
+        for name, value in change.items():
+            setattr(record, name, value)
+        expected = dataclasses.replace(record)
+        record.version = await writer.save_workflow(record)
+
+        for reader in (first, second):
+            loaded = await reader.load_workflow("w1")
+            for name in ("state", "status", "metadata", "engine", "parent_id"):
+                assert getattr(loaded, name) == getattr(expected, name), (turn, name)

@@ -176,22 +176,9 @@ class SQLPersistenceProvider(PersistenceProvider):
             definition = self._definitions.dumps(
                 record.definition, "definition", owner, postgres=postgres
             )
-            sql = self._sql.insert_workflow
-            params: Row = (
-                record.id,
-                record.workflow_type,
-                record.workflow_version,
-                record.state_model_path,
-                definition,
-                state,
-                record.status,
-                record.current_step,
-                metadata,
-                new_version,
-                record.created_at,
-                time.time(),
-                record.parent_id,
-                engine,
+            sql, params = (
+                self._sql.insert_workflow,
+                _insert_params(record, definition, saved, state),
             )
         else:
             optional = self._changed(record.id, record.version, saved)
@@ -317,3 +304,27 @@ class SQLPersistenceProvider(PersistenceProvider):
         if text is not None and self.dialect.postgres and "\x00" in text:
             return text.replace("\x00", "\ufffd")
         return text
+
+
+def _insert_params(record: WorkflowRecord, definition: str, saved: Row, state: str) -> Row:
+    """The parameters of a new workflow's row in WORKFLOW_COLUMNS order.
+
+    ``saved`` is (version, status, metadata, parent_id, engine) with JSON columns encoded.
+    """
+    version, status, metadata, parent_id, engine = saved
+    return (
+        record.id,
+        record.workflow_type,
+        record.workflow_version,
+        record.state_model_path,
+        definition,
+        state,
+        status,
+        record.current_step,
+        metadata,
+        version,
+        record.created_at,
+        time.time(),
+        parent_id,
+        engine,
+    )
