@@ -275,3 +275,17 @@ async def test_concurrent_saves_are_committed_together_each_checked(tmp_path: Pa
         assert (await provider.load_workflow(f"w{i}")).version == 2
         assert [e.event for e in await provider.load_log(f"w{i}")] == ["STEP_COMPLETED"]
     await provider.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_refuses_nan_naming_the_field(postgres_dsn: str) -> None:
+    from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+    provider = PostgresPersistenceProvider(postgres_dsn, max_size=2)
+    try:
+        with pytest.raises(PersistenceError, match=r"state\.ratio is nan.*NaN or infinite"):
+            await provider.save_workflow(record("w1", ratio=float("nan")))
+        with pytest.raises(WorkflowNotFound):
+            await provider.load_workflow("w1")
+    finally:
+        await provider.close()
