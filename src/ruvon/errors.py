@@ -94,6 +94,10 @@ class VersionConflict(PersistenceError):
     """Another writer saved the workflow since it was loaded; this write would lose their update."""
 
 
+class DatabaseNotFound(PersistenceError):
+    """A provider opened with ``create=False`` found no ruvon database (and created nothing)."""
+
+
 class ExpressionError(RuvonError, ValueError):
     """An expression could not be parsed or evaluated, or used something that is not allowed."""
 

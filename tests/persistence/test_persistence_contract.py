@@ -207,10 +207,12 @@ async def test_log_is_kept_in_order_and_saved_with_the_workflow(store: Persisten
         LogEntry("w1", "STEP_COMPLETED", "A", at=5.5, duration=0.25),
         LogEntry("w1", "TASK_FAILED", "Par", "t1", at=6.0, duration=None, message="boom ✗"),
     ]
-    await store.append_log(LogEntry("w1", "STATUS_CHANGED", message="created", at=1.0))
+    created = LogEntry("w1", "STATUS_CHANGED", message="created", at=1.0)
+    record.version = await store.save_workflow(record, log=[created])
     record.version = await store.save_workflow(record, log=entries)
-    await store.append_log(LogEntry("w1", "STEP_COMPLETED", "B", at=7.0))
-    await store.append_log(LogEntry("w2", "STEP_COMPLETED", "X", at=8.0))
+    record.version = await store.save_workflow(record)  # no log rows
+    await store.save_workflow(record, log=[LogEntry("w1", "STEP_COMPLETED", "B", at=7.0)])
+    await store.save_workflow(make_record("w2"), log=[LogEntry("w2", "STEP_COMPLETED", "X", at=8)])
 
     log = await store.load_log("w1")
 
@@ -220,6 +222,7 @@ async def test_log_is_kept_in_order_and_saved_with_the_workflow(store: Persisten
         "TASK_FAILED",
         "STEP_COMPLETED",
     ]
+    assert log[0] == created
     assert log[1:3] == entries
     assert [e.workflow_id for e in await store.load_log("w2")] == ["w2"]
     assert await store.load_log("nobody") == []
@@ -346,3 +349,47 @@ async def test_racing_writers_of_one_version_have_exactly_one_winner(
     assert sorted(outcomes) == ["conflict"] * 19 + ["saved"]
     loaded = await store.load_workflow("race")
     assert loaded.version == 2 and outcomes[loaded.state["winner"]] == "saved"
+
+
+@pytest.mark.parametrize("count", [2, 9, 30])
+async def test_many_log_rows_in_one_save_keep_their_order(
+    store: PersistenceProvider, count: int
+) -> None:
+    record = make_record("w1")
+    entries = [
+        LogEntry("w1", "TASK_COMPLETED", "Par", f"t{i}", at=float(i), duration=i or None)
+        for i in range(count)
+    ]
+    record.version = await store.save_workflow(record, log=entries[:1])
+    await store.save_workflow(record, finished_step="Par", log=entries[1:])
+
+    assert await store.load_log("w1") == entries
+
+
+async def test_updates_from_two_providers_keep_every_column(stores: StoreFactory) -> None:
+    first, second = stores.new(), stores.new()
+    await first.initialize()
+    await second.initialize()
+    record = make_record("w1")
+    record.version = await first.save_workflow(record)
+    changes: list[dict[str, Any]] = [
+        {"status": "WAITING_HUMAN"},
+        {"metadata": {"k": 1}},
+        {"engine": {"retries": {"A": 1}}},
+        {"parent_id": "p"},
+        {"status": "ACTIVE", "metadata": {}},
+    ]
+    for turn, change in enumerate(changes * 2):
+        writer = (first, second)[turn % 2]
+        record = await writer.load_workflow("w1")
+        record.state = {"turn": turn}
+        record.version = await writer.save_workflow(record)  # then the change, by the same writer
+        for name, value in change.items():
+            setattr(record, name, value)
+        expected = dataclasses.replace(record)
+        record.version = await writer.save_workflow(record)
+
+        for reader in (first, second):
+            loaded = await reader.load_workflow("w1")
+            for name in ("state", "status", "metadata", "engine", "parent_id"):
+                assert getattr(loaded, name) == getattr(expected, name), (turn, name)

@@ -122,7 +122,7 @@ async def continue_stored(
     The workflow's lease is held throughout (``wait``: seconds to wait for another driver's).
     """
     progress = RichProgressObserver(session.out)
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False, workflow_id=workflow_id) as store:
         workflow = await session.builder().load_workflow(
             workflow_id,
             persistence_provider=store,
@@ -208,7 +208,7 @@ async def list_stored(
     session: Session, status: str | None, workflow_type: str | None, limit: int
 ) -> int:
     """Print the stored workflows, newest first."""
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False) as store:
         records = await store.list_workflows(
             status=status, workflow_type=workflow_type, limit=limit
         )
@@ -221,7 +221,7 @@ async def list_stored(
 
 async def show_stored(session: Session, workflow_id: str) -> int:
     """Print one stored workflow: summary, state, step history and failures."""
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False, workflow_id=workflow_id) as store:
         record = await store.load_workflow(workflow_id)
         log = await store.load_log(workflow_id)
         step = step_name_at(record) or ""

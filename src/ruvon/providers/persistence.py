@@ -93,6 +93,8 @@ class PersistenceProvider(ABC):
 
         Raises:
             VersionConflict: The stored version differs from ``record.version``.
+            PersistenceError: A value of state, metadata or engine cannot be stored (the message
+                names its path, e.g. ``state.when``); nothing is written then.
         """
 
     @abstractmethod
@@ -106,21 +108,21 @@ class PersistenceProvider(ABC):
         """Workflows, newest first, optionally filtered by status and type."""
 
     @abstractmethod
-    async def save_task_result(self, record: TaskRecord) -> None:
-        """Save (or replace) the outcome of one PARALLEL task."""
-
     async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
-        """Save several task outcomes that arrived together (one transaction where supported)."""
-        for record in records:
-            await self.save_task_result(record)
+        """Save (or replace) the outcomes of PARALLEL tasks that arrived together, in one transaction.
+
+        Raises:
+            PersistenceError: A result cannot be stored (the message names its path); nothing is
+                written then.
+        """
+
+    async def save_task_result(self, record: TaskRecord) -> None:
+        """Save (or replace) the outcome of one PARALLEL task: ``save_task_results([record])``."""
+        await self.save_task_results([record])
 
     @abstractmethod
     async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
         """Saved task outcomes of the step's current run, by task name."""
-
-    @abstractmethod
-    async def append_log(self, entry: LogEntry) -> None:
-        """Append one entry to the workflow's execution log."""
 
     @abstractmethod
     async def load_log(self, workflow_id: str) -> list[LogEntry]:

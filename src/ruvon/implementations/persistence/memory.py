@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from ruvon.errors import VersionConflict, WorkflowNotFound
+from ruvon.errors import PersistenceError, VersionConflict, WorkflowNotFound
+from ruvon.implementations.persistence.encoding import find_unstorable
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, TaskRecord, WorkflowRecord
+
+R = TypeVar("R")
 
 
 class InMemoryPersistenceProvider(PersistenceProvider):
@@ -40,7 +43,7 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                 )
             # The definition is never mutated; state and metadata are copied so the caller's later
             # changes cannot reach the stored record.
-            saved = _snapshot(record)
+            saved = _checked(_snapshot, record, f"Workflow '{record.id}'")
             saved.version = record.version + 1
             saved.updated_at = time.time()
             self._workflows[record.id] = saved
@@ -76,29 +79,22 @@ class InMemoryPersistenceProvider(PersistenceProvider):
         found.sort(key=lambda r: r.created_at, reverse=True)
         return found[:limit]
 
-    async def save_task_result(self, record: TaskRecord) -> None:
-        """Save a copy of the task's outcome."""
-        with self._lock:
-            step = self._tasks.setdefault((record.workflow_id, record.step_name), {})
-            step[record.task_name] = _task_snapshot(record)
-
     async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
-        """Save copies of several task outcomes at once."""
+        """Save copies of several task outcomes at once (none if one cannot be stored)."""
+        copies = [
+            _checked(_task_snapshot, r, f"Task '{r.task_name}' of workflow '{r.workflow_id}'")
+            for r in records
+        ]
         with self._lock:
-            for record in records:
+            for record in copies:
                 step = self._tasks.setdefault((record.workflow_id, record.step_name), {})
-                step[record.task_name] = _task_snapshot(record)
+                step[record.task_name] = record
 
     async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
         """Copies of the saved outcomes of the step's current run."""
         with self._lock:
             saved = self._tasks.get((workflow_id, step_name), {})
             return {name: _task_snapshot(record) for name, record in saved.items()}
-
-    async def append_log(self, entry: LogEntry) -> None:
-        """Append a copy of ``entry``."""
-        with self._lock:
-            self._log.setdefault(entry.workflow_id, []).append(copy.copy(entry))
 
     async def load_log(self, workflow_id: str) -> list[LogEntry]:
         """The workflow's log, oldest first."""
@@ -139,15 +135,39 @@ def _task_snapshot(record: TaskRecord) -> TaskRecord:
     )
 
 
+class _NotJson(Exception):
+    """A value that the SQL stores could not save either."""
+
+
+def _checked(snapshot: Callable[[R], R], record: R, owner: str) -> R:
+    """``snapshot(record)``, or the PersistenceError an SQL store gives for a non-JSON value."""
+    try:
+        return snapshot(record)
+    except _NotJson:
+        for field in ("state", "metadata", "engine", "result"):
+            path = find_unstorable(getattr(record, field, None), field)
+            if path is not None:
+                raise PersistenceError(
+                    f"{owner} cannot be saved: {path} is not JSON-serializable. Store plain JSON "
+                    f"values only (str, int, float, bool, None, lists, dicts with string keys); "
+                    f"convert others first, e.g. a datetime with .isoformat()."
+                ) from None
+        raise
+
+
 def _copy_json(value: Any) -> Any:
-    """Deep copy of JSON-like data (dicts, lists, scalars); faster than copy.deepcopy for it."""
-    if isinstance(value, dict):
-        return {key: _copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(item) for item in value]
+    """Deep copy of JSON data (dicts, lists, scalars); faster than copy.deepcopy for it.
+
+    Raises:
+        _NotJson: ``value`` holds something else (as the SQL stores, which cannot save it).
+    """
     if isinstance(value, str | int | float | bool | None):
         return value
-    return copy.deepcopy(value)
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy_json(item) for item in value]
+    raise _NotJson
 
 
 InMemoryPersistence = InMemoryPersistenceProvider

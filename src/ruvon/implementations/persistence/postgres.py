@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ruvon.errors import ConfigurationError, PersistenceError, VersionConflict, WorkflowNotFound
+from ruvon.errors import ConfigurationError, DatabaseNotFound, PersistenceError
 from ruvon.implementations.persistence.schema import (
     LOG_COLUMNS,
     MIGRATIONS_TABLE,
     TASK_COLUMNS,
-    WORKFLOW_COLUMNS,
-    JsonCache,
-    insert_row,
-    log_from_row,
-    log_row,
-    not_found_message,
     pending_migrations,
-    task_from_row,
-    update_row,
-    version_conflict_message,
-    workflow_from_row,
 )
-from ruvon.providers.persistence import LogEntry, PersistenceProvider, TaskRecord, WorkflowRecord
+from ruvon.implementations.persistence.sql import Dialect, Row, SaveArgs, SQLPersistenceProvider
 
 try:
     import psycopg
-    from psycopg.types.json import Jsonb
+    from psycopg.conninfo import conninfo_to_dict
     from psycopg_pool import AsyncConnectionPool
 except ImportError as _missing:  # pragma: no cover - depends on the installed extras
     raise ConfigurationError(
@@ -43,39 +32,43 @@ _log = logging.getLogger("ruvon.persistence.postgres")
 
 # Serializes schema migrations of concurrent initializers (any 64-bit constant would do).
 _MIGRATION_LOCK_KEY = 0x52_55_56_4F_4E
-_COLS = ", ".join(WORKFLOW_COLUMNS)
-_INSERT_WORKFLOW = (
-    f"INSERT INTO workflows ({_COLS}) VALUES ({', '.join(['%s'] * len(WORKFLOW_COLUMNS))}) "
-    f"ON CONFLICT (id) DO NOTHING"
-)
-# See schema.update_row: an update writes only what a step changes.
-_UPDATE_WORKFLOW = (
-    "UPDATE workflows SET state = %s, status = %s, current_step = %s, metadata = %s, "
-    "version = %s, updated_at = %s, parent_id = %s, engine = %s WHERE id = %s AND version = %s"
-)
-_UPSERT_TASK = (
-    f"INSERT INTO task_results ({', '.join(TASK_COLUMNS)}) "
-    f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-    f"ON CONFLICT (workflow_id, step_name, task_name) DO UPDATE SET status = EXCLUDED.status, "
-    f"result = EXCLUDED.result, error = EXCLUDED.error, started_at = EXCLUDED.started_at, "
-    f"ended_at = EXCLUDED.ended_at"
-)
-_INSERT_LOG = (
-    f"INSERT INTO execution_log ({', '.join(LOG_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-)
+_LOG_TYPES = ("text", "text", "text", "text", "float8", "float8", "text")
+_VALUES_ROWS = 8  # log rows sent as plain parameters; more go as arrays
+_TASK_TYPES = ("text", "text", "text", "text", "jsonb", "text", "float8", "float8")
 
 
-def _same(value: Any) -> Any:
-    """psycopg already decodes JSONB columns."""
-    return value
+def _unnest(columns: Sequence[str], types: Sequence[str]) -> str:
+    """``SELECT`` of rows passed as one array parameter per column (one statement, any count)."""
+    arrays = ", ".join(f"%s::{'text' if t == 'jsonb' else t}[]" for t in types)
+    names = ", ".join(f"c{i}" for i in range(len(columns)))
+    picks = ", ".join(f"c{i}::jsonb" if t == "jsonb" else f"c{i}" for i, t in enumerate(types))
+    return f"SELECT {picks} FROM unnest({arrays}) AS t({names})"
 
 
-class PostgresPersistenceProvider(PersistenceProvider):
+def _values(rows: int) -> str:
+    """``SELECT`` of ``rows`` log rows passed as typed parameters."""
+    row = "(" + ", ".join(f"%s::{t}" for t in _LOG_TYPES) + ")"
+    names = ", ".join(f"c{i}" for i in range(len(LOG_COLUMNS)))
+    return f"SELECT * FROM (VALUES {', '.join([row] * rows)}) AS v({names})"
+
+
+def _columns(rows: Sequence[Row], types: Sequence[str]) -> list[list[Any]]:
+    """Rows transposed to one list per column (floats made floats, so each array has one type)."""
+    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+    for index, kind in enumerate(types):
+        if kind == "float8":
+            columns[index] = [None if v is None else float(v) for v in columns[index]]
+    return columns
+
+
+class PostgresPersistenceProvider(SQLPersistenceProvider):
     """Stores workflows in PostgreSQL through an async psycopg 3 connection pool.
 
     JSON columns are JSONB, timestamps are epoch seconds (DOUBLE PRECISION, so they round-trip
-    exactly). Each save is one transaction; a committed save survives a crash of the database
-    server (PostgreSQL fsyncs its WAL at commit unless ``synchronous_commit`` is off).
+    exactly). Each save is one statement, so one round trip and one transaction: the workflow row
+    (version-checked), the deletion of a finished step's task records and the log rows. A
+    committed save survives a crash of the database server (PostgreSQL fsyncs its WAL at commit
+    unless ``synchronous_commit`` is off).
 
     The pool belongs to the event loop that ran ``initialize()``; use one provider per event loop
     (for instance one per worker thread). Choose the schema with the DSN, e.g.
@@ -83,37 +76,60 @@ class PostgresPersistenceProvider(PersistenceProvider):
 
     JSONB normalizes what it stores: object keys come back in PostgreSQL's order, a float without
     a fractional part written with an exponent (``1e20``) comes back as an ``int`` of the same
-    value (pydantic fields typed ``float`` convert it back), ``-0.0`` comes back as ``0.0``, and
-    strings cannot hold ``\\u0000``.
+    value (pydantic fields typed ``float`` convert it back), ``-0.0`` comes back as ``0.0``. It
+    cannot hold ``\\u0000`` in strings, NaN or infinity: a save holding one is refused with a
+    PersistenceError naming the field before anything is written.
 
     Args:
         dsn: A libpq connection string or URI.
         min_size: Connections the pool keeps open.
         max_size: Most connections the pool opens.
+        create: Create ruvon's tables if missing (the default). With ``False`` a database without
+            them is refused with PersistenceError and nothing is created (read-only tools).
+        connect_timeout: Seconds to wait for the server before failing (whole seconds, >= 2).
     """
 
-    def __init__(self, dsn: str, min_size: int = 1, max_size: int = 10) -> None:
+    dialect = Dialect(param="%s", json_param="%s::jsonb", load_json=lambda v: v, postgres=True)
+
+    def __init__(
+        self,
+        dsn: str,
+        min_size: int = 1,
+        max_size: int = 10,
+        *,
+        create: bool = True,
+        connect_timeout: int = 2,
+    ) -> None:
         if not 0 <= min_size <= max_size or max_size < 1:
             raise ConfigurationError(
                 f"PostgresPersistenceProvider(min_size={min_size}, max_size={max_size}) needs "
                 f"0 <= min_size <= max_size and max_size >= 1."
             )
+        super().__init__()
         self.dsn = dsn
         self.min_size = min_size
         self.max_size = max_size
+        self.create = create
+        self.connect_timeout = max(2, int(connect_timeout))
         self._pool: AsyncConnectionPool[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._init_lock: asyncio.Lock | None = None
         self._label = "The PostgreSQL database"
-        self._definitions = JsonCache()
+        self._saves: dict[tuple[str, bool, int], str] = {}
+        self._upsert_tasks = (
+            f"INSERT INTO task_results ({', '.join(TASK_COLUMNS)}) "
+            f"{_unnest(TASK_COLUMNS, _TASK_TYPES)} {self._sql.task_conflict}"
+        )
 
-    # -- lifecycle -------------------------------------------------------------------------------
+    # -- lifecycle ---------------------------------------------------------------------------------
     async def initialize(self) -> None:
-        """Open the pool and create or migrate the schema (idempotent).
+        """Check the server, create or migrate the schema (idempotent) and open the pool.
 
         Raises:
             SchemaVersionError: The database was written by a newer ruvon; it is left untouched.
-            PersistenceError: The server cannot be reached or the schema cannot be created.
+            PersistenceError: The server cannot be reached within ``connect_timeout`` (the message
+                names host and port), refuses the login, or (``create=False``) holds no ruvon
+                tables, or the schema cannot be created.
         """
         if self._pool is not None:
             self._check_loop()
@@ -121,31 +137,56 @@ class PostgresPersistenceProvider(PersistenceProvider):
         if self._init_lock is None:
             self._init_lock = asyncio.Lock()
         async with self._init_lock:
-            if self._pool is not None:
-                return
-            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-                self.dsn,
-                min_size=self.min_size,
-                max_size=self.max_size,
-                kwargs={"autocommit": True, "connect_timeout": 5},
-                open=False,
-                name="ruvon",
+            if self._pool is None:
+                await self._open()
+
+    async def _open(self) -> None:
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self.dsn, autocommit=True, connect_timeout=self.connect_timeout
             )
-            try:
-                await pool.open(wait=True, timeout=10.0)
-                async with pool.connection() as conn:
-                    await self._migrate(conn)
-            except BaseException as exc:
-                await pool.close()
-                if isinstance(exc, psycopg.Error | TimeoutError):
-                    raise PersistenceError(
-                        f"{self._label} cannot be initialized ({type(exc).__name__}: {exc}). Check "
-                        f"that the server is running, the DSN's host, port, user and dbname, and "
-                        f"that the search_path schema exists."
-                    ) from exc
-                raise
-            self._loop = asyncio.get_running_loop()
-            self._pool = pool
+        except psycopg.Error as exc:
+            raise PersistenceError(self._unreachable(exc)) from exc
+        try:
+            await self._migrate(conn)
+        except psycopg.Error as exc:
+            raise PersistenceError(
+                f"{self._label} cannot be initialized ({type(exc).__name__}: {exc}). Check the "
+                f"user's rights and that the search_path schema exists."
+            ) from exc
+        finally:
+            await conn.close()
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            self.dsn,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            kwargs={"autocommit": True, "connect_timeout": self.connect_timeout},
+            open=False,
+            name="ruvon",
+        )
+        try:
+            await pool.open(wait=True, timeout=float(self.connect_timeout + 2))
+        except BaseException as exc:
+            await pool.close()
+            if isinstance(exc, psycopg.Error | TimeoutError):
+                raise PersistenceError(self._unreachable(exc)) from exc
+            raise
+        self._loop = asyncio.get_running_loop()
+        self._pool = pool
+
+    def _unreachable(self, exc: BaseException) -> str:
+        try:
+            params = conninfo_to_dict(self.dsn)
+        except psycopg.Error:
+            params = {}
+        host = params.get("host") or "localhost (Unix socket)"
+        port = params.get("port") or 5432
+        return (
+            f"The PostgreSQL server at {host}:{port} (database '{params.get('dbname', '')}') "
+            f"cannot be used ({type(exc).__name__}: {' '.join(str(exc).split())}). Check that "
+            f"the server is running and reachable there (pg_isready -h {host} -p {port}) and the DSN's "
+            f"host, port, user, password and dbname."
+        )
 
     async def close(self) -> None:
         """Close the pool; a later ``initialize()`` opens a new one."""
@@ -154,22 +195,28 @@ class PostgresPersistenceProvider(PersistenceProvider):
             await pool.close()
 
     async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        schema = await (await conn.execute("SELECT current_schema()")).fetchone()
+        row = await (
+            await conn.execute(f"SELECT current_schema(), to_regclass('{MIGRATIONS_TABLE}')")
+        ).fetchone()
+        schema, exists = row if row else (None, None)
         info = conn.info
         self._label = (
-            f"The PostgreSQL database '{info.dbname}' on {info.host}:{info.port} "
-            f"(schema {schema[0] if schema else None})"
+            f"The PostgreSQL database '{info.dbname}' on {info.host}:{info.port} (schema {schema})"
         )
+        if exists is None and not self.create:
+            raise DatabaseNotFound(
+                f"There is no ruvon database in {self._label[4:]}: it has no {MIGRATIONS_TABLE} "
+                f"table; nothing was created. Check the URL (--db) and the search_path schema."
+            )
+        if exists is not None and not await self._pending(conn):
+            return  # current: no lock and no write
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
                 f"(version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
             )
-            row = await (
-                await conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}")
-            ).fetchone()
-            for migration in pending_migrations(int(row[0]) if row else 0, self._label):
+            for migration in await self._pending(conn):
                 _log.info(
                     "%s: applying schema migration %d (%s)",
                     self._label,
@@ -182,6 +229,11 @@ class PostgresPersistenceProvider(PersistenceProvider):
                     f"INSERT INTO {MIGRATIONS_TABLE} (version, applied_at) VALUES (%s, %s)",
                     (migration.version, time.time()),
                 )
+
+    async def _pending(self, conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+        cursor = await conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}")
+        row = await cursor.fetchone()
+        return pending_migrations(int(row[0]) if row else 0, self._label)
 
     def _check_loop(self) -> None:
         if self._loop is not asyncio.get_running_loop():
@@ -206,140 +258,56 @@ class PostgresPersistenceProvider(PersistenceProvider):
                 f"{self._label}: could not {what} ({type(exc).__name__}: {exc})."
             ) from exc
 
-    # -- workflows -------------------------------------------------------------------------------
-    async def save_workflow(
-        self,
-        record: WorkflowRecord,
-        *,
-        finished_step: str | None = None,
-        log: Sequence[LogEntry] = (),
-    ) -> int:
-        """Insert (version 0) or update ``record`` if the stored version matches, in one transaction.
-
-        Raises:
-            VersionConflict: Another writer saved the workflow first, or a new workflow's id exists.
-            PersistenceError: PostgreSQL failed (the message says why).
-        """
-        new_version = record.version + 1
-        now = time.time()
-        # On a version conflict the deletion and the log rows are rolled back with the transaction.
-        # (Pipeline mode was measured slower here: its Python overhead beats the saved round trips.)
-        async with (
-            self._connection(f"save workflow '{record.id}'") as conn,
-            conn.transaction(),
-        ):
-            if record.version == 0:
-                definition = functools.partial(Jsonb, dumps=self._definitions.dumps)
-                row = insert_row(record, new_version, now, Jsonb, definition)
-                cursor = await conn.execute(_INSERT_WORKFLOW, row)
-            else:
-                row = update_row(record, new_version, now, Jsonb)
-                cursor = await conn.execute(_UPDATE_WORKFLOW, row)
-            if finished_step is not None:
-                await conn.execute(
-                    "DELETE FROM task_results WHERE workflow_id = %s AND step_name = %s",
-                    (record.id, finished_step),
-                )
-            if log:
-                async with conn.cursor() as cur:
-                    await cur.executemany(_INSERT_LOG, [log_row(entry) for entry in log])
-            if cursor.rowcount != 1:
-                found = await (
-                    await conn.execute("SELECT version FROM workflows WHERE id = %s", (record.id,))
-                ).fetchone()
-                stored = None if found is None else int(found[0])
-                raise VersionConflict(
-                    version_conflict_message(record.id, stored, record.version, self._label)
-                )
-        return new_version
-
-    async def load_workflow(self, workflow_id: str) -> WorkflowRecord:
-        """Load one workflow.
-
-        Raises:
-            WorkflowNotFound: No workflow with that id is stored (the message names the id).
-        """
-        async with self._connection(f"load workflow '{workflow_id}'") as conn:
-            cursor = await conn.execute(
-                f"SELECT {_COLS} FROM workflows WHERE id = %s", (workflow_id,)
-            )
-            row = await cursor.fetchone()
-        if row is None:
-            raise WorkflowNotFound(not_found_message(workflow_id, self._label))
-        return workflow_from_row(row, _same)
-
-    async def list_workflows(
-        self, *, status: str | None = None, workflow_type: str | None = None, limit: int = 100
-    ) -> list[WorkflowRecord]:
-        """Workflows, newest first (by ``created_at``), optionally filtered by status and type."""
-        where: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            where.append("status = %s")
-            params.append(status)
-        if workflow_type is not None:
-            where.append("workflow_type = %s")
-            params.append(workflow_type)
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        sql = f"SELECT {_COLS} FROM workflows {clause}ORDER BY created_at DESC, id DESC LIMIT %s"
-        async with self._connection("list workflows") as conn:
-            rows = await (await conn.execute(sql, (*params, limit))).fetchall()
-        return [workflow_from_row(row, _same) for row in rows]
-
-    # -- task results ----------------------------------------------------------------------------
-    async def save_task_result(self, record: TaskRecord) -> None:
-        """Save or replace the outcome of one PARALLEL task."""
-        what = f"save task '{record.task_name}' of workflow '{record.workflow_id}'"
+    # -- the primitives ----------------------------------------------------------------------------
+    async def _fetch(self, what: str, sql: str, params: Sequence[Any]) -> list[Row]:
         async with self._connection(what) as conn:
-            await conn.execute(_UPSERT_TASK, _task_values(record))
+            return await (await conn.execute(sql, params)).fetchall()
 
-    async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
-        """Save or replace several task outcomes in one transaction."""
-        if len(records) <= 1:
-            for record in records:
-                await self.save_task_result(record)
-            return
-        what = f"save {len(records)} task results of workflow '{records[0].workflow_id}'"
-        async with self._connection(what) as conn, conn.transaction(), conn.cursor() as cur:
-            await cur.executemany(_UPSERT_TASK, [_task_values(record) for record in records])
+    async def _save(self, what: str, save: SaveArgs) -> bool:
+        sql, params, finished_step, workflow_id, log_rows = save
+        rows = len(log_rows)
+        statement = self._save_statement(sql, finished_step is not None, rows)
+        args: list[Any] = list(params)
+        if finished_step is not None:
+            args += (workflow_id, finished_step)
+        if rows > _VALUES_ROWS:
+            args += _columns(log_rows, _LOG_TYPES)
+        else:
+            for row in log_rows:
+                args += row
+        async with self._connection(what) as conn:
+            found = await (await conn.execute(statement, args)).fetchone()
+        return bool(found and found[0])
 
-    async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
-        """Saved outcomes of the step's current run, by task name."""
-        async with self._connection(f"load task results of workflow '{workflow_id}'") as conn:
-            cursor = await conn.execute(
-                f"SELECT {', '.join(TASK_COLUMNS)} FROM task_results "
-                f"WHERE workflow_id = %s AND step_name = %s",
-                (workflow_id, step_name),
-            )
-            rows = await cursor.fetchall()
-        return {row[2]: task_from_row(row, _same) for row in rows}
+    def _save_statement(self, sql: str, delete: bool, rows: int) -> str:
+        """One statement for a whole save: the row, then (only if it matched) deletion and log.
 
-    # -- execution log ---------------------------------------------------------------------------
-    async def append_log(self, entry: LogEntry) -> None:
-        """Append one entry to the workflow's execution log."""
-        async with self._connection(f"append to the log of workflow '{entry.workflow_id}'") as conn:
-            await conn.execute(_INSERT_LOG, log_row(entry))
+        Up to _VALUES_ROWS log rows are passed as plain parameters (cheapest to send and plan);
+        more as one array per column.
+        """
+        key = (sql, delete, rows if rows <= _VALUES_ROWS else -1)
+        statement = self._saves.get(key)
+        if statement is None:
+            parts = [f"w AS ({sql} RETURNING version)"]
+            if delete:
+                parts.append(
+                    "d AS (DELETE FROM task_results WHERE workflow_id = %s AND step_name = %s "
+                    "AND EXISTS (SELECT 1 FROM w))"
+                )
+            if rows:
+                select = _unnest(LOG_COLUMNS, _LOG_TYPES) if rows > _VALUES_ROWS else _values(rows)
+                parts.append(
+                    f"l AS (INSERT INTO execution_log ({', '.join(LOG_COLUMNS)}) {select} "
+                    f"WHERE EXISTS (SELECT 1 FROM w))"
+                )
+            statement = f"WITH {', '.join(parts)} SELECT count(*) FROM w"
+            if len(self._saves) >= 256:
+                self._saves.clear()
+            self._saves[key] = statement
+        return statement
 
-    async def load_log(self, workflow_id: str) -> list[LogEntry]:
-        """The workflow's execution log, oldest first."""
-        async with self._connection(f"load the log of workflow '{workflow_id}'") as conn:
-            cursor = await conn.execute(
-                f"SELECT {', '.join(LOG_COLUMNS)} FROM execution_log WHERE workflow_id = %s "
-                f"ORDER BY id",
-                (workflow_id,),
-            )
-            rows = await cursor.fetchall()
-        return [log_from_row(row) for row in rows]
-
-
-def _task_values(record: TaskRecord) -> tuple[Any, ...]:
-    return (
-        record.workflow_id,
-        record.step_name,
-        record.task_name,
-        record.status,
-        None if record.result is None else Jsonb(record.result),
-        record.error,
-        record.started_at,
-        record.ended_at,
-    )
+    async def _save_tasks(self, what: str, rows: list[Row]) -> None:
+        # One INSERT cannot touch a row twice: the last outcome of a task wins, as in SQLite.
+        unique = list({row[:3]: row for row in rows}.values())
+        async with self._connection(what) as conn:
+            await conn.execute(self._upsert_tasks, _columns(unique, _TASK_TYPES))

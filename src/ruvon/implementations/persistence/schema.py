@@ -257,35 +257,6 @@ def _mid(label: str) -> str:
     return label[:1].lower() + label[1:] if label.startswith("The ") else label
 
 
-def dump_json(value: Any) -> str:
-    """Serialize a JSON column (compact; non-ASCII kept as is)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-class JsonCache:
-    """The JSON text of recently saved objects, by identity.
-
-    A workflow's definition is the same, never-mutated dict at every save; serializing it once
-    instead of at every step saves several microseconds per step. Entries hold a reference to
-    their object, so an id cannot be reused while it is cached.
-    """
-
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._items: dict[int, tuple[Any, str]] = {}
-
-    def dumps(self, value: Any) -> str:
-        """``dump_json(value)``, from the cache when ``value`` is an object seen before."""
-        hit = self._items.get(id(value))
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        text = dump_json(value)
-        if len(self._items) >= self._size:
-            self._items.clear()  # simple and thread-safe; definitions are few
-        self._items[id(value)] = (value, text)
-        return text
-
-
 def workflow_from_row(row: Sequence[Any], load: Callable[[Any], Any]) -> WorkflowRecord:
     """Build a WorkflowRecord from a row in :data:`WORKFLOW_COLUMNS` order.
 
@@ -335,73 +306,4 @@ def log_from_row(row: Sequence[Any]) -> LogEntry:
         at=row[4],
         duration=row[5],
         message=row[6],
-    )
-
-
-def log_row(entry: LogEntry) -> tuple[Any, ...]:
-    """The values of ``entry`` in :data:`LOG_COLUMNS` order."""
-    return (
-        entry.workflow_id,
-        entry.event,
-        entry.step_name,
-        entry.task_name,
-        entry.at,
-        entry.duration,
-        entry.message,
-    )
-
-
-def insert_row(
-    record: WorkflowRecord,
-    version: int,
-    now: float,
-    wrap: Callable[[Any], Any],
-    wrap_definition: Callable[[Any], Any],
-) -> tuple[Any, ...]:
-    """The values of a new workflow row in :data:`WORKFLOW_COLUMNS` order.
-
-    Args:
-        record: The workflow.
-        version: The version it is saved at.
-        now: ``updated_at``.
-        wrap: Encodes a JSON column (``dump_json`` for TEXT, ``Jsonb`` for JSONB).
-        wrap_definition: Encodes the definition (through a JsonCache).
-    """
-    return (
-        record.id,
-        record.workflow_type,
-        record.workflow_version,
-        record.state_model_path,
-        wrap_definition(record.definition),
-        wrap(record.state),
-        record.status,
-        record.current_step,
-        wrap(record.metadata),
-        version,
-        record.created_at,
-        now,
-        record.parent_id,
-        wrap(record.engine),
-    )
-
-
-def update_row(
-    record: WorkflowRecord, version: int, now: float, wrap: Callable[[Any], Any]
-) -> tuple[Any, ...]:
-    """The values of an update (what a step changes), then the id and the expected version.
-
-    Type, version, definition and creation time never change after the insert, so an update
-    writes only these (the definition can be kilobytes).
-    """
-    return (
-        wrap(record.state),
-        record.status,
-        record.current_step,
-        wrap(record.metadata),
-        version,
-        now,
-        record.parent_id,
-        wrap(record.engine),
-        record.id,
-        record.version,
     )

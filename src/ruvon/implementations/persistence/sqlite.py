@@ -8,82 +8,72 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ruvon.errors import (
-    ConfigurationError,
-    PersistenceError,
-    VersionConflict,
-    WorkflowNotFound,
-)
-from ruvon.implementations.persistence.schema import (
-    LOG_COLUMNS,
-    MIGRATIONS_TABLE,
-    TASK_COLUMNS,
-    WORKFLOW_COLUMNS,
-    JsonCache,
-    dump_json,
-    insert_row,
-    log_from_row,
-    log_row,
-    not_found_message,
-    pending_migrations,
-    task_from_row,
-    update_row,
-    version_conflict_message,
-    workflow_from_row,
-)
-from ruvon.providers.persistence import LogEntry, PersistenceProvider, TaskRecord, WorkflowRecord
+from ruvon.errors import ConfigurationError, DatabaseNotFound, PersistenceError
+from ruvon.implementations.persistence.schema import MIGRATIONS_TABLE, pending_migrations
+from ruvon.implementations.persistence.sql import Dialect, Row, SaveArgs, SQLPersistenceProvider
 
 _log = logging.getLogger("ruvon.persistence.sqlite")
 
 _SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
-_COLS = ", ".join(WORKFLOW_COLUMNS)
-_INSERT_WORKFLOW = (
-    f"INSERT INTO workflows ({_COLS}) VALUES ({', '.join('?' * len(WORKFLOW_COLUMNS))}) "
-    f"ON CONFLICT (id) DO NOTHING"
-)
-# See schema.update_row: an update writes only what a step changes.
-_UPDATE_WORKFLOW = (
-    "UPDATE workflows SET state = ?, status = ?, current_step = ?, metadata = ?, version = ?, "
-    "updated_at = ?, parent_id = ?, engine = ? WHERE id = ? AND version = ?"
-)
-_UPSERT_TASK = (
-    f"INSERT INTO task_results ({', '.join(TASK_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    f"ON CONFLICT (workflow_id, step_name, task_name) DO UPDATE SET status = excluded.status, "
-    f"result = excluded.result, error = excluded.error, started_at = excluded.started_at, "
-    f"ended_at = excluded.ended_at"
-)
-_INSERT_LOG = f"INSERT INTO execution_log ({', '.join(LOG_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-class SQLitePersistenceProvider(PersistenceProvider):
+class _Mismatch(Exception):
+    """The workflow row did not match (version conflict): roll back this save only."""
+
+
+class _Write:
+    """One write waiting to be committed, possibly with others (group commit)."""
+
+    __slots__ = ("done", "error", "op", "result")
+
+    def __init__(self, op: Callable[[sqlite3.Connection], Any]) -> None:
+        self.op = op
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class SQLitePersistenceProvider(SQLPersistenceProvider):
     """Stores workflows in one SQLite file (standard-library ``sqlite3``, WAL journal).
 
     Every save is one transaction (workflow row, task-record deletion and log rows together), and
     several processes may share the file: writers queue on SQLite's lock for up to ``timeout``
-    seconds. One connection serves all threads and event loops of this process, guarded by a lock;
-    calls run inline because they take microseconds.
+    seconds. One connection serves all threads and event loops of this process; calls run inline
+    because they take microseconds.
+
+    Group commit: when threads of this process save at the same moment, the thread that holds
+    the connection commits the saves queued behind it in the same transaction (each in its own
+    savepoint, so a version conflict undoes only its own save). With ``synchronous="FULL"`` this
+    shares one fsync among them.
 
     Durability (``synchronous``):
         ``"NORMAL"`` (default): in WAL mode a commit is not fsynced; after a power loss or OS crash
         the last few committed transactions may be missing, but the database is never corrupt. A
         killed process (crash, SIGKILL) loses nothing that was committed.
         ``"FULL"``: every commit is fsynced, so it also survives power loss, at the cost of one
-        fsync per step (typically 0.1-10 ms depending on the disk).
+        fsync per commit (typically 0.1-10 ms depending on the disk).
         ``"EXTRA"`` is accepted too (FULL plus a directory fsync).
 
     Args:
-        db_path: The database file; created with its schema on first use. ``":memory:"`` works
-            for one process (no WAL).
+        db_path: The database file. ``":memory:"`` works for one process (no WAL).
         synchronous: ``"NORMAL"`` or ``"FULL"`` (see above).
-        timeout: Seconds to wait for another process's write lock before failing.
+        timeout: Seconds to wait for another process's lock before failing with "locked".
+        create: Create the file and its tables if missing (the default). With ``False`` a missing
+            file or one without ruvon's tables is refused with PersistenceError and nothing is
+            created (for read-only tools such as ``ruvon list``); an older ruvon schema is still
+            upgraded.
+        group_commit: Commit the saves of concurrent threads together (see above).
 
     Raises:
         ConfigurationError: ``synchronous`` is not one of the modes above.
     """
+
+    dialect = Dialect(param="?", json_param="?", load_json=json.loads)
 
     def __init__(
         self,
@@ -91,6 +81,8 @@ class SQLitePersistenceProvider(PersistenceProvider):
         synchronous: str = "NORMAL",
         *,
         timeout: float = 30.0,
+        create: bool = True,
+        group_commit: bool = True,
     ) -> None:
         mode = synchronous.upper()
         if mode not in _SYNCHRONOUS_MODES:
@@ -99,21 +91,25 @@ class SQLitePersistenceProvider(PersistenceProvider):
                 f"'NORMAL' (fast, may lose the last commits on power loss) or 'FULL' (survives "
                 f"power loss)."
             )
+        super().__init__()
         self.db_path = os.fspath(db_path)
         self.synchronous = mode
         self.timeout = timeout
+        self.create = create
+        self.group_commit = group_commit
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
+        self._queue: deque[_Write] = deque()
         self._label = f"The SQLite database {self.db_path}"
-        self._definitions = JsonCache()
 
-    # -- lifecycle -------------------------------------------------------------------------------
+    # -- lifecycle ---------------------------------------------------------------------------------
     async def initialize(self) -> None:
         """Open the database and create or migrate its schema (idempotent).
 
         Raises:
             SchemaVersionError: The file was written by a newer ruvon; it is left untouched.
-            PersistenceError: The file cannot be opened or is not a SQLite database.
+            PersistenceError: The file cannot be opened, is locked by another process, is not a
+                SQLite database, or (``create=False``) holds no ruvon database.
         """
         self._connection()
 
@@ -134,9 +130,20 @@ class SQLitePersistenceProvider(PersistenceProvider):
             return self._conn
 
     def _open(self) -> sqlite3.Connection:
+        memory = self.db_path == ":memory:"
+        if not self.create and (memory or not os.path.isfile(self.db_path)):
+            raise DatabaseNotFound(self._no_database("the file does not exist"))
+        target = self.db_path
+        if not self.create:  # mode=rw never creates the file, even if it vanishes meanwhile
+            target = f"file:{_uri_path(self.db_path)}?mode=rw"
         try:
             conn = sqlite3.connect(
-                self.db_path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+                target,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=not self.create,
+                cached_statements=256,
             )
         except sqlite3.Error as exc:
             raise PersistenceError(
@@ -144,30 +151,34 @@ class SQLitePersistenceProvider(PersistenceProvider):
                 f"writable, or pass another db_path."
             ) from exc
         try:
+            if not self.create and not _has_table(conn, MIGRATIONS_TABLE):
+                raise DatabaseNotFound(self._no_database("the file holds no ruvon tables"))
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             self._migrate(conn)
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
-                raise PersistenceError(
-                    f"{self._label} cannot be initialized ({exc}). Check that the file is a "
-                    f"SQLite database written by ruvon, or pass another db_path."
-                ) from exc
+                raise self._error("open", exc) from exc
             raise
         return conn
 
+    def _no_database(self, why: str) -> str:
+        return (
+            f"There is no ruvon database at {self.db_path} ({why}); nothing was created. Check the "
+            f"path (--db), or run a workflow first to create it."
+        )
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        if _has_table(conn, MIGRATIONS_TABLE) and not self._pending(conn):
+            return  # current: no write lock needed (readers never wait for writers in WAL)
         conn.execute("BEGIN IMMEDIATE")  # one initializer at a time, also across processes
         try:
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
                 f"(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
             )
-            (current,) = conn.execute(
-                f"SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}"
-            ).fetchone()
-            for migration in pending_migrations(int(current), self._label):
+            for migration in self._pending(conn):
                 _log.info(
                     "%s: applying schema migration %d (%s)",
                     self.db_path,
@@ -185,160 +196,136 @@ class SQLitePersistenceProvider(PersistenceProvider):
             conn.execute("ROLLBACK")
             raise
 
-    @contextmanager
-    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
-        """Hold the lock and run one write transaction; sqlite3 errors become PersistenceError."""
+    def _pending(self, conn: sqlite3.Connection) -> list[Any]:
+        (current,) = conn.execute(
+            f"SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}"
+        ).fetchone()
+        return pending_migrations(int(current), self._label)
+
+    def _error(self, what: str, exc: sqlite3.Error) -> PersistenceError:
+        """The PersistenceError for a failed ``what``; a busy database is said to be locked."""
+        if getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES:
+            return PersistenceError(
+                f"{self._label} is locked by another process: could not {what} within "
+                f"timeout={self.timeout}s. Wait for that process to finish (or stop it), or pass "
+                f"a longer timeout."
+            )
+        if what == "open":
+            return PersistenceError(
+                f"{self._label} cannot be initialized ({exc}). Check that the file is a SQLite "
+                f"database written by ruvon, or pass another db_path."
+            )
+        return PersistenceError(f"{self._label}: could not {what} ({exc}).")
+
+    # -- the primitives ----------------------------------------------------------------------------
+    async def _fetch(self, what: str, sql: str, params: Sequence[Any]) -> list[Row]:
         conn = self._connection()
         with self._lock:
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
+                return conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise PersistenceError(
-                    f"{self._label}: could not {what} ({exc}). If the database is locked, another "
-                    f"process holds it longer than timeout={self.timeout}s."
-                ) from exc
+                raise self._error(what, exc) from exc
 
-    @contextmanager
-    def _reading(self, what: str) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        with self._lock:
-            try:
-                yield conn
-            except sqlite3.Error as exc:
-                raise PersistenceError(f"{self._label}: could not {what} ({exc}).") from exc
+    async def _save(self, what: str, save: SaveArgs) -> bool:
+        sql, params, finished_step, workflow_id, log_rows = save
+        statements = self._sql
 
-    # -- workflows -------------------------------------------------------------------------------
-    async def save_workflow(
-        self,
-        record: WorkflowRecord,
-        *,
-        finished_step: str | None = None,
-        log: Sequence[LogEntry] = (),
-    ) -> int:
-        """Insert (version 0) or update ``record`` if the stored version matches, in one transaction.
-
-        Raises:
-            VersionConflict: Another writer saved the workflow first, or a new workflow's id exists.
-            PersistenceError: SQLite failed (the message says why).
-        """
-        new_version = record.version + 1
-        now = time.time()
-        with self._transaction(f"save workflow '{record.id}'") as conn:
-            if record.version == 0:
-                row = insert_row(record, new_version, now, dump_json, self._definitions.dumps)
-                cursor = conn.execute(_INSERT_WORKFLOW, row)
-            else:
-                cursor = conn.execute(
-                    _UPDATE_WORKFLOW, update_row(record, new_version, now, dump_json)
-                )
-            if cursor.rowcount != 1:
-                row = conn.execute(
-                    "SELECT version FROM workflows WHERE id = ?", (record.id,)
-                ).fetchone()
-                stored = None if row is None else int(row[0])
-                raise VersionConflict(
-                    version_conflict_message(record.id, stored, record.version, self._label)
-                )
+        def op(conn: sqlite3.Connection) -> None:
+            if conn.execute(sql, params).rowcount != 1:
+                raise _Mismatch
             if finished_step is not None:
-                conn.execute(
-                    "DELETE FROM task_results WHERE workflow_id = ? AND step_name = ?",
-                    (record.id, finished_step),
-                )
-            if log:
-                conn.executemany(_INSERT_LOG, [log_row(entry) for entry in log])
-        return new_version
+                conn.execute(statements.delete_tasks, (workflow_id, finished_step))
+            if len(log_rows) == 1:
+                conn.execute(statements.insert_log, log_rows[0])
+            elif log_rows:
+                conn.executemany(statements.insert_log, log_rows)
 
-    async def load_workflow(self, workflow_id: str) -> WorkflowRecord:
-        """Load one workflow.
+        try:
+            self._write(what, op)
+        except _Mismatch:
+            return False
+        return True
 
-        Raises:
-            WorkflowNotFound: No workflow with that id is stored (the message names the id).
+    async def _save_tasks(self, what: str, rows: list[Row]) -> None:
+        upsert = self._sql.upsert_task
+        self._write(what, lambda conn: conn.executemany(upsert, rows))
+
+    def _write(self, what: str, op: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``op`` in a write transaction, committed together with concurrent threads' writes.
+
+        The caller queues its write, then takes the connection; whoever holds it commits every
+        queued write in one transaction, so a thread that finds its write done just returns.
         """
-        with self._reading(f"load workflow '{workflow_id}'") as conn:
-            row = conn.execute(
-                f"SELECT {_COLS} FROM workflows WHERE id = ?", (workflow_id,)
-            ).fetchone()
-        if row is None:
-            raise WorkflowNotFound(not_found_message(workflow_id, self._label))
-        return workflow_from_row(row, json.loads)
+        conn = self._connection()
+        write = _Write(op)
+        if not self._queue and self._lock.acquire(blocking=False):
+            try:  # nobody waiting: commit alone, without queueing
+                self._commit(conn, [write])
+            finally:
+                self._lock.release()
+            return self._outcome(what, write)
+        self._queue.append(write)
+        with self._lock:
+            if not write.done:
+                batch = [self._queue.popleft() for _ in range(len(self._queue))]
+                if self.group_commit:
+                    self._commit(conn, batch)
+                else:  # one transaction each, in arrival order
+                    for item in batch:
+                        self._commit(conn, [item])
+        return self._outcome(what, write)
 
-    async def list_workflows(
-        self, *, status: str | None = None, workflow_type: str | None = None, limit: int = 100
-    ) -> list[WorkflowRecord]:
-        """Workflows, newest first (by ``created_at``), optionally filtered by status and type."""
-        where: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        if workflow_type is not None:
-            where.append("workflow_type = ?")
-            params.append(workflow_type)
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        sql = f"SELECT {_COLS} FROM workflows {clause}ORDER BY created_at DESC, id DESC LIMIT ?"
-        with self._reading("list workflows") as conn:
-            rows = conn.execute(sql, (*params, limit)).fetchall()
-        return [workflow_from_row(row, json.loads) for row in rows]
+    def _outcome(self, what: str, write: _Write) -> Any:
+        """The result of a committed ``write``, or its error (sqlite3's as PersistenceError)."""
+        error = write.error
+        if isinstance(error, sqlite3.Error):
+            raise self._error(what, error) from error
+        if error is not None:
+            raise error
+        return write.result
 
-    # -- task results ----------------------------------------------------------------------------
-    async def save_task_result(self, record: TaskRecord) -> None:
-        """Save or replace the outcome of one PARALLEL task."""
-        await self.save_task_results([record])
-
-    async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
-        """Save or replace several task outcomes in one transaction."""
-        if not records:
-            return
-        first = records[0]
-        what = f"save task '{first.task_name}' of workflow '{first.workflow_id}'"
-        if len(records) > 1:
-            what = f"save {len(records)} task results of workflow '{first.workflow_id}'"
-        with self._transaction(what) as conn:
-            conn.executemany(_UPSERT_TASK, [_task_values(record) for record in records])
-
-    async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
-        """Saved outcomes of the step's current run, by task name."""
-        with self._reading(f"load task results of workflow '{workflow_id}'") as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(TASK_COLUMNS)} FROM task_results "
-                f"WHERE workflow_id = ? AND step_name = ?",
-                (workflow_id, step_name),
-            ).fetchall()
-        return {row[2]: task_from_row(row, json.loads) for row in rows}
-
-    # -- execution log ---------------------------------------------------------------------------
-    async def append_log(self, entry: LogEntry) -> None:
-        """Append one entry to the workflow's execution log."""
-        with self._transaction(f"append to the log of workflow '{entry.workflow_id}'") as conn:
-            conn.execute(_INSERT_LOG, log_row(entry))
-
-    async def load_log(self, workflow_id: str) -> list[LogEntry]:
-        """The workflow's execution log, oldest first."""
-        with self._reading(f"load the log of workflow '{workflow_id}'") as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(LOG_COLUMNS)} FROM execution_log WHERE workflow_id = ? "
-                f"ORDER BY id",
-                (workflow_id,),
-            ).fetchall()
-        return [log_from_row(row) for row in rows]
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
+        """One transaction for ``batch``; each write's own failure undoes only that write."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            if len(batch) == 1:
+                _run(batch[0], conn)
+                conn.execute("ROLLBACK" if batch[0].error is not None else "COMMIT")
+                return
+            for item in batch:
+                conn.execute("SAVEPOINT ruvon_write")
+                _run(item, conn)
+                if item.error is not None:
+                    conn.execute("ROLLBACK TO ruvon_write")
+                conn.execute("RELEASE ruvon_write")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for item in batch:  # nothing of the batch was committed
+                item.error = item.error or exc
+            if not isinstance(exc, sqlite3.Error):
+                raise
+        finally:
+            for item in batch:
+                item.done = True
 
 
-def _task_values(record: TaskRecord) -> tuple[Any, ...]:
-    return (
-        record.workflow_id,
-        record.step_name,
-        record.task_name,
-        record.status,
-        None if record.result is None else dump_json(record.result),
-        record.error,
-        record.started_at,
-        record.ended_at,
-    )
+def _run(write: _Write, conn: sqlite3.Connection) -> None:
+    """Run one queued write, keeping its result or its error (sqlite3 errors included)."""
+    try:
+        write.result = write.op(conn)
+    except Exception as exc:  # given back to the thread that queued it
+        write.error = exc
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row.fetchone() is not None
+
+
+def _uri_path(path: str) -> str:
+    """``path`` quoted for an SQLite ``file:`` URI."""
+    from urllib.parse import quote
+
+    return quote(os.path.abspath(path))
