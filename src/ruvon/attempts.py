@@ -36,7 +36,7 @@ async def run_with_retries(
     while True:
         run = _step_run(wf, step, user_input, attempt)
         try:
-            return await runner_for(step, wf.metadata)(run)
+            return await runner_for(step, wf.engine)(run)
         except PersistenceError:
             raise  # nothing can be recorded: let the caller see it
         except StepFailed as exc:
@@ -110,7 +110,7 @@ async def run_body_step(
     """Run a loop-body step on ``state``; its failure raises StepFailed."""
     started = time.time()
     run = _with(wf, step, state, context, kwargs)
-    outcome = await runner_for(step, {})(run)
+    outcome = await runner_for(step, None)(run)
     if outcome.wait is not None or outcome.jump_to is not None:
         raise StepFailed(
             f"{wf.loaded.source}, loop body step '{step.name}' tried to pause or jump; a loop "
@@ -118,7 +118,7 @@ async def run_body_step(
             step_name=step.name,
         )
     if outcome.task_failures:
-        wf.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
+        wf.engine.task_failures[step.name] = dict(outcome.task_failures)
     if step.type is StepType.PARALLEL:
         # Drop the saved task results, or the next iteration would reuse them instead of
         # running its tasks; the state stays at the last checkpoint (the iteration's start).

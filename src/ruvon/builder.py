@@ -205,11 +205,14 @@ class WorkflowBuilder:
         *,
         workflow_id: str | None = None,
         parent_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Workflow:
         """Create, save and return a new ACTIVE workflow of ``workflow_type``.
 
         Omitted providers get defaults shared by this builder: in-memory persistence, a thread pool
-        of 10 workers and a no-op observer.
+        of 10 workers and a no-op observer. ``metadata`` is the caller's own data, saved with the
+        workflow (``workflow.metadata``) and given to step functions as ``context.metadata``; the
+        engine never writes to it.
 
         Raises:
             WorkflowNotFound: The type is unknown (the message lists the known ones).
@@ -233,6 +236,7 @@ class WorkflowBuilder:
             template_engine_cls=template_engine_cls or self.template_engine_cls,
             builder=workflow_builder or self,
             parent_id=parent_id,
+            metadata=dict(metadata or {}),
         )
         await workflow.start()
         return workflow

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ruvon import attempts, routing
 from ruvon.definition import LoadedDefinition, StepType
+from ruvon.engine_record import Compensation, EngineRecord, Failure
 from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
@@ -47,8 +48,10 @@ class Workflow:
         status: A WorkflowStatus (a ``str`` enum).
         state: The pydantic state model.
         current_step: Index of the next step to run.
-        metadata: Free-form data kept with the workflow; PARALLEL failures are recorded here.
-        error: The error message when the workflow FAILED, else ``None``.
+        metadata: The user's own data kept with the workflow (``create_workflow(metadata=...)``);
+            the engine never writes to it. Step functions read it as ``context.metadata``.
+        engine: The engine's bookkeeping (errors, task failures, loop progress, ...); read it
+            through ``error``, ``task_failures``, ``compensations`` and ``retries``.
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class Workflow:
         builder: WorkflowBuilder | None = None,
         record: WorkflowRecord | None = None,
         parent_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self.id = workflow_id
         self.loaded = loaded
@@ -78,7 +82,8 @@ class Workflow:
         self.builder = builder
         self.status = WorkflowStatus(record.status) if record else WorkflowStatus.ACTIVE
         self.current_step = record.current_step if record else 0
-        self.metadata: dict[str, Any] = record.metadata if record else {}
+        self.metadata: dict[str, Any] = record.metadata if record else dict(metadata or {})
+        self.engine = EngineRecord.from_dict(record.engine) if record else EngineRecord()
         self.created_at = record.created_at if record else time.time()
         self._version = record.version if record else 0
         self._saved_state: dict[str, Any] = (
@@ -116,9 +121,28 @@ class Workflow:
 
     @property
     def error(self) -> str | None:
-        """The recorded error of a FAILED workflow."""
-        error = self.metadata.get("error")
-        return error.get("message") if isinstance(error, dict) else None
+        """The error message of a FAILED workflow, else ``None``."""
+        return self.engine.error.message if self.engine.error else None
+
+    @property
+    def failed_step(self) -> str | None:
+        """The name of the step that failed the workflow, else ``None``."""
+        return self.engine.error.step if self.engine.error else None
+
+    @property
+    def task_failures(self) -> dict[str, dict[str, str]]:
+        """Failed tasks of PARALLEL steps that merged anyway: ``{step: {task: message}}``."""
+        return {step: dict(tasks) for step, tasks in self.engine.task_failures.items()}
+
+    @property
+    def compensations(self) -> list[Compensation]:
+        """The saga compensations that ran when the workflow failed, in the order they ran."""
+        return list(self.engine.compensations)
+
+    @property
+    def retries(self) -> list[Failure]:
+        """The errors that earlier ``retry()`` calls cleared, oldest first."""
+        return list(self.engine.retries)
 
     def __repr__(self) -> str:
         return (
@@ -138,7 +162,7 @@ class Workflow:
         """Run the current step, and the following ones while a finished step has ``automate_next``.
 
         A failing step does not raise: the workflow becomes FAILED, keeps (and has saved) the state of
-        the last completed step, and records the error in ``metadata["error"]``. A step may also stop
+        the last completed step, and records the error (``workflow.error``). A step may also stop
         the workflow in WAITING_HUMAN, PENDING_ASYNC or PENDING_SUB_WORKFLOW; call ``next_step``
         again (with ``user_input`` for a human step) to go on.
 
@@ -204,7 +228,7 @@ class Workflow:
         return await attempts.run_with_retries(self, step, user_input, started)
 
     async def checkpoint(self, state: BaseModel) -> None:
-        """Save ``state``, the metadata and pending log entries now (used inside long steps)."""
+        """Save ``state``, the engine record and pending log entries now (used inside long steps)."""
         self.state = state
         await self._save(log=self._take_log())
 
@@ -236,9 +260,9 @@ class Workflow:
         self.state = outcome.state
         self._last_result = outcome.result
         if outcome.task_failures:
-            self.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
+            self.engine.task_failures[step.name] = dict(outcome.task_failures)
         if step.compensate_function and self.loaded.definition.saga_mode:
-            saga.remember(self.metadata, step.name)
+            self.engine.saga_completed.append(step.name)
         self.current_step = next_index
         finished = step.name if step.type is StepType.PARALLEL else None
         log = [*self._take_log(), *outcome.log]
@@ -282,7 +306,7 @@ class Workflow:
     ) -> None:
         # The step may have mutated the live state: go back to the last saved one.
         self.state = self.loaded.state_model.model_validate(self._saved_state)
-        self.metadata["error"] = {"step": step.name, "message": message, "at": time.time()}
+        self.engine.error = Failure(step.name, message, time.time())
         self._last_result = {"error": message, "step": step.name}
         log = [
             *self._take_log(),
@@ -300,6 +324,7 @@ class Workflow:
                 workflow_id=self.id,
                 loaded=self.loaded,
                 state=self.state,
+                engine=self.engine,
                 metadata=self.metadata,
                 executor=self.execution_provider,
             )
@@ -343,7 +368,9 @@ class Workflow:
             raise WorkflowStateError(
                 f"Workflow {self.id} is {self.status.value}; only a FAILED workflow can be retried."
             )
-        self.metadata.setdefault("retries", []).append(self.metadata.pop("error", None))
+        if self.engine.error is not None:
+            self.engine.retries.append(self.engine.error)
+            self.engine.error = None
         await self._set_status(WorkflowStatus.ACTIVE, save=True)
 
     async def cancel(self) -> None:
@@ -374,6 +401,7 @@ class Workflow:
             status=self.status.value,
             current_step=self.current_step,
             metadata=self.metadata,  # providers copy or serialize it
+            engine=self.engine.to_dict(),
             version=self._version,
             created_at=self.created_at,
             parent_id=self.parent_id,

@@ -155,3 +155,16 @@ def parallel_yaml(tasks: list[tuple[str, str]], **options: Any) -> str:
     lines += [f"    {key}: {value}" for key, value in options.items()]
     lines += ['  - name: "After"', '    function: "core_kit.increment"']
     return "\n".join(lines) + "\n"
+
+
+def echo_metadata(state: State, context: StepContext) -> dict[str, Any]:
+    return {"details": dict(context.metadata)}
+
+
+BROKEN = {"on": False}
+
+
+def fails_while_broken(state: State, context: StepContext) -> dict[str, Any]:
+    if BROKEN["on"]:
+        raise RuntimeError("the service is broken")
+    return {"n": state.n + 1}

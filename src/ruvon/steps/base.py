@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from ruvon.definition import LoadedDefinition
+from ruvon.engine_record import EngineRecord
 from ruvon.errors import RuvonError, StepFailed
 from ruvon.loading import accepted_kwargs
 from ruvon.models import (
@@ -33,6 +34,7 @@ class WorkflowHandle(Protocol):
 
     id: str
     metadata: dict[str, Any]
+    engine: EngineRecord
     status: WorkflowStatus
     builder: Any
     expression_evaluator_cls: type[ExpressionEvaluator]
@@ -41,7 +43,7 @@ class WorkflowHandle(Protocol):
     resumed_step: str | None
 
     async def checkpoint(self, state: BaseModel) -> None:
-        """Save ``state`` and the metadata now (e.g. after each loop iteration)."""
+        """Save ``state`` and the engine record now (e.g. after each loop iteration)."""
 
     async def run_body_step(
         self, step: StepBase, state: BaseModel, context: StepContext, kwargs: dict[str, Any]

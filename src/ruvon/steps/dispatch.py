@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ruvon.definition import LoadedDefinition
+from ruvon.engine_record import EngineRecord
 from ruvon.errors import StateValidationError
 from ruvon.step_models import RetryPolicy, StepBase, StepType
 from ruvon.steps.async_step import run_async_step
@@ -17,7 +18,7 @@ from ruvon.steps.human import run_human
 from ruvon.steps.loop import run_loop
 from ruvon.steps.parallel import run_parallel
 from ruvon.steps.standard import run_standard
-from ruvon.steps.sub_workflow import PENDING_KEY, collect_child, run_sub_workflow
+from ruvon.steps.sub_workflow import collect_child, run_sub_workflow
 
 Runner = Callable[[StepRun], Awaitable[StepOutcome]]
 
@@ -33,9 +34,9 @@ RUNNERS: dict[StepType, Runner] = {
 }
 
 
-def runner_for(step: StepBase, metadata: Mapping[str, Any]) -> Runner:
+def runner_for(step: StepBase, engine: EngineRecord | None) -> Runner:
     """The runner of ``step``; a step with a pending child workflow collects that child."""
-    if step.name in metadata.get(PENDING_KEY, {}):
+    if engine is not None and step.name in engine.sub_workflows:
         return collect_child
     return RUNNERS[step.type]
 

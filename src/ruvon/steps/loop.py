@@ -9,8 +9,6 @@ from ruvon.models import StepContext
 from ruvon.step_models import LoopMode, LoopStep
 from ruvon.steps.base import StepOutcome, StepRun
 
-PROGRESS_KEY = "loop_progress"
-
 
 def read_path(state: Any, path: str) -> Any:
     """The value at ``state.items`` / ``items`` / ``state.order.lines`` (attributes or dict keys)."""
@@ -43,7 +41,7 @@ async def run_loop(run: StepRun) -> StepOutcome:
     """
     step = run.step
     assert isinstance(step, LoopStep)
-    progress = run.workflow.metadata.setdefault(PROGRESS_KEY, {})
+    progress = run.workflow.engine.loop_progress
     done = int(progress.get(step.name, 0))
     while True:
         item = _next_item(run, step, done)

@@ -13,12 +13,12 @@ import asyncio
 import logging
 from typing import Any
 
+from ruvon.engine_record import PendingChild
 from ruvon.errors import StepFailed
 from ruvon.models import WorkflowStatus
 from ruvon.step_models import SubWorkflowMode, SubWorkflowStep
 from ruvon.steps.base import StepOutcome, StepRun, assign_fields
 
-PENDING_KEY = "sub_workflows"
 _log = logging.getLogger("ruvon.workflow")
 _background: set[asyncio.Task[Any]] = set()
 
@@ -49,37 +49,34 @@ async def run_sub_workflow(run: StepRun) -> StepOutcome:
 async def start_child(
     run: StepRun, workflow_type: str, initial_data: dict[str, Any], output_key: str | None
 ) -> StepOutcome:
-    """Create the child, remember it in the parent's metadata (saved first), and run it."""
+    """Create the child, remember it in the parent's engine record (saved first), and run it."""
     child = await _create(run, workflow_type, initial_data)
-    run.workflow.metadata.setdefault(PENDING_KEY, {})[run.step.name] = {
-        "child_id": child.id,
-        "output_key": output_key,
-    }
+    run.workflow.engine.sub_workflows[run.step.name] = PendingChild(child.id, output_key)
     await run.workflow.checkpoint(run.state)  # a crash from here on finds the child again
     return await collect_child(run)
 
 
 async def collect_child(run: StepRun) -> StepOutcome:
     """Run the step's pending child on (if ACTIVE) and turn its end into the step's outcome."""
-    pending = run.workflow.metadata[PENDING_KEY][run.step.name]
+    pending = run.workflow.engine.sub_workflows[run.step.name]
     builder = run.workflow.builder
     child = await builder.load_workflow(
-        pending["child_id"],
+        pending.child_id,
         persistence_provider=run.persistence,
         execution_provider=run.executor,
         workflow_observer=run.observer,
     )
     await child.run_to_completion()
     if child.status is WorkflowStatus.COMPLETED:
-        del run.workflow.metadata[PENDING_KEY][run.step.name]
+        del run.workflow.engine.sub_workflows[run.step.name]
         final = child.state.model_dump()
-        key = pending["output_key"]
+        key = pending.output_key
         parent_fields = type(run.state).model_fields
         update = {key: final} if key else {k: v for k, v in final.items() if k in parent_fields}
         assign_fields(run.state, update, run.where)
         return StepOutcome(result={"child_workflow_id": child.id, **update}, state=run.state)
     if child.status.is_terminal:
-        del run.workflow.metadata[PENDING_KEY][run.step.name]
+        del run.workflow.engine.sub_workflows[run.step.name]
         raise ChildWorkflowFailed(
             f"{run.where}: the child workflow {child.id} ({child.workflow_type}) ended "
             f"{child.status.value}: {child.error or 'no error recorded'}. Fix the child's failure "
