@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Mapping
@@ -22,11 +23,13 @@ from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import PersistenceProvider
 from ruvon.providers.template_engine import TemplateEngine
+from ruvon.results import accepted_keys, extra_mode
 from ruvon.step_models import SubWorkflowStep
 from ruvon.workflow import Workflow
 from ruvon.yaml_source import read_yaml
 
 REGISTRY_FILE = "workflow_registry.yaml"
+_log = logging.getLogger("ruvon.workflow")
 
 
 @dataclass(slots=True)
@@ -220,8 +223,10 @@ class WorkflowBuilder:
             StateValidationError: ``initial_data`` does not fit the state model.
         """
         loaded = self.get_definition(workflow_type)
+        data = dict(initial_data or {})
+        _warn_unknown_keys(loaded, data)
         try:
-            state = loaded.state_model.model_validate(dict(initial_data or {}))
+            state = loaded.state_model.model_validate(data)
         except ValidationError as exc:
             raise StateValidationError(_describe_state_errors(exc, workflow_type, loaded)) from None
         persistence = await self._persistence(persistence_provider)
@@ -287,6 +292,27 @@ class WorkflowBuilder:
 
             self._default_executor = ThreadPoolExecutionProvider(max_workers=10)
         return self._default_executor
+
+
+def _warn_unknown_keys(loaded: LoadedDefinition, data: Mapping[str, Any]) -> None:
+    """Warn once about initial-data keys the state model drops.
+
+    Initial data follows the rule of step results: under extra='ignore' unknown keys are dropped with
+    one warning; under 'forbid' validation refuses them; under 'allow' they are stored.
+    """
+    model = loaded.state_model
+    if extra_mode(model) != "ignore":
+        return
+    known = accepted_keys(model)
+    unknown = [key for key in data if key not in known]
+    if unknown:
+        _log.warning(
+            "initial_data for workflow type '%s' has the key(s) %s, which %s does not have; they "
+            "are dropped (the model ignores extra keys). Fix the key names or add the fields.",
+            loaded.definition.workflow_type,
+            ", ".join(repr(key) for key in unknown),
+            model.__name__,
+        )
 
 
 def _describe_state_errors(

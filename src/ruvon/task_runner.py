@@ -10,10 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ruvon.errors import StepFailed
 from ruvon.loading import accepted_kwargs
 from ruvon.models import StepContext
 from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
 from ruvon.providers.execution import private_state as private_state  # re-exported
+from ruvon.results import as_update
 
 
 def task_context(batch: ParallelBatch, call: TaskCall | str) -> StepContext:
@@ -102,22 +104,19 @@ def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> Ta
 
 
 def _success(context: StepContext, value: Any, started: float) -> TaskOutcome:
-    if value is None:
-        value = {}
-    if not isinstance(value, Mapping):
+    where = f"Task '{context.step_name}' of step '{context.parent_step_name}'"
+    try:
+        result = as_update(value, where)
+    except StepFailed as exc:
         return TaskOutcome(
             task_name=context.step_name,
-            error=(
-                f"Task '{context.step_name}' of step '{context.parent_step_name}' returned "
-                f"{type(value).__name__} {_short(value)}, not a dict. Return a dict of state fields "
-                f"to update, e.g. {{'inventory_valid': True}}, or None for no change."
-            ),
+            error=str(exc),
             error_type="TypeError",
             started_at=started,
             ended_at=time.time(),
         )
     return TaskOutcome(
-        task_name=context.step_name, result=dict(value), started_at=started, ended_at=time.time()
+        task_name=context.step_name, result=result, started_at=started, ended_at=time.time()
     )
 
 
@@ -129,8 +128,3 @@ def _failure(context: StepContext, exc: BaseException, started: float) -> TaskOu
         started_at=started,
         ended_at=time.time(),
     )
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ruvon.models import StepContext, WorkflowJumpDirective, WorkflowPauseDirective
 
@@ -168,3 +168,11 @@ def fails_while_broken(state: State, context: StepContext) -> dict[str, Any]:
     if BROKEN["on"]:
         raise RuntimeError("the service is broken")
     return {"n": state.n + 1}
+
+
+class StrictState(State):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenState(State):
+    model_config = ConfigDict(extra="allow")

@@ -264,7 +264,7 @@ async def test_invalid_merged_value_names_field_and_task(
     )
     assert workflow.status == WorkflowStatus.FAILED
     assert workflow.error is not None
-    assert "field 'n'" in workflow.error and "task(s) bad" in workflow.error
+    assert "field 'n'" in workflow.error and "task 'bad'" in workflow.error
     assert workflow.state.c is None and workflow.state.n == 0
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import private_state
-from ruvon.steps.base import StepOutcome, StepRun, assign_fields, invoke, require_dict
+from ruvon.results import apply_result, as_update
+from ruvon.steps.base import StepOutcome, StepRun, invoke
 
 
 async def run_async_step(run: StepRun) -> StepOutcome:
@@ -26,8 +27,8 @@ async def run_async_step(run: StepRun) -> StepOutcome:
         value = await future
     finally:
         pending.pop(run.step.name, None)
-    result = require_dict(value, f"{run.where} ({run.step.function})")
-    assign_fields(run.state, result, run.where)
+    result = as_update(value, f"{run.where} ({run.step.function})")
+    apply_result(run.state, result, run.where, step_name=run.step.name)
     return StepOutcome(result=result, state=run.state)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ruvon.definition import LoadedDefinition
 from ruvon.engine_record import EngineRecord
@@ -88,42 +88,6 @@ class StepOutcome:
     wait: WorkflowStatus | None = None
     task_failures: dict[str, str] = field(default_factory=dict)
     log: list[LogEntry] = field(default_factory=list)
-
-
-def require_dict(value: Any, where: str, what: str = "returned") -> dict[str, Any]:
-    """A step's return value as a dict (``None`` is ``{}``), or StepFailed naming the step."""
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise StepFailed(
-        f"{where} {what} {type(value).__name__} {repr(value)[:60]}, not a dict. Return a dict of "
-        f"state fields to update, or None for no change.",
-        retryable=False,  # the same code returns the same wrong type: retrying only repeats effects
-    )
-
-
-def assign_fields(state: BaseModel, update: Mapping[str, Any], where: str) -> None:
-    """Validate each field of ``update`` and assign it to ``state`` in place.
-
-    Keys that are not fields of the model are ignored (as pydantic ignores extra input), unless the
-    model allows extra fields.
-    """
-    model = type(state)
-    fields = model.model_fields
-    allow_extra = model.model_config.get("extra") == "allow"
-    validator = model.__pydantic_validator__
-    for key, value in update.items():
-        if key not in fields and not allow_extra:
-            continue
-        try:
-            validator.validate_assignment(state, key, value)
-        except ValidationError as exc:
-            raise StepFailed(
-                f"{where} set the field '{key}' to {value!r}, which {model.__name__} rejects: "
-                f"{exc.errors()[0]['msg']}. Return a value of the field's type.",
-                retryable=False,
-            ) from None
 
 
 @dataclass(slots=True)

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from ruvon.errors import ConfigurationError, StepFailed, TemplateError
 from ruvon.providers.template_engine import TemplateEngine
+from ruvon.results import apply_result
 from ruvon.step_models import HttpStep
-from ruvon.steps.base import StepOutcome, StepRun, assign_fields
+from ruvon.steps.base import StepOutcome, StepRun
 
 if TYPE_CHECKING:
     import httpx
@@ -69,7 +70,7 @@ async def run_http(run: StepRun) -> StepOutcome:
     _check_status(run, step, request, response)
     if step.output_key is not None:
         try:
-            assign_fields(run.state, {step.output_key: result}, run.where)
+            apply_result(run.state, {step.output_key: result}, run.where, step_name=step.name)
         except StepFailed as exc:  # the request succeeded: sending it again would not help
             raise StepFailed(str(exc), step_name=step.name, retryable=False) from None
     return StepOutcome(result=result, state=run.state)

@@ -17,7 +17,7 @@ from ruvon.engine_record import Compensation, EngineRecord
 from ruvon.models import StepContext
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.persistence import LogEntry
-from ruvon.steps.base import assign_fields, require_dict
+from ruvon.results import apply_result, as_update
 
 _log = logging.getLogger("ruvon.workflow")
 
@@ -49,7 +49,8 @@ async def compensate(
         context = StepContext(workflow_id=workflow_id, step_name=name, metadata=metadata)
         try:
             value = await executor.run_step(loaded.functions[dotted], state, context)
-            assign_fields(state, require_dict(value, f"compensation of step '{name}'"), name)
+            where = f"{loaded.source}, compensation of step '{name}' ({dotted})"
+            apply_result(state, as_update(value, where), where, step_name=name)
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             _log.error("compensation of step '%s' (%s) failed: %s", name, dotted, message)

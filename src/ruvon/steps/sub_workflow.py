@@ -16,8 +16,9 @@ from typing import Any
 from ruvon.engine_record import PendingChild
 from ruvon.errors import StepFailed
 from ruvon.models import WorkflowStatus
+from ruvon.results import apply_result
 from ruvon.step_models import SubWorkflowMode, SubWorkflowStep
-from ruvon.steps.base import StepOutcome, StepRun, assign_fields
+from ruvon.steps.base import StepOutcome, StepRun
 
 _log = logging.getLogger("ruvon.workflow")
 _background: set[asyncio.Task[Any]] = set()
@@ -41,7 +42,7 @@ async def run_sub_workflow(run: StepRun) -> StepOutcome:
         _background.add(task)
         task.add_done_callback(_background.discard)
         update = {step.output_key: child.id} if step.output_key else {}
-        assign_fields(run.state, update, run.where)
+        apply_result(run.state, update, run.where, step_name=step.name)
         return StepOutcome(result={"child_workflow_id": child.id}, state=run.state)
     return await start_child(run, step.workflow_type, data, step.output_key)
 
@@ -73,7 +74,7 @@ async def collect_child(run: StepRun) -> StepOutcome:
         key = pending.output_key
         parent_fields = type(run.state).model_fields
         update = {key: final} if key else {k: v for k, v in final.items() if k in parent_fields}
-        assign_fields(run.state, update, run.where)
+        apply_result(run.state, update, run.where, step_name=run.step.name)
         return StepOutcome(result={"child_workflow_id": child.id, **update}, state=run.state)
     if child.status.is_terminal:
         del run.workflow.engine.sub_workflows[run.step.name]
