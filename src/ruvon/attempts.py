@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ruvon.errors import PersistenceError, StepFailed
+from ruvon.errors import PersistenceError, StepFailed, VersionConflict
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.persistence import LogEntry
 from ruvon.step_models import StepBase, StepType
@@ -29,7 +29,9 @@ async def run_with_retries(
     """Run one step with its retry policy; on failure mark the workflow failed and return None.
 
     A StepFailed that is ``retryable`` is retried while the policy allows, from the last saved
-    state. A PersistenceError propagates: when nothing can be recorded, the caller must know.
+    state. A VersionConflict propagates (another process moved the workflow on). Any other failure,
+    a store error included, fails the step; if even the FAILED status cannot be saved, the store's
+    error propagates: when nothing can be recorded, the caller must know.
     """
     policy = step.retry or default_retry(step)
     attempt = 1
@@ -37,8 +39,8 @@ async def run_with_retries(
         run = _step_run(wf, step, user_input, attempt)
         try:
             return await runner_for(step, wf.engine)(run)
-        except PersistenceError:
-            raise  # nothing can be recorded: let the caller see it
+        except VersionConflict:
+            raise  # a stale copy records nothing
         except StepFailed as exc:
             if policy and exc.retryable and attempt < policy.max_attempts:
                 await _before_retry(wf, step, attempt, str(exc), policy.delay(attempt))
@@ -51,9 +53,13 @@ async def run_with_retries(
             )
             wf._pending_log += exc.log
             await wf._fail(step, str(exc), started, status)
+        except PersistenceError as exc:  # the store refused a value, or is unreachable
+            message = f"{wf.loaded.source}, step '{step.name}': saving its progress failed: {exc}"
+            await wf._fail(step, message, started, WorkflowStatus.FAILED, must_save=exc)
         except Exception as exc:  # an engine failure: still never lose the saved state
             _log.exception("step '%s' of workflow %s failed unexpectedly", step.name, wf.id)
-            await wf._fail(step, f"{type(exc).__name__}: {exc}", started, WorkflowStatus.FAILED)
+            message = f"{wf.loaded.source}, step '{step.name}': {type(exc).__name__}: {exc}"
+            await wf._fail(step, message, started, WorkflowStatus.FAILED)
         return None
 
 

@@ -20,7 +20,14 @@ from ruvon.merge import MergeStrategy, apply_update
 
 _log = logging.getLogger("ruvon.workflow")
 
-__all__ = ["accepted_keys", "apply_result", "as_update", "extra_mode", "short_repr"]
+__all__ = [
+    "accepted_keys",
+    "apply_result",
+    "as_update",
+    "exit_message",
+    "extra_mode",
+    "short_repr",
+]
 
 
 def as_update(value: Any, where: str) -> dict[str, Any]:
@@ -155,3 +162,11 @@ def short_repr(value: Any, limit: int = 60) -> str:
     """``repr(value)`` cut to ``limit`` characters, for messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def exit_message(where: str, exc: SystemExit) -> str:
+    """The message of a step or task function that called ``sys.exit()``."""
+    return (
+        f"{where} called sys.exit({exc.code!r}), which would stop the whole process; it fails "
+        f"instead. Raise an exception (or return a result) instead of exiting."
+    )

@@ -15,7 +15,7 @@ from ruvon.loading import accepted_kwargs
 from ruvon.models import StepContext
 from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
 from ruvon.providers.execution import private_state as private_state  # re-exported
-from ruvon.results import as_update
+from ruvon.results import as_update, exit_message
 
 
 def task_context(batch: ParallelBatch, call: TaskCall | str) -> StepContext:
@@ -48,7 +48,7 @@ def run_task(
         value = _call(func, state, context, kwargs)
         if inspect.iscoroutine(value):  # a sync wrapper around an async function
             value = asyncio.run(value)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a task fails the task, not the worker
         return _failure(context, exc, started)
     return _success(context, value, started)
 
@@ -65,7 +65,7 @@ async def run_task_async(
         value = _call(func, state, context, kwargs)
         if inspect.isawaitable(value):
             value = await value
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         return _failure(context, exc, started)
     return _success(context, value, started)
 
@@ -121,9 +121,14 @@ def _success(context: StepContext, value: Any, started: float) -> TaskOutcome:
 
 
 def _failure(context: StepContext, exc: BaseException, started: float) -> TaskOutcome:
+    error = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SystemExit):
+        error = exit_message(
+            f"Task '{context.step_name}' of step '{context.parent_step_name}'", exc
+        )
     return TaskOutcome(
         task_name=context.step_name,
-        error=f"{type(exc).__name__}: {exc}",
+        error=error,
         error_type=type(exc).__name__,
         started_at=started,
         ended_at=time.time(),

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from ruvon import attempts, routing
 from ruvon.definition import LoadedDefinition, StepType
 from ruvon.engine_record import Compensation, EngineRecord, Failure
-from ruvon.errors import RuvonError, WorkflowStateError
+from ruvon.errors import RuvonError, StepFailed, VersionConflict, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
@@ -24,6 +24,7 @@ from ruvon.step_models import StepBase
 from ruvon.steps import saga
 from ruvon.steps.base import StepOutcome
 from ruvon.steps.dispatch import validate_input
+from ruvon.unsavable import unsavable_message
 
 if TYPE_CHECKING:
     from ruvon.builder import WorkflowBuilder
@@ -243,16 +244,28 @@ class Workflow:
     ) -> str | None:
         """Adopt the step's new state, pick the next step, save; return the next step's name.
 
-        If the save fails (e.g. VersionConflict: another process moved this workflow on), this copy
-        goes back to its last saved state and the error propagates: a stale copy records nothing.
+        If the save fails, this copy goes back to its last saved state. A VersionConflict (another
+        process moved this workflow on) propagates: a stale copy records nothing. A state that
+        cannot be dumped or that the store refuses fails the step (FAILED, naming the step and
+        field, last good state saved), so ``retry()`` works once the step is fixed.
         """
-        index, status = self.current_step, self.status
+        index, status, pending = self.current_step, self.status, list(self._pending_log)
         try:
             return await self._adopt(step, outcome, started, next_index)
-        except BaseException:
+        except BaseException as exc:
             self.state = self.loaded.state_model.model_validate(self._saved_state)
             self.current_step, self.status = index, status
-            raise
+            if not isinstance(exc, StepFailed):
+                raise
+            self._pending_log = [*pending, *outcome.log]
+            cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+            # A PARALLEL step's saved task results hold the unsavable values: drop them, so a
+            # retry after the fix runs the tasks again instead of reusing those results.
+            drop = step.name if step.type is StepType.PARALLEL else None
+            await self._fail(
+                step, str(exc), started, WorkflowStatus.FAILED, must_save=cause, finished_step=drop
+            )
+        return None
 
     async def _adopt(
         self, step: StepBase, outcome: StepOutcome, started: float, next_index: int
@@ -274,7 +287,14 @@ class Workflow:
         done = self.current_step >= len(self.steps)
         if done:
             self.status = WorkflowStatus.COMPLETED
-        await self._save(finished_step=finished, log=log)
+        try:
+            await self._save(finished_step=finished, log=log)
+        except VersionConflict:
+            raise
+        except Exception as exc:  # the state does not dump, or the store refuses it
+            where = f"{self.loaded.source}, step '{step.name}'"
+            message = unsavable_message(where, self.state, self._saved_state, exc)
+            raise StepFailed(message, step_name=step.name, retryable=False) from exc
         await self._step_executed(step, outcome)
         if not done:
             return self.current_step_name
@@ -302,8 +322,21 @@ class Workflow:
         )
 
     async def _fail(
-        self, step: StepBase, message: str, started: float, status: WorkflowStatus
+        self,
+        step: StepBase,
+        message: str,
+        started: float,
+        status: WorkflowStatus,
+        *,
+        must_save: BaseException | None = None,
+        finished_step: str | None = None,
     ) -> None:
+        """Fail the workflow at ``step``: last saved state, error recorded, compensations, saved.
+
+        When the FAILED status cannot be saved either, ``must_save`` (the error that made the step
+        fail) is raised: the caller must learn that nothing was recorded. Without it, the failed
+        save is logged.
+        """
         # The step may have mutated the live state: go back to the last saved one.
         self.state = self.loaded.state_model.model_validate(self._saved_state)
         self.engine.error = Failure(step.name, message, time.time())
@@ -331,8 +364,13 @@ class Workflow:
             status = WorkflowStatus.FAILED_ROLLED_BACK
         old, self.status = self.status, status
         try:
-            await self._save(dump_state=self.loaded.definition.saga_mode, log=log)
+            await self._save(
+                dump_state=self.loaded.definition.saga_mode, log=log, finished_step=finished_step
+            )
         except Exception:
+            if must_save is not None:
+                self.status = old
+                raise must_save from None
             _log.exception("workflow %s: could not save the %s status", self.id, status.value)
         await notify(self.observer.on_step_failed, self.id, step.name, message)
         await notify(

@@ -176,3 +176,13 @@ class StrictState(State):
 
 class OpenState(State):
     model_config = ConfigDict(extra="allow")
+
+
+def exits(state: State, context: StepContext) -> dict[str, Any]:
+    import sys
+
+    sys.exit(3)
+
+
+def interrupted(state: State, context: StepContext) -> dict[str, Any]:
+    raise KeyboardInterrupt

@@ -26,6 +26,7 @@ from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import LogEntry, PersistenceProvider
 from ruvon.providers.template_engine import TemplateEngine
+from ruvon.results import exit_message
 from ruvon.step_models import StepBase
 
 
@@ -126,4 +127,8 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
     except Exception as exc:
         raise StepFailed(
             f"{run.where} ({dotted}) raised {type(exc).__name__}: {exc}", step_name=run.step.name
+        ) from exc
+    except SystemExit as exc:  # sys.exit() in a step must not stop the driver silently
+        raise StepFailed(
+            exit_message(f"{run.where} ({dotted})", exc), step_name=run.step.name
         ) from exc

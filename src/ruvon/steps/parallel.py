@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ruvon.definition_checks import field_of
-from ruvon.errors import MergeConflict, ParallelStepFailed, StepFailed
+from ruvon.errors import MergeConflict, ParallelStepFailed, StepFailed, VersionConflict
 from ruvon.merge import merge_task_results
 from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome, private_state
 from ruvon.providers.observer import notify, overrides
@@ -15,6 +15,7 @@ from ruvon.results import apply_result
 from ruvon.step_models import ParallelStep
 from ruvon.steps.base import StepOutcome, StepRun
 from ruvon.steps.loop import read_items
+from ruvon.unsavable import unsavable_tasks_message
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
@@ -72,12 +73,27 @@ async def run_parallel(run: StepRun) -> StepOutcome:
             resumed=resumed,
         )
         async for arrived in run.executor.run_parallel(batch, remaining):
-            await run.persistence.save_task_results([_record_of(run, o) for o in arrived])
+            await _checkpoint(run, arrived)
             for outcome in arrived:
                 outcomes[outcome.task_name] = outcome
                 if watched:
                     await _report(run, outcome)
     return _reduce(run, [outcomes[call.name] for call in calls])
+
+
+async def _checkpoint(run: StepRun, arrived: list[TaskOutcome]) -> None:
+    """Save task outcomes as they arrive; results the store refuses fail the step, naming them."""
+    try:
+        await run.persistence.save_task_results([_record_of(run, o) for o in arrived])
+    except VersionConflict:
+        raise
+    except Exception as exc:  # a value that does not serialize, or one the store refuses
+        results = [(o.task_name, o.result) for o in arrived]
+        raise StepFailed(
+            unsavable_tasks_message(run.where, results, exc),
+            step_name=run.step.name,
+            retryable=False,
+        ) from exc
 
 
 def _calls(run: StepRun, step: ParallelStep) -> list[TaskCall]:

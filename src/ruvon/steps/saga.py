@@ -51,7 +51,7 @@ async def compensate(
             value = await executor.run_step(loaded.functions[dotted], state, context)
             where = f"{loaded.source}, compensation of step '{name}' ({dotted})"
             apply_result(state, as_update(value, where), where, step_name=name)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # one failing compensation never stops the others
             message = f"{type(exc).__name__}: {exc}"
             _log.error("compensation of step '%s' (%s) failed: %s", name, dotted, message)
             records.append(Compensation(name, ok=False, error=message))
