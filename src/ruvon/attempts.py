@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ruvon import transitions
 from ruvon.errors import PersistenceError, StepFailed, VersionConflict
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.persistence import LogEntry
@@ -51,15 +52,17 @@ async def run_with_retries(
                 if isinstance(exc, ChildWorkflowFailed)
                 else WorkflowStatus.FAILED
             )
-            wf._pending_log += exc.log
-            await wf._fail(step, str(exc), started, status)
+            wf.add_log(exc.log)
+            await transitions.fail_step(wf, step, str(exc), started, status)
         except PersistenceError as exc:  # the store refused a value, or is unreachable
             message = f"{wf.loaded.source}, step '{step.name}': saving its progress failed: {exc}"
-            await wf._fail(step, message, started, WorkflowStatus.FAILED, must_save=exc)
+            await transitions.fail_step(
+                wf, step, message, started, WorkflowStatus.FAILED, must_save=exc
+            )
         except Exception as exc:  # an engine failure: still never lose the saved state
             _log.exception("step '%s' of workflow %s failed unexpectedly", step.name, wf.id)
             message = f"{wf.loaded.source}, step '{step.name}': {type(exc).__name__}: {exc}"
-            await wf._fail(step, message, started, WorkflowStatus.FAILED)
+            await transitions.fail_step(wf, step, message, started, WorkflowStatus.FAILED)
         return None
 
 
@@ -70,7 +73,7 @@ def _step_run(wf: Workflow, step: StepBase, user_input: Any, attempt: int) -> St
         workflow_type=wf.workflow_type,
         attempt=attempt,
         validated_input=user_input,
-        previous_step_result=wf._last_result,
+        previous_step_result=wf.last_result,
         metadata=wf.metadata,
     )
     return _with(wf, step, wf.state, context)
@@ -100,13 +103,11 @@ def _with(
 async def _before_retry(
     wf: Workflow, step: StepBase, attempt: int, message: str, delay: float
 ) -> None:
-    wf.state = wf.loaded.state_model.model_validate(wf._saved_state)
+    wf.restore_saved_state()
     _log.warning(
         "step '%s' attempt %d failed, retrying in %.2fs: %s", step.name, attempt, delay, message
     )
-    wf._pending_log.append(
-        LogEntry(wf.id, "STEP_RETRY", step.name, message=f"attempt {attempt}: {message}")
-    )
+    wf.add_log([LogEntry(wf.id, "STEP_RETRY", step.name, message=f"attempt {attempt}: {message}")])
     await asyncio.sleep(delay)
 
 
@@ -128,10 +129,9 @@ async def run_body_step(
     if step.type is StepType.PARALLEL:
         # Drop the saved task results, or the next iteration would reuse them instead of
         # running its tasks; the state stays at the last checkpoint (the iteration's start).
-        await wf._save(finished_step=step.name, dump_state=False)
+        await wf.save(finished_step=step.name, dump_state=False)
     duration = time.time() - started
-    wf._pending_log += [
-        *outcome.log,
-        LogEntry(wf.id, "STEP_COMPLETED", step.name, at=started, duration=duration),
-    ]
+    wf.add_log(
+        [*outcome.log, LogEntry(wf.id, "STEP_COMPLETED", step.name, at=started, duration=duration)]
+    )
     return outcome

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ruvon import attempts, routing
-from ruvon.definition import LoadedDefinition, StepType
+from ruvon import attempts, routing, transitions
+from ruvon.definition import LoadedDefinition
 from ruvon.engine_record import Compensation, EngineRecord, Failure
-from ruvon.errors import RuvonError, StepFailed, VersionConflict, WorkflowStateError
+from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
@@ -21,15 +20,12 @@ from ruvon.providers.observer import WorkflowObserver, notify, overrides
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.step_models import StepBase
-from ruvon.steps import saga
 from ruvon.steps.base import StepOutcome
 from ruvon.steps.dispatch import validate_input
-from ruvon.unsavable import unsavable_message
 
 if TYPE_CHECKING:
-    from ruvon.builder import WorkflowBuilder
+    from ruvon.steps.base import BuilderHandle
 
-_log = logging.getLogger("ruvon.workflow")
 
 _RUNNABLE = frozenset(
     {
@@ -66,7 +62,7 @@ class Workflow:
         observer: WorkflowObserver,
         expression_evaluator_cls: type[ExpressionEvaluator],
         template_engine_cls: type[TemplateEngine],
-        builder: WorkflowBuilder | None = None,
+        builder: BuilderHandle | None = None,
         record: WorkflowRecord | None = None,
         parent_id: str | None = None,
         metadata: dict[str, Any] | None = None,
@@ -90,7 +86,7 @@ class Workflow:
         self._saved_state: dict[str, Any] = (
             record.state if record else state.model_dump(mode="json")
         )
-        self._last_result: Any = None
+        self.last_result: Any = None  # given to the next step as previous_step_result
         self.parent_id = record.parent_id if record else parent_id
         self.pending_async: dict[str, asyncio.Future[Any]] = {}
         self._pending_log: list[LogEntry] = []
@@ -154,7 +150,7 @@ class Workflow:
     # -- driving ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Save the new workflow and tell the observer. Called by ``create_workflow``."""
-        await self._save()
+        await self.save()
         await notify(
             self.observer.on_workflow_started, self.id, self.workflow_type, self._saved_state
         )
@@ -200,7 +196,7 @@ class Workflow:
             self.resumed_step = None
             validated = None
             if outcome is None:
-                return self._last_result, None
+                return self.last_result, None
             if outcome.wait is not None:
                 self.state = outcome.state
                 await self._set_status(outcome.wait, save=True)
@@ -211,9 +207,9 @@ class Workflow:
                 )
             except RuvonError as exc:  # a route condition or jump target that does not work
                 message = routing.describe_error(self.loaded, step, exc)
-                await self._fail(step, message, started, WorkflowStatus.FAILED)
-                return self._last_result, None
-            next_name = await self._advance(step, outcome, started, next_index)
+                await transitions.fail_step(self, step, message, started, WorkflowStatus.FAILED)
+                return self.last_result, None
+            next_name = await transitions.advance(self, step, outcome, started, next_index)
             if next_name is None or not step.automate_next:
                 return outcome.result, next_name
             step = self.steps[self.current_step]
@@ -231,7 +227,21 @@ class Workflow:
     async def checkpoint(self, state: BaseModel) -> None:
         """Save ``state``, the engine record and pending log entries now (used inside long steps)."""
         self.state = state
-        await self._save(log=self._take_log())
+        await self.save(log=self.take_log())
+
+    # -- the surface the step runners and retry loop use (ruvon.attempts) -------------------------
+    @property
+    def saved_state(self) -> dict[str, Any]:
+        """The state as of the last save (JSON data)."""
+        return self._saved_state
+
+    def restore_saved_state(self) -> None:
+        """Make the live state the last saved one again (before a retry, after a failure)."""
+        self.state = self.loaded.state_model.model_validate(self._saved_state)
+
+    def add_log(self, entries: Sequence[LogEntry]) -> None:
+        """Queue execution-log entries; the next save writes them in its transaction."""
+        self._pending_log += entries
 
     async def run_body_step(
         self, step: StepBase, state: BaseModel, context: StepContext, kwargs: dict[str, Any]
@@ -239,155 +249,10 @@ class Workflow:
         """Run a loop-body step on ``state``; its failure raises StepFailed."""
         return await attempts.run_body_step(self, step, state, context, kwargs)
 
-    async def _advance(
-        self, step: StepBase, outcome: StepOutcome, started: float, next_index: int
-    ) -> str | None:
-        """Adopt the step's new state, pick the next step, save; return the next step's name.
-
-        If the save fails, this copy goes back to its last saved state. A VersionConflict (another
-        process moved this workflow on) propagates: a stale copy records nothing. A state that
-        cannot be dumped or that the store refuses fails the step (FAILED, naming the step and
-        field, last good state saved), so ``retry()`` works once the step is fixed.
-        """
-        index, status, pending = self.current_step, self.status, list(self._pending_log)
-        try:
-            return await self._adopt(step, outcome, started, next_index)
-        except BaseException as exc:
-            self.state = self.loaded.state_model.model_validate(self._saved_state)
-            self.current_step, self.status = index, status
-            if not isinstance(exc, StepFailed):
-                raise
-            self._pending_log = [*pending, *outcome.log]
-            cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
-            # A PARALLEL step's saved task results hold the unsavable values: drop them, so a
-            # retry after the fix runs the tasks again instead of reusing those results.
-            drop = step.name if step.type is StepType.PARALLEL else None
-            await self._fail(
-                step, str(exc), started, WorkflowStatus.FAILED, must_save=cause, finished_step=drop
-            )
-        return None
-
-    async def _adopt(
-        self, step: StepBase, outcome: StepOutcome, started: float, next_index: int
-    ) -> str | None:
-        self.state = outcome.state
-        self._last_result = outcome.result
-        if outcome.task_failures:
-            self.engine.task_failures[step.name] = dict(outcome.task_failures)
-        if step.compensate_function and self.loaded.definition.saga_mode:
-            self.engine.saga_completed.append(step.name)
-        self.current_step = next_index
-        finished = step.name if step.type is StepType.PARALLEL else None
-        log = [*self._take_log(), *outcome.log]
-        log.append(
-            LogEntry(
-                self.id, "STEP_COMPLETED", step.name, at=started, duration=time.time() - started
-            )
-        )
-        done = self.current_step >= len(self.steps)
-        if done:
-            self.status = WorkflowStatus.COMPLETED
-        try:
-            await self._save(finished_step=finished, log=log)
-        except VersionConflict:
-            raise
-        except Exception as exc:  # the state does not dump, or the store refuses it
-            where = f"{self.loaded.source}, step '{step.name}'"
-            message = unsavable_message(where, self.state, self._saved_state, exc)
-            raise StepFailed(message, step_name=step.name, retryable=False) from exc
-        await self._step_executed(step, outcome)
-        if not done:
-            return self.current_step_name
-        await notify(
-            self.observer.on_workflow_status_changed,
-            self.id,
-            WorkflowStatus.ACTIVE.value,
-            WorkflowStatus.COMPLETED.value,
-            None,
-        )
-        await notify(
-            self.observer.on_workflow_completed, self.id, self.workflow_type, self._saved_state
-        )
-        return None
-
-    async def _step_executed(self, step: StepBase, outcome: StepOutcome) -> None:
-        await notify(
-            self.observer.on_step_executed,
-            self.id,
-            step.name,
-            self.loaded.step_index[step.name],
-            "COMPLETED",
-            outcome.result,
-            self._saved_state,
-        )
-
-    async def _fail(
-        self,
-        step: StepBase,
-        message: str,
-        started: float,
-        status: WorkflowStatus,
-        *,
-        must_save: BaseException | None = None,
-        finished_step: str | None = None,
-    ) -> None:
-        """Fail the workflow at ``step``: last saved state, error recorded, compensations, saved.
-
-        When the FAILED status cannot be saved either, ``must_save`` (the error that made the step
-        fail) is raised: the caller must learn that nothing was recorded. Without it, the failed
-        save is logged.
-        """
-        # The step may have mutated the live state: go back to the last saved one.
-        self.state = self.loaded.state_model.model_validate(self._saved_state)
-        self.engine.error = Failure(step.name, message, time.time())
-        self._last_result = {"error": message, "step": step.name}
-        log = [
-            *self._take_log(),
-            LogEntry(
-                self.id,
-                "STEP_FAILED",
-                step.name,
-                at=started,
-                duration=time.time() - started,
-                message=message,
-            ),
-        ]
-        if self.loaded.definition.saga_mode:
-            log += await saga.compensate(
-                workflow_id=self.id,
-                loaded=self.loaded,
-                state=self.state,
-                engine=self.engine,
-                metadata=self.metadata,
-                executor=self.execution_provider,
-            )
-            status = WorkflowStatus.FAILED_ROLLED_BACK
-        old, self.status = self.status, status
-        try:
-            await self._save(
-                dump_state=self.loaded.definition.saga_mode, log=log, finished_step=finished_step
-            )
-        except Exception:
-            if must_save is not None:
-                self.status = old
-                raise must_save from None
-            _log.exception("workflow %s: could not save the %s status", self.id, status.value)
-        await notify(self.observer.on_step_failed, self.id, step.name, message)
-        await notify(
-            self.observer.on_workflow_status_changed, self.id, old.value, status.value, step.name
-        )
-        await notify(
-            self.observer.on_workflow_failed,
-            self.id,
-            self.workflow_type,
-            message,
-            self._saved_state,
-        )
-
     async def _set_status(self, status: WorkflowStatus, *, save: bool = False) -> None:
         old, self.status = self.status, status
         if save:
-            await self._save(log=self._take_log())
+            await self.save(log=self.take_log())
         await notify(
             self.observer.on_workflow_status_changed,
             self.id,
@@ -422,7 +287,8 @@ class Workflow:
             future.cancel()
         await self._set_status(WorkflowStatus.CANCELLED, save=True)
 
-    def _take_log(self) -> list[LogEntry]:
+    def take_log(self) -> list[LogEntry]:
+        """Remove and return the queued execution-log entries (the caller saves them)."""
         log, self._pending_log = self._pending_log, []
         return log
 
@@ -445,13 +311,23 @@ class Workflow:
             parent_id=self.parent_id,
         )
 
-    async def _save(
+    async def save(
         self,
         *,
         finished_step: str | None = None,
         dump_state: bool = True,
         log: Sequence[LogEntry] = (),
     ) -> None:
+        """Save the workflow (status, step, engine record, metadata) and ``log`` in one write.
+
+        Args:
+            finished_step: A PARALLEL step whose saved task results the same write deletes.
+            dump_state: Save the live state; with False, the last saved state is kept.
+            log: Execution-log entries to append.
+
+        Raises:
+            VersionConflict: Another writer saved this workflow since it was loaded.
+        """
         record = self.to_record()
         if dump_state:
             record.state = self.state.model_dump(mode="json")

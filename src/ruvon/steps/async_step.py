@@ -8,7 +8,8 @@ from typing import Any
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import private_state
 from ruvon.results import apply_result, as_update
-from ruvon.steps.base import StepOutcome, StepRun, invoke
+from ruvon.step_models import AsyncStep
+from ruvon.steps.base import StepKind, StepOutcome, StepRun, invoke
 
 
 async def run_async_step(run: StepRun) -> StepOutcome:
@@ -46,3 +47,6 @@ async def _call(run: StepRun) -> Any:
         kwargs=run.kwargs,
     )
     return (await invoke(copy_run, run.step.function)).value
+
+
+KINDS = (StepKind(AsyncStep, run_async_step),)

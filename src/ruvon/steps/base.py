@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -27,7 +27,37 @@ from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import LogEntry, PersistenceProvider
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.results import exit_message
-from ruvon.step_models import StepBase
+from ruvon.step_models import RetryPolicy, StepBase, StepType
+
+if TYPE_CHECKING:
+    from ruvon.workflow import Workflow
+
+
+class BuilderHandle(Protocol):
+    """What steps use of the builder that made their workflow: making and loading child workflows."""
+
+    async def create_workflow(
+        self,
+        workflow_type: str,
+        persistence_provider: PersistenceProvider | None = None,
+        execution_provider: ExecutionProvider | None = None,
+        *,
+        workflow_observer: WorkflowObserver | None = None,
+        initial_data: Mapping[str, Any] | None = None,
+        parent_id: str | None = None,
+    ) -> Workflow:
+        """Create, save and return a new workflow (see ``WorkflowBuilder.create_workflow``)."""
+        ...
+
+    async def load_workflow(
+        self,
+        workflow_id: str,
+        persistence_provider: PersistenceProvider | None = None,
+        execution_provider: ExecutionProvider | None = None,
+        workflow_observer: WorkflowObserver | None = None,
+    ) -> Workflow:
+        """Reload a saved workflow (see ``WorkflowBuilder.load_workflow``)."""
+        ...
 
 
 class WorkflowHandle(Protocol):
@@ -37,7 +67,7 @@ class WorkflowHandle(Protocol):
     metadata: dict[str, Any]
     engine: EngineRecord
     status: WorkflowStatus
-    builder: Any
+    builder: BuilderHandle | None
     expression_evaluator_cls: type[ExpressionEvaluator]
     template_engine_cls: type[TemplateEngine]
     pending_async: dict[str, asyncio.Future[Any]]
@@ -89,6 +119,28 @@ class StepOutcome:
     wait: WorkflowStatus | None = None
     task_failures: dict[str, str] = field(default_factory=dict)
     log: list[LogEntry] = field(default_factory=list)
+
+
+Runner = Callable[[StepRun], Awaitable[StepOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class StepKind:
+    """One step type: its model (the YAML schema, with its checks in ``problems()``), the runner
+    that runs it, and the retry policy its steps get when they set none.
+
+    Each step module declares its kinds in a ``KINDS`` tuple; ``ruvon.steps.dispatch`` builds the
+    dispatch table from them.
+    """
+
+    model: type[StepBase]
+    runner: Runner
+    default_retry: RetryPolicy | None = None
+
+    @property
+    def type(self) -> StepType:
+        """The step type, as the model registered it."""
+        return self.model.kind
 
 
 @dataclass(slots=True)

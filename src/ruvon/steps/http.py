@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ruvon.errors import ConfigurationError, StepFailed, TemplateError
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.results import apply_result
-from ruvon.step_models import HttpStep
-from ruvon.steps.base import StepOutcome, StepRun
+from ruvon.step_models import HttpStep, RetryPolicy
+from ruvon.steps.base import StepKind, StepOutcome, StepRun
 
 if TYPE_CHECKING:
     import httpx
@@ -234,3 +234,12 @@ def _parse_body(response: httpx.Response) -> Any:
     except ValueError:
         _log.debug("response declared %s but is not JSON; kept as text", content_type)
         return response.text
+
+
+KINDS = (
+    StepKind(
+        HttpStep,
+        run_http,
+        default_retry=RetryPolicy(max_attempts=3, backoff_seconds=0.5, backoff_multiplier=2.0),
+    ),
+)

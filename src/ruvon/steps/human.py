@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from ruvon.models import WorkflowStatus
 from ruvon.results import apply_result, as_update, extra_mode
-from ruvon.steps.base import StepOutcome, StepRun, invoke
+from ruvon.step_models import HumanStep
+from ruvon.steps.base import StepKind, StepOutcome, StepRun, invoke
 
 
 async def run_human(run: StepRun) -> StepOutcome:
@@ -44,3 +45,6 @@ def _state_fields(state: BaseModel, fields: Any) -> dict[str, Any]:
     if extra_mode(model) == "allow":
         return dict(fields)
     return {key: value for key, value in fields.items() if key in model.model_fields}
+
+
+KINDS = (StepKind(HumanStep, run_human),)

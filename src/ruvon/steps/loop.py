@@ -7,7 +7,7 @@ from typing import Any
 from ruvon.errors import StepFailed
 from ruvon.models import StepContext
 from ruvon.step_models import LoopMode, LoopStep
-from ruvon.steps.base import StepOutcome, StepRun
+from ruvon.steps.base import StepKind, StepOutcome, StepRun
 
 
 def read_path(state: Any, path: str) -> Any:
@@ -92,3 +92,6 @@ def _check_limit(run: StepRun, step: LoopStep, index: int) -> None:
             f"Check the loop's condition, or raise max_iterations if more are expected.",
             step_name=step.name,
         )
+
+
+KINDS = (StepKind(LoopStep, run_loop),)

@@ -13,7 +13,7 @@ from ruvon.providers.observer import notify, overrides
 from ruvon.providers.persistence import LogEntry, TaskRecord
 from ruvon.results import apply_result
 from ruvon.step_models import ParallelStep
-from ruvon.steps.base import StepOutcome, StepRun
+from ruvon.steps.base import StepKind, StepOutcome, StepRun
 from ruvon.steps.loop import read_items
 from ruvon.unsavable import unsavable_tasks_message
 
@@ -218,3 +218,6 @@ def _outcome_of(record: TaskRecord) -> TaskOutcome:
         started_at=record.started_at,
         ended_at=record.ended_at,
     )
+
+
+KINDS = (StepKind(ParallelStep, run_parallel),)

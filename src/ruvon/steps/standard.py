@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ruvon.models import WorkflowStatus
 from ruvon.results import apply_result, as_update
-from ruvon.steps.base import StepOutcome, StepRun, invoke
+from ruvon.step_models import DecisionStep, StandardStep
+from ruvon.steps.base import StepKind, StepOutcome, StepRun, invoke
 from ruvon.steps.sub_workflow import start_child
 
 
@@ -32,3 +33,6 @@ async def run_standard(run: StepRun) -> StepOutcome:
     apply_result(run.state, result, run.where, step_name=run.step.name)
     wait = WorkflowStatus.WAITING_HUMAN if called.pause else None
     return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, wait=wait)
+
+
+KINDS = (StepKind(StandardStep, run_standard), StepKind(DecisionStep, run_standard))

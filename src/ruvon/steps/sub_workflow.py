@@ -18,7 +18,7 @@ from ruvon.errors import StepFailed
 from ruvon.models import WorkflowStatus
 from ruvon.results import apply_result
 from ruvon.step_models import SubWorkflowMode, SubWorkflowStep
-from ruvon.steps.base import StepOutcome, StepRun
+from ruvon.steps.base import BuilderHandle, StepKind, StepOutcome, StepRun
 
 _log = logging.getLogger("ruvon.workflow")
 _background: set[asyncio.Task[Any]] = set()
@@ -60,8 +60,7 @@ async def start_child(
 async def collect_child(run: StepRun) -> StepOutcome:
     """Run the step's pending child on (if ACTIVE) and turn its end into the step's outcome."""
     pending = run.workflow.engine.sub_workflows[run.step.name]
-    builder = run.workflow.builder
-    child = await builder.load_workflow(
+    child = await _builder(run).load_workflow(
         pending.child_id,
         persistence_provider=run.persistence,
         execution_provider=run.executor,
@@ -91,7 +90,7 @@ async def collect_child(run: StepRun) -> StepOutcome:
     )
 
 
-async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any:
+def _builder(run: StepRun) -> BuilderHandle:
     builder = run.workflow.builder
     if builder is None:
         raise StepFailed(
@@ -99,7 +98,11 @@ async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any
             f"with WorkflowBuilder.create_workflow so sub-workflows can be built.",
             step_name=run.step.name,
         )
-    return await builder.create_workflow(
+    return builder
+
+
+async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any:
+    return await _builder(run).create_workflow(
         workflow_type,
         persistence_provider=run.persistence,
         execution_provider=run.executor,
@@ -107,3 +110,6 @@ async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any
         initial_data=data,
         parent_id=run.workflow.id,
     )
+
+
+KINDS = (StepKind(SubWorkflowStep, run_sub_workflow),)
