@@ -9,6 +9,8 @@ with its runner (``ruvon.steps.base.StepKind``); see docs/architecture.md, "Addi
 from __future__ import annotations
 
 import ast
+import math
+import random
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple, TypeVar, Union
@@ -66,15 +68,31 @@ class RouteDefinition(Strict):
 
 
 class RetryPolicy(Strict):
-    """Re-run a failing step: ``max_attempts`` in all, waiting ``backoff_seconds`` x multiplier^n."""
+    """Re-run a failing step: ``max_attempts`` in all, waiting ``backoff_seconds`` x multiplier^n.
+
+    The delay is capped at ``max_backoff_seconds`` and then shortened by a random fraction of up
+    to ``jitter`` (0 = exact delays), so workflows that failed together do not retry in lockstep.
+    """
 
     max_attempts: int = Field(default=3, ge=1)
     backoff_seconds: float = Field(default=1.0, ge=0)
     backoff_multiplier: float = Field(default=2.0, ge=1)
+    max_backoff_seconds: float = Field(default=60.0, ge=0)
+    jitter: float = Field(default=0.25, ge=0, le=1)
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return self.backoff_seconds * self.backoff_multiplier ** (attempt - 1)
+    def delay(self, attempt: int, draw: Callable[[], float] = random.random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+        Args:
+            attempt: The attempt that failed.
+            draw: A source of numbers in [0, 1) for the jitter (tests pass a fixed one).
+        """
+        try:
+            growing = self.backoff_seconds * self.backoff_multiplier ** (attempt - 1)
+        except OverflowError:  # a huge exponent: the cap applies anyway
+            growing = math.inf
+        capped = min(growing, self.max_backoff_seconds)
+        return capped * (1.0 - self.jitter * draw())
 
 
 class FunctionUse(NamedTuple):
