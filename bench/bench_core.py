@@ -23,6 +23,7 @@ from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
 from ruvon.models import StepContext
 
 WORKFLOWS, STEPS, FAN_OUT = 200, 10, 1000
+PEER_SDK = "ruvon-sdk==0.1.5"
 
 
 def report(title: str, workload: str, ours: str, baseline: str, ratio: str, target: str) -> None:
@@ -67,6 +68,8 @@ async def bench_steps() -> None:
     await step_overhead(builder, "sync")  # warm-up: imports, caches
     for name in ("sync", "thread"):
         ours = min([await step_overhead(builder, name) for _ in range(3)])
+        if name == "sync":
+            bench_peer_sdk(ours)
         base = min(plain_loop_per_step() for _ in range(3))
         report(
             f"step overhead ({name} executor)",
@@ -76,6 +79,30 @@ async def bench_steps() -> None:
             f"{ours / base:.0f}x the plain loop; {ours - base:.1f} us of engine work per step",
             "<= 16 us/step" if name == "sync" else "informational",
         )
+
+
+def bench_peer_sdk(ours: float) -> None:
+    """The same chain on ruvon-sdk 0.1.5, in its own venv and a subprocess of this run."""
+    python = bench_kit.peer_python(PEER_SDK)
+    peer = (
+        bench_kit.run_peer(python, "peer_sdk_chain.py", str(WORKFLOWS), str(STEPS))
+        if isinstance(python, Path)
+        else python
+    )
+    if isinstance(peer, str):
+        print(f"\n== step overhead vs {PEER_SDK}: not measured: {peer}")
+        return
+    theirs = float(peer["us_per_step"])
+    report(
+        f"step overhead vs {PEER_SDK} (sync executor, in memory)",
+        f"{WORKFLOWS} workflows x {STEPS} no-op STANDARD steps; the SDK runs the same chain "
+        f"(bench/peer_sdk_chain.py) in its own venv, in a subprocess of this run",
+        f"{ours:.1f} us/step",
+        f"{theirs:.1f} us/step (ruvon-sdk {peer.get('version')}: InMemoryPersistence, "
+        f"SyncExecutor, NoopWorkflowObserver)",
+        f"{ours / theirs:.2f}x ruvon-sdk",
+        "<= 0.3x",
+    )
 
 
 async def bench_parallel_overhead() -> None:

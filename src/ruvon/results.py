@@ -91,8 +91,7 @@ def apply_result(
         StepFailed: Not retryable: a key the model forbids, or a value its field rejects.
     """
     model = type(state)
-    fields = model.model_fields
-    if any(key not in fields for key in update):
+    if not _field_names(model).issuperset(update):  # one C-level check on the hot path
         update = _known_keys(model, update, where, sources, step_name)
     validator = model.__pydantic_validator__
     for key, value in update.items():
@@ -108,6 +107,16 @@ def apply_result(
                 step_name=step_name,
                 retryable=False,
             ) from None
+
+
+_FIELD_NAMES: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        names = _FIELD_NAMES[model] = frozenset(model.model_fields)
+    return names
 
 
 def _known_keys(
