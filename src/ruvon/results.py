@@ -41,6 +41,8 @@ def as_update(value: Any, where: str) -> dict[str, Any]:
     Raises:
         StepFailed: Not retryable (the same code returns the same wrong type), naming ``where``.
     """
+    if type(value) is dict:  # the common case, without an ABC isinstance check
+        return dict(value)
     if value is None:
         return {}
     if isinstance(value, Mapping):

@@ -86,7 +86,8 @@ async def _adopt(
         where = f"{wf.loaded.source}, step '{step.name}'"
         message = unsavable_message(where, wf.state, wf.saved_state, exc)
         raise StepFailed(message, step_name=step.name, retryable=False) from exc
-    await _step_executed(wf, step, outcome)
+    if wf.watches_steps:
+        await _step_executed(wf, step, outcome)
     if not done:
         return wf.current_step_name
     await notify(

@@ -47,6 +47,7 @@ class Workflow:
         current_step: Index of the next step to run.
         metadata: The user's own data kept with the workflow (``create_workflow(metadata=...)``);
             the engine never writes to it. Step functions read it as ``context.metadata``.
+        watches_steps: Whether the observer overrides ``on_step_executed``.
         engine: The engine's bookkeeping (errors, task failures, loop progress, ...); read it
             through ``error``, ``task_failures``, ``compensations`` and ``retries``.
     """
@@ -74,6 +75,8 @@ class Workflow:
         self.persistence = persistence
         self.execution_provider = executor
         self.observer = observer
+        # Skipping the base class's no-op hook saves a coroutine per step (the hot path).
+        self.watches_steps = overrides(observer, "on_step_executed")
         self.expression_evaluator_cls = expression_evaluator_cls
         self.template_engine_cls = template_engine_cls
         self.builder = builder
@@ -295,11 +298,12 @@ class Workflow:
     # -- persistence -----------------------------------------------------------------------------
     def to_record(self) -> WorkflowRecord:
         """The workflow as a persistence record (state as of the last save)."""
+        definition = self.loaded.definition
         return WorkflowRecord(
             id=self.id,
-            workflow_type=self.workflow_type,
-            workflow_version=self.workflow_version,
-            state_model_path=self.loaded.definition.initial_state_model,
+            workflow_type=definition.workflow_type,
+            workflow_version=definition.workflow_version,
+            state_model_path=definition.initial_state_model,
             definition=self.loaded.raw,
             state=self._saved_state,
             status=self.status.value,
