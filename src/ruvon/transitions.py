@@ -55,6 +55,30 @@ async def advance(
     return None
 
 
+async def wait(wf: Workflow, step: StepBase, outcome: StepOutcome, started: float) -> bool:
+    """Save a step that stops the workflow to wait (human input, async result, child workflow).
+
+    Returns False when its state cannot be saved: the step has then failed like in ``advance``.
+    """
+    assert outcome.wait is not None
+    status = wf.status
+    wf.state = outcome.state
+    try:
+        await wf.set_status(outcome.wait, save=True)
+    except VersionConflict:
+        wf.restore_saved_state()
+        wf.status = status
+        raise
+    except Exception as exc:  # the state does not dump, or the store refuses it
+        message = unsavable_message(
+            f"{wf.loaded.source}, step '{step.name}'", wf.state, wf.saved_state, exc
+        )
+        wf.status = status
+        await fail_step(wf, step, message, started, WorkflowStatus.FAILED, must_save=exc)
+        return False
+    return True
+
+
 async def _adopt(
     wf: Workflow,
     step: StepBase,
@@ -133,17 +157,11 @@ async def fail_step(
     wf.restore_saved_state()
     wf.engine.error = Failure(step.name, message, time.time())
     wf.last_result = {"error": message, "step": step.name}
-    log = [
-        *wf.take_log(),
-        LogEntry(
-            wf.id,
-            "STEP_FAILED",
-            step.name,
-            at=started,
-            duration=time.time() - started,
-            message=message,
-        ),
-    ]
+    duration = time.time() - started
+    failed = LogEntry(
+        wf.id, "STEP_FAILED", step.name, at=started, duration=duration, message=message
+    )
+    log = [*wf.take_log(), failed]
     if wf.loaded.definition.saga_mode:
         log += await saga.compensate(
             workflow_id=wf.id,
@@ -164,12 +182,13 @@ async def fail_step(
             wf.status = old
             raise must_save from None
         _log.exception("workflow %s: could not save the %s status", wf.id, status.value)
-    await notify(wf.observer.on_step_failed, wf.id, step.name, message)
-    await notify(wf.observer.on_workflow_status_changed, wf.id, old.value, status.value, step.name)
-    await notify(
-        wf.observer.on_workflow_failed,
-        wf.id,
-        wf.workflow_type,
-        message,
-        wf.saved_state,
-    )
+    await _tell_failed(wf, step, message, old, status)
+
+
+async def _tell_failed(
+    wf: Workflow, step: StepBase, message: str, old: WorkflowStatus, status: WorkflowStatus
+) -> None:
+    observer = wf.observer
+    await notify(observer.on_step_failed, wf.id, step.name, message)
+    await notify(observer.on_workflow_status_changed, wf.id, old.value, status.value, step.name)
+    await notify(observer.on_workflow_failed, wf.id, wf.workflow_type, message, wf.saved_state)

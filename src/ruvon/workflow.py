@@ -189,7 +189,7 @@ class Workflow:
             return None, step.name
         validated = validate_input(self.loaded, step, user_input)
         if self.status is not WorkflowStatus.ACTIVE:
-            await self._set_status(WorkflowStatus.ACTIVE)
+            await self.set_status(WorkflowStatus.ACTIVE)
         timed = overrides(self.observer, "on_step_started")
         while True:
             started = time.time()
@@ -201,8 +201,8 @@ class Workflow:
             if outcome is None:
                 return self.last_result, None
             if outcome.wait is not None:
-                self.state = outcome.state
-                await self._set_status(outcome.wait, save=True)
+                if not await transitions.wait(self, step, outcome, started):
+                    return self.last_result, None
                 return outcome.result, step.name
             try:
                 next_index = routing.next_index(
@@ -252,7 +252,8 @@ class Workflow:
         """Run a loop-body step on ``state``; its failure raises StepFailed."""
         return await attempts.run_body_step(self, step, state, context, kwargs)
 
-    async def _set_status(self, status: WorkflowStatus, *, save: bool = False) -> None:
+    async def set_status(self, status: WorkflowStatus, *, save: bool = False) -> None:
+        """Change the status (optionally saving the workflow) and tell the observer."""
         old, self.status = self.status, status
         if save:
             await self.save(log=self.take_log())
@@ -277,7 +278,7 @@ class Workflow:
         if self.engine.error is not None:
             self.engine.retries.append(self.engine.error)
             self.engine.error = None
-        await self._set_status(WorkflowStatus.ACTIVE, save=True)
+        await self.set_status(WorkflowStatus.ACTIVE, save=True)
 
     async def cancel(self) -> None:
         """Mark the workflow CANCELLED and save it; no further step runs."""
@@ -288,7 +289,7 @@ class Workflow:
             )
         for future in self.pending_async.values():
             future.cancel()
-        await self._set_status(WorkflowStatus.CANCELLED, save=True)
+        await self.set_status(WorkflowStatus.CANCELLED, save=True)
 
     def take_log(self) -> list[LogEntry]:
         """Remove and return the queued execution-log entries (the caller saves them)."""

@@ -45,11 +45,19 @@ async def _fails_then_retries(
     kit.RETURNS["when"] = "fine"
     reloaded = await builder.load_workflow(workflow.id, persistence_provider=store)
     await reloaded.retry()
-    assert await reloaded.run_to_completion() is WorkflowStatus.COMPLETED, reloaded.error
-    assert reloaded.state.model_dump() == {"n": 12, "when": "fine"}
+    await reloaded.run_to_completion()
+    paused = reloaded.status is WorkflowStatus.WAITING_HUMAN
+    if paused:  # the pausing step, now saved, waits for its input
+        await reloaded.next_step(user_input={"ok": True})
+        await reloaded.run_to_completion()
+    assert reloaded.status is WorkflowStatus.COMPLETED, reloaded.error
+    # First +1, then +10 by the fixed step (the pausing one adds 10 again when its input comes).
+    assert reloaded.state.model_dump() == {"n": 22 if paused else 12, "when": "fine"}
 
 
-@pytest.mark.parametrize("bad", [kit.STANDARD, kit.PARALLEL], ids=["standard", "parallel"])
+@pytest.mark.parametrize(
+    "bad", [kit.STANDARD, kit.PARALLEL, kit.PAUSING], ids=["standard", "parallel", "pausing"]
+)
 async def test_a_value_that_does_not_dump_fails_the_step_on_every_store(
     stores: StoreFactory, tmp_path: Path, bad: str
 ) -> None:

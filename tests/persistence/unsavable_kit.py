@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ruvon.models import StepContext
+from ruvon.models import StepContext, WorkflowPauseDirective
 
 #: What the ``Bad`` step returns as ``when``; tests set it, and clear it to "fix" the step.
 RETURNS: dict[str, Any] = {"when": None}
@@ -40,3 +40,12 @@ steps:
 
 STANDARD = 'function: "unsavable_kit.bad"'
 PARALLEL = 'type: PARALLEL\n    tasks:\n      - {name: "t", function_path: "unsavable_kit.bad"}'
+
+
+def pause_bad(state: State, context: StepContext) -> dict[str, Any]:
+    if context.validated_input is None:
+        raise WorkflowPauseDirective(result={"n": state.n + 10, "when": RETURNS["when"]})
+    return {"n": state.n + 10}
+
+
+PAUSING = 'function: "unsavable_kit.pause_bad"'
