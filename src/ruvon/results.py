@@ -30,13 +30,13 @@ __all__ = [
 ]
 
 
-def as_update(value: Any, where: str) -> dict[str, Any]:
+def as_update(value: Any, where: str, function: str | None = None) -> dict[str, Any]:
     """A returned value as a state update: a dict as is, ``None`` as ``{}``.
 
     Args:
         value: What the function returned.
-        where: Who returned it, for the message (``"<file>, step 'X' (pkg.fn)"``,
-            ``"Task 't' of step 'S'"``).
+        where: Who returned it, for the message (``"<file>, step 'X'"``, ``"Task 't' of step 'S'"``).
+        function: The dotted path of the function, added to the message (built only on error).
 
     Raises:
         StepFailed: Not retryable (the same code returns the same wrong type), naming ``where``.
@@ -47,6 +47,8 @@ def as_update(value: Any, where: str) -> dict[str, Any]:
         return {}
     if isinstance(value, Mapping):
         return dict(value)
+    if function:
+        where = f"{where} ({function})"
     raise StepFailed(
         f"{where} returned {type(value).__name__} {short_repr(value)}, not a dict. Return a dict "
         f"of state fields to update, e.g. {{'inventory_valid': True}}, or None for no change.",

@@ -71,6 +71,13 @@ class Workflow:
         self.id = workflow_id
         self.loaded = loaded
         self._steps = loaded.steps
+        definition = loaded.definition
+        # The same in every saved record: read once, not on every save (the hot path).
+        self._identity = (
+            definition.workflow_type,
+            definition.workflow_version,
+            definition.initial_state_model,
+        )
         self.state = state
         self.persistence = persistence
         self.execution_provider = executor
@@ -115,8 +122,9 @@ class Workflow:
     @property
     def current_step_name(self) -> str | None:
         """Name of the next step to run, or ``None`` when no step is left."""
-        if 0 <= self.current_step < len(self.steps):
-            return self.steps[self.current_step].name
+        steps = self._steps
+        if 0 <= self.current_step < len(steps):
+            return steps[self.current_step].name
         return None
 
     @property
@@ -184,7 +192,7 @@ class Workflow:
                 f"Workflow {self.id} ({self.workflow_type}) is {self.status.value}; no step can run. "
                 f"Check workflow.status before calling next_step(), or retry() a FAILED workflow."
             )
-        step = self.steps[self.current_step]
+        step = self._steps[self.current_step]
         if self.status is WorkflowStatus.WAITING_HUMAN and user_input is None:
             return None, step.name
         validated = validate_input(self.loaded, step, user_input)
@@ -195,7 +203,7 @@ class Workflow:
             started = time.time()
             if timed:
                 await notify(self.observer.on_step_started, self.id, step.name, self.current_step)
-            outcome = await self._run(step, validated, started)
+            outcome = await attempts.run_with_retries(self, step, validated, started)
             self.resumed_step = None
             validated = None
             if outcome is None:
@@ -215,17 +223,13 @@ class Workflow:
             next_name = await transitions.advance(self, step, outcome, started, next_index)
             if next_name is None or not step.automate_next:
                 return outcome.result, next_name
-            step = self.steps[self.current_step]
+            step = self._steps[self.current_step]
 
     async def run_to_completion(self) -> WorkflowStatus:
         """Call ``next_step`` until the workflow ends or waits for a human or a child workflow."""
         while self.status in (WorkflowStatus.ACTIVE, WorkflowStatus.PENDING_ASYNC):
             await self.next_step()
         return self.status
-
-    async def _run(self, step: StepBase, user_input: Any, started: float) -> StepOutcome | None:
-        """Run one step with its retry policy; on failure the workflow is failed and None returned."""
-        return await attempts.run_with_retries(self, step, user_input, started)
 
     async def checkpoint(self, state: BaseModel) -> None:
         """Save ``state``, the engine record and pending log entries now (used inside long steps)."""
@@ -299,12 +303,12 @@ class Workflow:
     # -- persistence -----------------------------------------------------------------------------
     def to_record(self) -> WorkflowRecord:
         """The workflow as a persistence record (state as of the last save)."""
-        definition = self.loaded.definition
+        workflow_type, workflow_version, state_model_path = self._identity
         return WorkflowRecord(
             id=self.id,
-            workflow_type=definition.workflow_type,
-            workflow_version=definition.workflow_version,
-            state_model_path=definition.initial_state_model,
+            workflow_type=workflow_type,
+            workflow_version=workflow_version,
+            state_model_path=state_model_path,
             definition=self.loaded.raw,
             state=self._saved_state,
             status=self.status.value,

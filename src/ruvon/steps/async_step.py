@@ -28,8 +28,9 @@ async def run_async_step(run: StepRun) -> StepOutcome:
         value = await future
     finally:
         pending.pop(run.step.name, None)
-    result = as_update(value, f"{run.where} ({run.step.function})")
-    apply_result(run.state, result, run.where, step_name=run.step.name)
+    where = run.where
+    result = as_update(value, where, run.step.function)
+    apply_result(run.state, result, where, step_name=run.step.name)
     return StepOutcome(result=result, state=run.state)
 
 

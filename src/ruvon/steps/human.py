@@ -31,8 +31,9 @@ async def run_human(run: StepRun) -> StepOutcome:
     if isinstance(fields, Mapping):
         run.kwargs = {**fields, **run.kwargs}
     called = await invoke(run, run.step.function)
-    result = as_update(called.value, f"{run.where} ({run.step.function})")
-    apply_result(run.state, result, run.where, step_name=run.step.name)
+    where = run.where
+    result = as_update(called.value, where, run.step.function)
+    apply_result(run.state, result, where, step_name=run.step.name)
     wait = WorkflowStatus.WAITING_HUMAN if called.pause else None
     return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, wait=wait)
 

@@ -29,8 +29,9 @@ async def run_standard(run: StepRun) -> StepOutcome:
             initial_data=directive.initial_data,
             output_key=directive.data_region,
         )
-    result = as_update(called.value, f"{run.where} ({run.step.function})")
-    apply_result(run.state, result, run.where, step_name=run.step.name)
+    where = run.where
+    result = as_update(called.value, where, run.step.function)
+    apply_result(run.state, result, where, step_name=run.step.name)
     wait = WorkflowStatus.WAITING_HUMAN if called.pause else None
     return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, wait=wait)
 
