@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -67,3 +70,53 @@ def config_dir(**files: str) -> Path:
     for name, text in files.items():
         (directory / name).write_text(text, encoding="utf-8")
     return directory
+
+
+PEER_DIR = Path(__file__).resolve().parent / ".peer"
+
+
+def peer_python(requirement: str) -> Path | str:
+    """The python of a venv under bench/.peer/ with ``requirement`` installed (built once).
+
+    Peer libraries install import packages named like ours (``ruvon``), so they live in a venv of
+    their own and run in a subprocess. Returns the interpreter, or a sentence saying why there is
+    none (no network, no such version, ...).
+    """
+    venv = PEER_DIR / requirement.replace("==", "-")
+    python = venv / "bin" / "python"
+    marker = venv / ".installed"
+    if marker.is_file():
+        return python
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", requirement],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        return f"could not install {requirement} into {venv}: {detail.strip()[-300:]}"
+    marker.write_text(requirement, encoding="utf-8")
+    return python
+
+
+def run_peer(python: Path, script: str, *args: str) -> dict[str, Any] | str:
+    """Run ``bench/<script>`` with the peer's python; its last output line is a JSON object."""
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(
+            [str(python), str(here / script), *args],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=True,
+        )
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        return f"{script} failed under {python}: {detail.strip()[-300:]}"
+    return result

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ruvon.errors import PersistenceError, StepFailed
+from ruvon import transitions
+from ruvon.errors import PersistenceError, StepFailed, VersionConflict
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.persistence import LogEntry
 from ruvon.step_models import StepBase, StepType
@@ -29,16 +30,18 @@ async def run_with_retries(
     """Run one step with its retry policy; on failure mark the workflow failed and return None.
 
     A StepFailed that is ``retryable`` is retried while the policy allows, from the last saved
-    state. A PersistenceError propagates: when nothing can be recorded, the caller must know.
+    state. A VersionConflict propagates (another process moved the workflow on). Any other failure,
+    a store error included, fails the step; if even the FAILED status cannot be saved, the store's
+    error propagates: when nothing can be recorded, the caller must know.
     """
     policy = step.retry or default_retry(step)
     attempt = 1
     while True:
         run = _step_run(wf, step, user_input, attempt)
         try:
-            return await runner_for(step, wf.metadata)(run)
-        except PersistenceError:
-            raise  # nothing can be recorded: let the caller see it
+            return await runner_for(step, wf.engine)(run)
+        except VersionConflict:
+            raise  # a stale copy records nothing
         except StepFailed as exc:
             if policy and exc.retryable and attempt < policy.max_attempts:
                 await _before_retry(wf, step, attempt, str(exc), policy.delay(attempt))
@@ -49,11 +52,17 @@ async def run_with_retries(
                 if isinstance(exc, ChildWorkflowFailed)
                 else WorkflowStatus.FAILED
             )
-            wf._pending_log += exc.log
-            await wf._fail(step, str(exc), started, status)
+            wf.add_log(exc.log)
+            await transitions.fail_step(wf, step, str(exc), started, status)
+        except PersistenceError as exc:  # the store refused a value, or is unreachable
+            message = f"{wf.loaded.source}, step '{step.name}': saving its progress failed: {exc}"
+            await transitions.fail_step(
+                wf, step, message, started, WorkflowStatus.FAILED, must_save=exc
+            )
         except Exception as exc:  # an engine failure: still never lose the saved state
             _log.exception("step '%s' of workflow %s failed unexpectedly", step.name, wf.id)
-            await wf._fail(step, f"{type(exc).__name__}: {exc}", started, WorkflowStatus.FAILED)
+            message = f"{wf.loaded.source}, step '{step.name}': {type(exc).__name__}: {exc}"
+            await transitions.fail_step(wf, step, message, started, WorkflowStatus.FAILED)
         return None
 
 
@@ -64,7 +73,7 @@ def _step_run(wf: Workflow, step: StepBase, user_input: Any, attempt: int) -> St
         workflow_type=wf.workflow_type,
         attempt=attempt,
         validated_input=user_input,
-        previous_step_result=wf._last_result,
+        previous_step_result=wf.last_result,
         metadata=wf.metadata,
     )
     return _with(wf, step, wf.state, context)
@@ -94,13 +103,11 @@ def _with(
 async def _before_retry(
     wf: Workflow, step: StepBase, attempt: int, message: str, delay: float
 ) -> None:
-    wf.state = wf.loaded.state_model.model_validate(wf._saved_state)
+    wf.restore_saved_state()
     _log.warning(
         "step '%s' attempt %d failed, retrying in %.2fs: %s", step.name, attempt, delay, message
     )
-    wf._pending_log.append(
-        LogEntry(wf.id, "STEP_RETRY", step.name, message=f"attempt {attempt}: {message}")
-    )
+    wf.add_log([LogEntry(wf.id, "STEP_RETRY", step.name, message=f"attempt {attempt}: {message}")])
     await asyncio.sleep(delay)
 
 
@@ -110,7 +117,7 @@ async def run_body_step(
     """Run a loop-body step on ``state``; its failure raises StepFailed."""
     started = time.time()
     run = _with(wf, step, state, context, kwargs)
-    outcome = await runner_for(step, {})(run)
+    outcome = await runner_for(step, None)(run)
     if outcome.wait is not None or outcome.jump_to is not None:
         raise StepFailed(
             f"{wf.loaded.source}, loop body step '{step.name}' tried to pause or jump; a loop "
@@ -118,14 +125,13 @@ async def run_body_step(
             step_name=step.name,
         )
     if outcome.task_failures:
-        wf.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
+        wf.engine.task_failures[step.name] = dict(outcome.task_failures)
     if step.type is StepType.PARALLEL:
         # Drop the saved task results, or the next iteration would reuse them instead of
         # running its tasks; the state stays at the last checkpoint (the iteration's start).
-        await wf._save(finished_step=step.name, dump_state=False)
+        await wf.save(finished_step=step.name, dump_state=False)
     duration = time.time() - started
-    wf._pending_log += [
-        *outcome.log,
-        LogEntry(wf.id, "STEP_COMPLETED", step.name, at=started, duration=duration),
-    ]
+    wf.add_log(
+        [*outcome.log, LogEntry(wf.id, "STEP_COMPLETED", step.name, at=started, duration=duration)]
+    )
     return outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import PersistenceProvider
 from ruvon.providers.template_engine import TemplateEngine
+from ruvon.results import accepted_keys, extra_mode
 from ruvon.step_models import SubWorkflowStep
 from ruvon.workflow import Workflow
 from ruvon.yaml_source import read_yaml
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 REGISTRY_FILE = "workflow_registry.yaml"
 _STORED_DEFINITIONS = 64
+_log = logging.getLogger("ruvon.workflow")
 
 
 @dataclass(slots=True)
@@ -211,13 +214,16 @@ class WorkflowBuilder:
         *,
         workflow_id: str | None = None,
         parent_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Workflow:
         """Create, save and return a new ACTIVE workflow of ``workflow_type``.
 
         Omitted providers get defaults shared by this builder: in-memory persistence, a thread pool
-        of 10 workers and a no-op observer. With ``idempotency_key``, a key used before returns the
-        first workflow started with it (loaded, whatever the data; a warning says when they differ).
+        of 10 workers and a no-op observer. ``metadata`` is the caller's own data, saved with the
+        workflow (``workflow.metadata``) and given to step functions as ``context.metadata``; the
+        engine never writes to it. With ``idempotency_key``, a key used before returns the first
+        workflow started with it (loaded, whatever the data; a warning says when they differ).
 
         Raises:
             WorkflowNotFound: The type is unknown (the message lists the known ones).
@@ -236,8 +242,10 @@ class WorkflowBuilder:
                 )
             workflow_id = check.workflow_id
         loaded = self.get_definition(workflow_type)
+        data = dict(initial_data or {})
+        _warn_unknown_keys(loaded, data)
         try:
-            state = loaded.state_model.model_validate(dict(initial_data or {}))
+            state = loaded.state_model.model_validate(data)
         except ValidationError as exc:
             raise StateValidationError(_describe_state_errors(exc, workflow_type, loaded)) from None
         persistence = await self._persistence(persistence_provider)
@@ -252,6 +260,7 @@ class WorkflowBuilder:
             template_engine_cls=template_engine_cls or self.template_engine_cls,
             builder=workflow_builder or self,
             parent_id=parent_id,
+            metadata=dict(metadata or {}),
         )
         await workflow.start()
         return workflow
@@ -344,6 +353,27 @@ class WorkflowBuilder:
 
             self._default_executor = ThreadPoolExecutionProvider(max_workers=10)
         return self._default_executor
+
+
+def _warn_unknown_keys(loaded: LoadedDefinition, data: Mapping[str, Any]) -> None:
+    """Warn once about initial-data keys the state model drops.
+
+    Initial data follows the rule of step results: under extra='ignore' unknown keys are dropped with
+    one warning; under 'forbid' validation refuses them; under 'allow' they are stored.
+    """
+    model = loaded.state_model
+    if extra_mode(model) != "ignore":
+        return
+    known = accepted_keys(model)
+    unknown = [key for key in data if key not in known]
+    if unknown:
+        _log.warning(
+            "initial_data for workflow type '%s' has the key(s) %s, which %s does not have; they "
+            "are dropped (the model ignores extra keys). Fix the key names or add the fields.",
+            loaded.definition.workflow_type,
+            ", ".join(repr(key) for key in unknown),
+            model.__name__,
+        )
 
 
 def _describe_state_errors(

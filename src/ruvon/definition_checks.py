@@ -6,23 +6,16 @@ add the file and line.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from ruvon.step_models import (
-    AsyncStep,
-    DecisionStep,
-    HttpStep,
-    HumanStep,
-    LoopMode,
     LoopStep,
     ParallelStep,
-    StandardStep,
     StepBase,
-    SubWorkflowStep,
+    expression_problems,
 )
 
 if TYPE_CHECKING:
@@ -30,8 +23,6 @@ if TYPE_CHECKING:
 
 Loc = list[str | int]
 Problem = tuple[Loc, str]
-
-_LOOP_BODY_TYPES = (StandardStep, ParallelStep, HttpStep)
 
 
 def walk(steps: Sequence[StepBase], loc: Loc) -> Iterator[tuple[StepBase, Loc]]:
@@ -69,7 +60,7 @@ def located_problems(located: Sequence[tuple[StepBase, Loc]], top_level: set[str
                 (loc, f"step name '{step.name}' is used twice. Give every step a unique name.")
             )
         seen.setdefault(step.name, loc)
-        problems += [(loc, message) for message in _step_problems(step)]
+        problems += [(loc, message) for message in step.problems()]
     for step, loc in walk_located(located):
         for j, route in enumerate(step.routes):
             route_loc: Loc = [*loc, "routes", j]
@@ -90,89 +81,19 @@ def located_problems(located: Sequence[tuple[StepBase, Loc]], top_level: set[str
                 )
             if route.condition is not None:
                 problems += [
-                    (route_loc, m) for m in _expression_problems(route.condition, step.name)
+                    (route_loc, m) for m in expression_problems(route.condition, step.name)
                 ]
     return problems
 
 
-def _step_problems(step: StepBase) -> list[str]:
-    name = f"{step.type.value} step '{step.name}'"
-    if isinstance(step, StandardStep | AsyncStep) and not step.function:
-        return [f"{name} has no 'function'. Add the dotted path of its function."]
-    if isinstance(step, DecisionStep) and not step.function and not step.routes:
-        return [f"{name} has neither 'routes' nor 'function'. Add routes with conditions."]
-    if isinstance(step, ParallelStep):
-        return _parallel_problems(step, name)
-    if isinstance(step, LoopStep):
-        return _loop_problems(step, name)
-    if isinstance(step, SubWorkflowStep):
-        problems = []
-        for key, expression in step.input_mapping.items():
-            problems += [
-                f"input_mapping '{key}': {m}" for m in _expression_problems(expression, step.name)
-            ]
-        return problems
-    return []
-
-
-def _parallel_problems(step: ParallelStep, name: str) -> list[str]:
-    problems = []
-    dynamic = step.iterate_over is not None or step.task_function is not None
-    if dynamic and not (step.iterate_over and step.task_function):
-        problems.append(
-            f"{name} needs both 'iterate_over' and 'task_function' for a dynamic fan-out."
-        )
-    if dynamic and step.tasks:
-        problems.append(f"{name} has both 'tasks' and 'iterate_over'; use one or the other.")
-    if not dynamic and not step.tasks:
-        problems.append(
-            f"{name} has no tasks. Add a 'tasks' list of {{name, function_path}} entries, or "
-            f"'iterate_over' and 'task_function' for one task per item."
-        )
-    names = [t.name for t in step.tasks]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        problems.append(f"{name} has duplicate task names {duplicates}; make each unique.")
-    if step.function:
-        problems.append(f"{name} has a 'function'; its work is in 'tasks'. Remove it.")
-    return problems
-
-
-def _loop_problems(step: LoopStep, name: str) -> list[str]:
-    problems = []
-    if step.mode is LoopMode.ITERATE and not step.iterate_over:
-        problems.append(f"{name} in ITERATE mode needs 'iterate_over' (a list field of the state).")
-    if step.mode is LoopMode.WHILE:
-        if not step.while_condition:
-            problems.append(f"{name} in WHILE mode needs a 'while_condition'.")
-        else:
-            problems += _expression_problems(step.while_condition, step.name)
-    if not step.loop_body:
-        problems.append(f"{name} has an empty 'loop_body'. Add the steps to repeat.")
-    for body in step.loop_body:
-        if not isinstance(body, _LOOP_BODY_TYPES):
-            problems.append(
-                f"{name}: its body step '{body.name}' is {body.type.value}; a loop body may hold "
-                f"STANDARD, PARALLEL and HTTP steps."
-            )
-    return problems
-
-
-def _expression_problems(expression: str, step_name: str) -> list[str]:
-    try:
-        ast.parse(expression, mode="eval")
-    except SyntaxError as exc:
-        return [f"the expression '{expression}' of step '{step_name}' does not parse: {exc.msg}."]
-    return []
-
-
 def input_models_of(definition: WorkflowDefinition) -> list[tuple[str, str]]:
     """``(step_name, dotted_path)`` of every step's ``input_model``."""
-    return [
-        (step.name, step.input_model)
-        for step, _ in walk(definition.steps, ["steps"])
-        if isinstance(step, StandardStep | HumanStep) and step.input_model
-    ]
+    found = []
+    for step, _ in walk(definition.steps, ["steps"]):
+        dotted = getattr(step, "input_model", None)
+        if isinstance(dotted, str) and dotted:
+            found.append((step.name, dotted))
+    return found
 
 
 def field_of(path: str) -> str:

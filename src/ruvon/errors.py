@@ -45,14 +45,6 @@ class StepFailed(RuvonError):
         self.log: list[Any] = []  # execution-log entries of the failed run (e.g. its tasks)
 
 
-class TaskFailed(StepFailed):
-    """One task of a PARALLEL step failed."""
-
-    def __init__(self, message: str, *, step_name: str | None = None, task_name: str = "") -> None:
-        super().__init__(message, step_name=step_name)
-        self.task_name = task_name
-
-
 class ParallelStepFailed(StepFailed):
     """A PARALLEL step failed: a task failed without ``allow_partial_success`` or the merge failed."""
 

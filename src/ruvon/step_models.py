@@ -1,9 +1,19 @@
-"""The YAML schema of steps: one pydantic model per step type, chosen by the ``type`` key."""
+"""The YAML schema of steps: one pydantic model per step type, chosen by the ``type`` key.
+
+Each model registers itself for its type with :func:`step_model`; the discriminated union
+:data:`AnyStep` and :data:`STEP_MODELS` are built from those registrations, and each model's
+:meth:`StepBase.problems` holds the checks its schema cannot express. A step module pairs the model
+with its runner (``ruvon.steps.base.StepKind``); see docs/architecture.md, "Adding a step type".
+"""
 
 from __future__ import annotations
 
+import ast
+import math
+import random
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple, TypeVar, Union
 
 from pydantic import (
     AliasChoices,
@@ -58,15 +68,31 @@ class RouteDefinition(Strict):
 
 
 class RetryPolicy(Strict):
-    """Re-run a failing step: ``max_attempts`` in all, waiting ``backoff_seconds`` x multiplier^n."""
+    """Re-run a failing step: ``max_attempts`` in all, waiting ``backoff_seconds`` x multiplier^n.
+
+    The delay is capped at ``max_backoff_seconds`` and then shortened by a random fraction of up
+    to ``jitter`` (0 = exact delays), so workflows that failed together do not retry in lockstep.
+    """
 
     max_attempts: int = Field(default=3, ge=1)
     backoff_seconds: float = Field(default=1.0, ge=0)
     backoff_multiplier: float = Field(default=2.0, ge=1)
+    max_backoff_seconds: float = Field(default=60.0, ge=0)
+    jitter: float = Field(default=0.25, ge=0, le=1)
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return self.backoff_seconds * self.backoff_multiplier ** (attempt - 1)
+    def delay(self, attempt: int, draw: Callable[[], float] = random.random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+        Args:
+            attempt: The attempt that failed.
+            draw: A source of numbers in [0, 1) for the jitter (tests pass a fixed one).
+        """
+        try:
+            growing = self.backoff_seconds * self.backoff_multiplier ** (attempt - 1)
+        except OverflowError:  # a huge exponent: the cap applies anyway
+            growing = math.inf
+        capped = min(growing, self.max_backoff_seconds)
+        return capped * (1.0 - self.jitter * draw())
 
 
 class FunctionUse(NamedTuple):
@@ -80,8 +106,41 @@ class FunctionUse(NamedTuple):
     provided: tuple[str, ...] = ()
 
 
+STEP_MODELS: dict[StepType, type[StepBase]] = {}
+"""The model of every step type, in registration order."""
+
+_M = TypeVar("_M", bound="type[StepBase]")
+
+
+def step_model(kind: StepType) -> Callable[[_M], _M]:
+    """Class decorator: register a model as the schema of steps of type ``kind``."""
+
+    def register(model: _M) -> _M:
+        model.kind = kind
+        STEP_MODELS[kind] = model
+        return model
+
+    return register
+
+
+def expression_problems(expression: str, step_name: str) -> list[str]:
+    """A problem if ``expression`` does not parse as a Python expression."""
+    try:
+        ast.parse(expression, mode="eval")
+    except SyntaxError as exc:
+        return [f"the expression '{expression}' of step '{step_name}' does not parse: {exc.msg}."]
+    return []
+
+
 class StepBase(Strict):
-    """Keys every step type accepts."""
+    """Keys every step type accepts.
+
+    Class attributes: ``kind`` is the type the model is registered for; ``loop_body_ok`` says
+    whether a LOOP may run steps of this type in its body.
+    """
+
+    kind: ClassVar[StepType] = StepType.STANDARD
+    loop_body_ok: ClassVar[bool] = False
 
     name: str
     type: StepType = StepType.STANDARD
@@ -97,6 +156,15 @@ class StepBase(Strict):
     def _type_any_case(cls, value: Any) -> Any:
         return upper(value)
 
+    @property
+    def label(self) -> str:
+        """``"PARALLEL step 'Name'"``, for messages."""
+        return f"{self.type.value} step '{self.name}'"
+
+    def problems(self) -> list[str]:
+        """What is wrong with this step beyond its schema (one sentence each); none by default."""
+        return []
+
     def function_paths(self) -> list[FunctionUse]:
         """Every function this step names, with the keyword arguments it will be given."""
         found = [FunctionUse(f"step '{self.name}'", self.function)] if self.function else []
@@ -107,16 +175,34 @@ class StepBase(Strict):
         return found
 
 
+def _needs_function(step: StepBase) -> list[str]:
+    if step.function:
+        return []
+    return [f"{step.label} has no 'function'. Add the dotted path of its function."]
+
+
+@step_model(StepType.STANDARD)
 class StandardStep(StepBase):
     """Call ``function``; merge the dict it returns into the state."""
 
+    loop_body_ok: ClassVar[bool] = True
     input_model: str | None = None
 
+    def problems(self) -> list[str]:
+        return _needs_function(self)
 
+
+@step_model(StepType.DECISION)
 class DecisionStep(StepBase):
     """Pick the next step by ``routes`` (and/or a function that raises WorkflowJumpDirective)."""
 
+    def problems(self) -> list[str]:
+        if self.function or self.routes:
+            return []
+        return [f"{self.label} has neither 'routes' nor 'function'. Add routes with conditions."]
 
+
+@step_model(StepType.HUMAN_IN_LOOP)
 class HumanStep(StepBase):
     """Stop in WAITING_HUMAN until ``next_step(user_input=...)``; validate it by ``input_model``."""
 
@@ -130,12 +216,19 @@ class HumanStep(StepBase):
         ]
 
 
+@step_model(StepType.ASYNC)
 class AsyncStep(StepBase):
     """Run ``function`` on the executor; the workflow is PENDING_ASYNC until its result is back."""
 
+    def problems(self) -> list[str]:
+        return _needs_function(self)
 
+
+@step_model(StepType.PARALLEL)
 class ParallelStep(StepBase):
     """Run ``tasks`` (or one task per item of ``iterate_over``) at once and merge their results."""
+
+    loop_body_ok: ClassVar[bool] = True
 
     tasks: list[TaskDefinition] = Field(default_factory=list)
     merge_strategy: MergeStrategy = MergeStrategy.SHALLOW
@@ -160,6 +253,29 @@ class ParallelStep(StepBase):
         value = upper(value)
         return "PREFER_OLD" if value == "PREFER_EXISTING" else value
 
+    def problems(self) -> list[str]:
+        name = self.label
+        problems = []
+        dynamic = self.iterate_over is not None or self.task_function is not None
+        if dynamic and not (self.iterate_over and self.task_function):
+            problems.append(
+                f"{name} needs both 'iterate_over' and 'task_function' for a dynamic fan-out."
+            )
+        if dynamic and self.tasks:
+            problems.append(f"{name} has both 'tasks' and 'iterate_over'; use one or the other.")
+        if not dynamic and not self.tasks:
+            problems.append(
+                f"{name} has no tasks. Add a 'tasks' list of {{name, function_path}} entries, or "
+                f"'iterate_over' and 'task_function' for one task per item."
+            )
+        names = [t.name for t in self.tasks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            problems.append(f"{name} has duplicate task names {duplicates}; make each unique.")
+        if self.function:
+            problems.append(f"{name} has a 'function'; its work is in 'tasks'. Remove it.")
+        return problems
+
     def function_paths(self) -> list[FunctionUse]:
         found = super().function_paths()
         found += [
@@ -183,6 +299,7 @@ class LoopMode(StrEnum):
     WHILE = "WHILE"
 
 
+@step_model(StepType.LOOP)
 class LoopStep(StepBase):
     """Run ``loop_body`` once per item of ``iterate_over``, or while ``while_condition`` holds."""
 
@@ -197,6 +314,29 @@ class LoopStep(StepBase):
     @classmethod
     def _mode_any_case(cls, value: Any) -> Any:
         return upper(value)
+
+    def problems(self) -> list[str]:
+        name = self.label
+        problems = []
+        if self.mode is LoopMode.ITERATE and not self.iterate_over:
+            problems.append(
+                f"{name} in ITERATE mode needs 'iterate_over' (a list field of the state)."
+            )
+        if self.mode is LoopMode.WHILE:
+            if not self.while_condition:
+                problems.append(f"{name} in WHILE mode needs a 'while_condition'.")
+            else:
+                problems += expression_problems(self.while_condition, self.name)
+        if not self.loop_body:
+            problems.append(f"{name} has an empty 'loop_body'. Add the steps to repeat.")
+        allowed = ", ".join(kind for kind, model in STEP_MODELS.items() if model.loop_body_ok)
+        for body in self.loop_body:
+            if not body.loop_body_ok:
+                problems.append(
+                    f"{name}: its body step '{body.name}' is {body.type.value}; a loop body may "
+                    f"hold {allowed} steps."
+                )
+        return problems
 
     def function_paths(self) -> list[FunctionUse]:
         found = super().function_paths()
@@ -219,6 +359,7 @@ class SubWorkflowMode(StrEnum):
     FIRE_AND_FORGET = "FIRE_AND_FORGET"
 
 
+@step_model(StepType.SUB_WORKFLOW)
 class SubWorkflowStep(StepBase):
     """Start a child workflow of ``workflow_type``; with WAIT, continue when it has finished."""
 
@@ -233,9 +374,19 @@ class SubWorkflowStep(StepBase):
     def _mode_any_case(cls, value: Any) -> Any:
         return upper(value)
 
+    def problems(self) -> list[str]:
+        return [
+            f"input_mapping '{key}': {message}"
+            for key, expression in self.input_mapping.items()
+            for message in expression_problems(expression, self.name)
+        ]
 
+
+@step_model(StepType.HTTP)
 class HttpStep(StepBase):
     """Call an HTTP endpoint; method, URL, headers, query and body are templates over the state."""
+
+    loop_body_ok: ClassVar[bool] = True
 
     method: str = "GET"
     url: str
@@ -252,18 +403,6 @@ class HttpStep(StepBase):
         return upper(value)
 
 
-STEP_MODELS: dict[StepType, type[StepBase]] = {
-    StepType.STANDARD: StandardStep,
-    StepType.PARALLEL: ParallelStep,
-    StepType.DECISION: DecisionStep,
-    StepType.HUMAN_IN_LOOP: HumanStep,
-    StepType.LOOP: LoopStep,
-    StepType.SUB_WORKFLOW: SubWorkflowStep,
-    StepType.ASYNC: AsyncStep,
-    StepType.HTTP: HttpStep,
-}
-
-
 def step_tag(value: Any) -> str | None:
     """The discriminator: the step's type, upper-cased; STANDARD when absent."""
     if isinstance(value, dict):
@@ -273,16 +412,13 @@ def step_tag(value: Any) -> str | None:
     return str(kind) if kind is not None else None
 
 
-AnyStep = Annotated[
-    Annotated[StandardStep, Tag("STANDARD")]
-    | Annotated[ParallelStep, Tag("PARALLEL")]
-    | Annotated[DecisionStep, Tag("DECISION")]
-    | Annotated[HumanStep, Tag("HUMAN_IN_LOOP")]
-    | Annotated[LoopStep, Tag("LOOP")]
-    | Annotated[SubWorkflowStep, Tag("SUB_WORKFLOW")]
-    | Annotated[AsyncStep, Tag("ASYNC")]
-    | Annotated[HttpStep, Tag("HTTP")],
-    Discriminator(step_tag),
-]
+if TYPE_CHECKING:
+    AnyStep = StepBase
+else:
+    # Built from the registrations: adding a step type never edits this union.
+    AnyStep = Annotated[
+        Union[tuple(Annotated[model, Tag(kind.value)] for kind, model in STEP_MODELS.items())],  # noqa: UP007
+        Discriminator(step_tag),
+    ]
 
 LoopStep.model_rebuild()

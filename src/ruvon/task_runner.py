@@ -10,10 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ruvon.errors import StepFailed
 from ruvon.loading import accepted_kwargs
 from ruvon.models import StepContext
 from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
 from ruvon.providers.execution import private_state as private_state  # re-exported
+from ruvon.results import as_update, exit_message
 
 
 def task_context(batch: ParallelBatch, call: TaskCall | str) -> StepContext:
@@ -46,7 +48,7 @@ def run_task(
         value = _call(func, state, context, kwargs)
         if inspect.iscoroutine(value):  # a sync wrapper around an async function
             value = asyncio.run(value)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a task fails the task, not the worker
         return _failure(context, exc, started)
     return _success(context, value, started)
 
@@ -63,7 +65,7 @@ async def run_task_async(
         value = _call(func, state, context, kwargs)
         if inspect.isawaitable(value):
             value = await value
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         return _failure(context, exc, started)
     return _success(context, value, started)
 
@@ -102,35 +104,32 @@ def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> Ta
 
 
 def _success(context: StepContext, value: Any, started: float) -> TaskOutcome:
-    if value is None:
-        value = {}
-    if not isinstance(value, Mapping):
+    where = f"Task '{context.step_name}' of step '{context.parent_step_name}'"
+    try:
+        result = as_update(value, where)
+    except StepFailed as exc:
         return TaskOutcome(
             task_name=context.step_name,
-            error=(
-                f"Task '{context.step_name}' of step '{context.parent_step_name}' returned "
-                f"{type(value).__name__} {_short(value)}, not a dict. Return a dict of state fields "
-                f"to update, e.g. {{'inventory_valid': True}}, or None for no change."
-            ),
+            error=str(exc),
             error_type="TypeError",
             started_at=started,
             ended_at=time.time(),
         )
     return TaskOutcome(
-        task_name=context.step_name, result=dict(value), started_at=started, ended_at=time.time()
+        task_name=context.step_name, result=result, started_at=started, ended_at=time.time()
     )
 
 
 def _failure(context: StepContext, exc: BaseException, started: float) -> TaskOutcome:
+    error = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SystemExit):
+        error = exit_message(
+            f"Task '{context.step_name}' of step '{context.parent_step_name}'", exc
+        )
     return TaskOutcome(
         task_name=context.step_name,
-        error=f"{type(exc).__name__}: {exc}",
+        error=error,
         error_type=type(exc).__name__,
         started_at=started,
         ended_at=time.time(),
     )
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ruvon import attempts, routing
-from ruvon.definition import LoadedDefinition, StepType
+from ruvon import attempts, routing, transitions
+from ruvon.definition import LoadedDefinition
+from ruvon.engine_record import Compensation, EngineRecord, Failure
 from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
@@ -21,15 +21,13 @@ from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowR
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.runtime.session import in_session
 from ruvon.step_models import StepBase
-from ruvon.steps import saga
 from ruvon.steps.base import StepOutcome
 from ruvon.steps.dispatch import validate_input
 
 if TYPE_CHECKING:
-    from ruvon.builder import WorkflowBuilder
     from ruvon.runtime.session import Session
+    from ruvon.steps.base import BuilderHandle
 
-_log = logging.getLogger("ruvon.workflow")
 
 _RUNNABLE = frozenset(
     {
@@ -49,8 +47,11 @@ class Workflow:
         status: A WorkflowStatus (a ``str`` enum).
         state: The pydantic state model.
         current_step: Index of the next step to run.
-        metadata: Free-form data kept with the workflow; PARALLEL failures are recorded here.
-        error: The error message when the workflow FAILED, else ``None``.
+        metadata: The user's own data kept with the workflow (``create_workflow(metadata=...)``);
+            the engine never writes to it. Step functions read it as ``context.metadata``.
+        watches_steps: Whether the observer overrides ``on_step_executed``.
+        engine: The engine's bookkeeping (errors, task failures, loop progress, ...); read it
+            through ``error``, ``task_failures``, ``compensations`` and ``retries``.
     """
 
     def __init__(
@@ -64,29 +65,40 @@ class Workflow:
         observer: WorkflowObserver,
         expression_evaluator_cls: type[ExpressionEvaluator],
         template_engine_cls: type[TemplateEngine],
-        builder: WorkflowBuilder | None = None,
+        builder: BuilderHandle | None = None,
         record: WorkflowRecord | None = None,
         parent_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self.id = workflow_id
         self.loaded = loaded
         self._steps = loaded.steps
+        definition = loaded.definition
+        # The same in every saved record: read once, not on every save (the hot path).
+        self._identity = (
+            definition.workflow_type,
+            definition.workflow_version,
+            definition.initial_state_model,
+        )
         self.state = state
         self.persistence = persistence
         self.execution_provider = executor
         self.observer = observer
+        # Skipping the base class's no-op hook saves a coroutine per step (the hot path).
+        self.watches_steps = overrides(observer, "on_step_executed")
         self.expression_evaluator_cls = expression_evaluator_cls
         self.template_engine_cls = template_engine_cls
         self.builder = builder
         self.status = WorkflowStatus(record.status) if record else WorkflowStatus.ACTIVE
         self.current_step = record.current_step if record else 0
-        self.metadata: dict[str, Any] = record.metadata if record else {}
+        self.metadata: dict[str, Any] = record.metadata if record else dict(metadata or {})
+        self.engine = EngineRecord.from_dict(record.engine) if record else EngineRecord()
         self.created_at = record.created_at if record else time.time()
         self._version = record.version if record else 0
         self._saved_state: dict[str, Any] = (
             record.state if record else state.model_dump(mode="json")
         )
-        self._last_result: Any = None
+        self.last_result: Any = None  # given to the next step as previous_step_result
         self.parent_id = record.parent_id if record else parent_id
         self.pending_async: dict[str, asyncio.Future[Any]] = {}
         self._pending_log: list[LogEntry] = []
@@ -114,15 +126,35 @@ class Workflow:
     @property
     def current_step_name(self) -> str | None:
         """Name of the next step to run, or ``None`` when no step is left."""
-        if 0 <= self.current_step < len(self.steps):
-            return self.steps[self.current_step].name
+        steps = self._steps
+        if 0 <= self.current_step < len(steps):
+            return steps[self.current_step].name
         return None
 
     @property
     def error(self) -> str | None:
-        """The recorded error of a FAILED workflow."""
-        error = self.metadata.get("error")
-        return error.get("message") if isinstance(error, dict) else None
+        """The error message of a FAILED workflow, else ``None``."""
+        return self.engine.error.message if self.engine.error else None
+
+    @property
+    def failed_step(self) -> str | None:
+        """The name of the step that failed the workflow, else ``None``."""
+        return self.engine.error.step if self.engine.error else None
+
+    @property
+    def task_failures(self) -> dict[str, dict[str, str]]:
+        """Failed tasks of PARALLEL steps that merged anyway: ``{step: {task: message}}``."""
+        return {step: dict(tasks) for step, tasks in self.engine.task_failures.items()}
+
+    @property
+    def compensations(self) -> list[Compensation]:
+        """The saga compensations that ran when the workflow failed, in the order they ran."""
+        return list(self.engine.compensations)
+
+    @property
+    def retries(self) -> list[Failure]:
+        """The errors that earlier ``retry()`` calls cleared, oldest first."""
+        return list(self.engine.retries)
 
     def __repr__(self) -> str:
         return (
@@ -133,7 +165,7 @@ class Workflow:
     # -- driving ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Save the new workflow and tell the observer. Called by ``create_workflow``."""
-        await self._save()
+        await self.save()
         await notify(
             self.observer.on_workflow_started, self.id, self.workflow_type, self._saved_state
         )
@@ -142,7 +174,7 @@ class Workflow:
         """Run the current step, and the following ones while a finished step has ``automate_next``.
 
         A failing step does not raise: the workflow becomes FAILED, keeps (and has saved) the state of
-        the last completed step, and records the error in ``metadata["error"]``. A step may also stop
+        the last completed step, and records the error (``workflow.error``). A step may also stop
         the workflow in WAITING_HUMAN, PENDING_ASYNC or PENDING_SUB_WORKFLOW; call ``next_step``
         again (with ``user_input`` for a human step) to go on.
 
@@ -170,25 +202,25 @@ class Workflow:
                 f"Workflow {self.id} ({self.workflow_type}) is {self.status.value}; no step can run. "
                 f"Check workflow.status before calling next_step(), or retry() a FAILED workflow."
             )
-        step = self.steps[self.current_step]
+        step = self._steps[self.current_step]
         if self.status is WorkflowStatus.WAITING_HUMAN and user_input is None:
             return None, step.name
         validated = validate_input(self.loaded, step, user_input)
         if self.status is not WorkflowStatus.ACTIVE:
-            await self._set_status(WorkflowStatus.ACTIVE)
+            await self.set_status(WorkflowStatus.ACTIVE)
         timed = overrides(self.observer, "on_step_started")
         while True:
             started = time.time()
             if timed:
                 await notify(self.observer.on_step_started, self.id, step.name, self.current_step)
-            outcome = await self._run(step, validated, started)
+            outcome = await attempts.run_with_retries(self, step, validated, started)
             self.resumed_step = None
             validated = None
             if outcome is None:
-                return self._last_result, None
+                return self.last_result, None
             if outcome.wait is not None:
-                self.state = outcome.state
-                await self._set_status(outcome.wait, save=True)
+                if not await transitions.wait(self, step, outcome, started):
+                    return self.last_result, None
                 return outcome.result, step.name
             try:
                 next_index = routing.next_index(
@@ -196,12 +228,12 @@ class Workflow:
                 )
             except RuvonError as exc:  # a route condition or jump target that does not work
                 message = routing.describe_error(self.loaded, step, exc)
-                await self._fail(step, message, started, WorkflowStatus.FAILED)
-                return self._last_result, None
-            next_name = await self._advance(step, outcome, started, next_index)
+                await transitions.fail_step(self, step, message, started, WorkflowStatus.FAILED)
+                return self.last_result, None
+            next_name = await transitions.advance(self, step, outcome, started, next_index)
             if next_name is None or not step.automate_next:
                 return outcome.result, next_name
-            step = self.steps[self.current_step]
+            step = self._steps[self.current_step]
 
     async def run_to_completion(self) -> WorkflowStatus:
         """Call ``next_step`` until the workflow ends or waits for a human or a child workflow."""
@@ -212,14 +244,24 @@ class Workflow:
             await self.next_step()
         return self.status
 
-    async def _run(self, step: StepBase, user_input: Any, started: float) -> StepOutcome | None:
-        """Run one step with its retry policy; on failure the workflow is failed and None returned."""
-        return await attempts.run_with_retries(self, step, user_input, started)
-
     async def checkpoint(self, state: BaseModel) -> None:
-        """Save ``state``, the metadata and pending log entries now (used inside long steps)."""
+        """Save ``state``, the engine record and pending log entries now (used inside long steps)."""
         self.state = state
-        await self._save(log=self._take_log())
+        await self.save(log=self.take_log())
+
+    # -- the surface the step runners and retry loop use (ruvon.attempts) -------------------------
+    @property
+    def saved_state(self) -> dict[str, Any]:
+        """The state as of the last save (JSON data)."""
+        return self._saved_state
+
+    def restore_saved_state(self) -> None:
+        """Make the live state the last saved one again (before a retry, after a failure)."""
+        self.state = self.loaded.state_model.model_validate(self._saved_state)
+
+    def add_log(self, entries: Sequence[LogEntry]) -> None:
+        """Queue execution-log entries; the next save writes them in its transaction."""
+        self._pending_log += entries
 
     async def run_body_step(
         self, step: StepBase, state: BaseModel, context: StepContext, kwargs: dict[str, Any]
@@ -227,117 +269,11 @@ class Workflow:
         """Run a loop-body step on ``state``; its failure raises StepFailed."""
         return await attempts.run_body_step(self, step, state, context, kwargs)
 
-    async def _advance(
-        self, step: StepBase, outcome: StepOutcome, started: float, next_index: int
-    ) -> str | None:
-        """Adopt the step's new state, pick the next step, save; return the next step's name.
-
-        If the save fails (e.g. VersionConflict: another process moved this workflow on), this copy
-        goes back to its last saved state and the error propagates: a stale copy records nothing.
-        """
-        index, status = self.current_step, self.status
-        try:
-            return await self._adopt(step, outcome, started, next_index)
-        except BaseException:
-            self.state = self.loaded.state_model.model_validate(self._saved_state)
-            self.current_step, self.status = index, status
-            raise
-
-    async def _adopt(
-        self, step: StepBase, outcome: StepOutcome, started: float, next_index: int
-    ) -> str | None:
-        self.state = outcome.state
-        self._last_result = outcome.result
-        if outcome.task_failures:
-            self.metadata.setdefault("task_failures", {})[step.name] = dict(outcome.task_failures)
-        if step.compensate_function and self.loaded.definition.saga_mode:
-            saga.remember(self.metadata, step.name)
-        self.current_step = next_index
-        finished = step.name if step.type is StepType.PARALLEL else None
-        log = [*self._take_log(), *outcome.log]
-        log.append(
-            LogEntry(
-                self.id, "STEP_COMPLETED", step.name, at=started, duration=time.time() - started
-            )
-        )
-        done = self.current_step >= len(self.steps)
-        if done:
-            self.status = WorkflowStatus.COMPLETED
-        await self._save(finished_step=finished, log=log)
-        await self._step_executed(step, outcome)
-        if not done:
-            return self.current_step_name
-        await notify(
-            self.observer.on_workflow_status_changed,
-            self.id,
-            WorkflowStatus.ACTIVE.value,
-            WorkflowStatus.COMPLETED.value,
-            None,
-        )
-        await notify(
-            self.observer.on_workflow_completed, self.id, self.workflow_type, self._saved_state
-        )
-        return None
-
-    async def _step_executed(self, step: StepBase, outcome: StepOutcome) -> None:
-        await notify(
-            self.observer.on_step_executed,
-            self.id,
-            step.name,
-            self.loaded.step_index[step.name],
-            "COMPLETED",
-            outcome.result,
-            self._saved_state,
-        )
-
-    async def _fail(
-        self, step: StepBase, message: str, started: float, status: WorkflowStatus
-    ) -> None:
-        # The step may have mutated the live state: go back to the last saved one.
-        self.state = self.loaded.state_model.model_validate(self._saved_state)
-        self.metadata["error"] = {"step": step.name, "message": message, "at": time.time()}
-        self._last_result = {"error": message, "step": step.name}
-        log = [
-            *self._take_log(),
-            LogEntry(
-                self.id,
-                "STEP_FAILED",
-                step.name,
-                at=started,
-                duration=time.time() - started,
-                message=message,
-            ),
-        ]
-        if self.loaded.definition.saga_mode:
-            log += await saga.compensate(
-                workflow_id=self.id,
-                loaded=self.loaded,
-                state=self.state,
-                metadata=self.metadata,
-                executor=self.execution_provider,
-            )
-            status = WorkflowStatus.FAILED_ROLLED_BACK
-        old, self.status = self.status, status
-        try:
-            await self._save(dump_state=self.loaded.definition.saga_mode, log=log)
-        except Exception:
-            _log.exception("workflow %s: could not save the %s status", self.id, status.value)
-        await notify(self.observer.on_step_failed, self.id, step.name, message)
-        await notify(
-            self.observer.on_workflow_status_changed, self.id, old.value, status.value, step.name
-        )
-        await notify(
-            self.observer.on_workflow_failed,
-            self.id,
-            self.workflow_type,
-            message,
-            self._saved_state,
-        )
-
-    async def _set_status(self, status: WorkflowStatus, *, save: bool = False) -> None:
+    async def set_status(self, status: WorkflowStatus, *, save: bool = False) -> None:
+        """Change the status (optionally saving the workflow) and tell the observer."""
         old, self.status = self.status, status
         if save:
-            await self._save(log=self._take_log())
+            await self.save(log=self.take_log())
         await notify(
             self.observer.on_workflow_status_changed,
             self.id,
@@ -356,8 +292,10 @@ class Workflow:
             raise WorkflowStateError(
                 f"Workflow {self.id} is {self.status.value}; only a FAILED workflow can be retried."
             )
-        self.metadata.setdefault("retries", []).append(self.metadata.pop("error", None))
-        await self._set_status(WorkflowStatus.ACTIVE, save=True)
+        if self.engine.error is not None:
+            self.engine.retries.append(self.engine.error)
+            self.engine.error = None
+        await self.set_status(WorkflowStatus.ACTIVE, save=True)
 
     async def cancel(self) -> None:
         """Mark the workflow CANCELLED and save it; no further step runs."""
@@ -368,39 +306,52 @@ class Workflow:
             )
         for future in self.pending_async.values():
             future.cancel()
-        await self._set_status(WorkflowStatus.CANCELLED, save=True)
+        await self.set_status(WorkflowStatus.CANCELLED, save=True)
         if self.session is not None:  # a driver of this object stops at its next save
             self.session.signal.cancelled = True
 
-    def _take_log(self) -> list[LogEntry]:
+    def take_log(self) -> list[LogEntry]:
+        """Remove and return the queued execution-log entries (the caller saves them)."""
         log, self._pending_log = self._pending_log, []
         return log
 
     # -- persistence -----------------------------------------------------------------------------
     def to_record(self) -> WorkflowRecord:
         """The workflow as a persistence record (state as of the last save)."""
+        workflow_type, workflow_version, state_model_path = self._identity
         return WorkflowRecord(
             id=self.id,
-            workflow_type=self.workflow_type,
-            workflow_version=self.workflow_version,
-            state_model_path=self.loaded.definition.initial_state_model,
+            workflow_type=workflow_type,
+            workflow_version=workflow_version,
+            state_model_path=state_model_path,
             definition=self.loaded.raw,
             state=self._saved_state,
             status=self.status.value,
             current_step=self.current_step,
             metadata=self.metadata,  # providers copy or serialize it
+            engine=self.engine.to_dict(),
             version=self._version,
             created_at=self.created_at,
             parent_id=self.parent_id,
         )
 
-    async def _save(
+    async def save(
         self,
         *,
         finished_step: str | None = None,
         dump_state: bool = True,
         log: Sequence[LogEntry] = (),
     ) -> None:
+        """Save the workflow (status, step, engine record, metadata) and ``log`` in one write.
+
+        Args:
+            finished_step: A PARALLEL step whose saved task results the same write deletes.
+            dump_state: Save the live state; with False, the last saved state is kept.
+            log: Execution-log entries to append.
+
+        Raises:
+            VersionConflict: Another writer saved this workflow since it was loaded.
+        """
         record = self.to_record()
         if dump_state:
             record.state = self.state.model_dump(mode="json")

@@ -57,7 +57,7 @@ async def run_case(tmp_path: Path, yaml_text: str, executor: ExecutionProvider) 
         "P", execution_provider=executor, initial_data={"details": {"keep": 1}}
     )
     await workflow.run_to_completion()
-    failed = set(workflow.metadata.get("task_failures", {}).get("Fan", {}))
+    failed = set(workflow.task_failures.get("Fan", {}))
     error = workflow.error or ""
     for name in ("a", "b", "c", "boom", "bang", "left", "right", "slow", "stringy"):
         if f"'{name}'" in error:

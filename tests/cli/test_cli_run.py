@@ -90,6 +90,13 @@ def test_data_that_does_not_fit_the_state_model(ruvon):
     assert "'name'" in done.stderr
 
 
+def test_data_with_a_key_the_state_model_ignores_warns_naming_it(ruvon):
+    done = ruvon("run", "Quick", "--data", '{"name": "Ada", "colour": "red"}', *ruvon.quick)
+    assert done.returncode == 0, done.stderr
+    assert "'colour'" in done.stderr and "dropped" in done.stderr
+    assert ruvon.state(done.stdout)["name"] == "Ada"
+
+
 def test_unknown_workflow_type_exits_4(ruvon):
     done = ruvon("run", "Nope", *ruvon.quick)
     assert done.returncode == 4

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ruvon.models import StepContext, WorkflowJumpDirective, WorkflowPauseDirective
 
@@ -155,3 +155,34 @@ def parallel_yaml(tasks: list[tuple[str, str]], **options: Any) -> str:
     lines += [f"    {key}: {value}" for key, value in options.items()]
     lines += ['  - name: "After"', '    function: "core_kit.increment"']
     return "\n".join(lines) + "\n"
+
+
+def echo_metadata(state: State, context: StepContext) -> dict[str, Any]:
+    return {"details": dict(context.metadata)}
+
+
+BROKEN = {"on": False}
+
+
+def fails_while_broken(state: State, context: StepContext) -> dict[str, Any]:
+    if BROKEN["on"]:
+        raise RuntimeError("the service is broken")
+    return {"n": state.n + 1}
+
+
+class StrictState(State):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenState(State):
+    model_config = ConfigDict(extra="allow")
+
+
+def exits(state: State, context: StepContext) -> dict[str, Any]:
+    import sys
+
+    sys.exit(3)
+
+
+def interrupted(state: State, context: StepContext) -> dict[str, Any]:
+    raise KeyboardInterrupt

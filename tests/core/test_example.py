@@ -58,7 +58,10 @@ def test_tutorial_prints_the_documented_result() -> None:
     # (Concurrent print() calls may share a line, so look at character positions.)
     starts = [out.index(mark) for mark in ("📦 Checking", "💳 Verifying", "🔍 Running")]
     assert max(starts) < out.index(" units")
-    assert proc.stderr == ""
+    # The tutorial's Validate_Order returns a 'step' key its state model lacks: one warning names it
+    # (DESIGN: unknown keys under extra='ignore' are dropped with one warning); nothing else.
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "'Validate_Order' returned the key(s) 'step'" in lines[0]
 
 
 @pytest.mark.slow

@@ -170,7 +170,7 @@ async def test_partial_success_merges_the_rest_and_records_failures(
     _result, next_name = await workflow.next_step()
     assert workflow.status == WorkflowStatus.COMPLETED and next_name is None
     assert (workflow.state.a, workflow.state.c, workflow.state.n) == (1, 3, 1)
-    failures = workflow.metadata["task_failures"]["Fan"]
+    failures = workflow.task_failures["Fan"]
     assert list(failures) == ["boom"] and "boom exploded" in failures["boom"]
     assert observer.task_failures == [("Fan", "boom", failures["boom"])]
 
@@ -228,7 +228,7 @@ async def test_timeout_fails_unfinished_tasks(
     assert workflow.status == WorkflowStatus.COMPLETED
     assert workflow.state.a == "quick"
     assert workflow.state.c is None, "the late result is discarded"
-    assert "timeout_seconds" in workflow.metadata["task_failures"]["Fan"]["slow"]
+    assert "timeout_seconds" in workflow.task_failures["Fan"]["slow"]
 
 
 async def test_timeout_without_partial_success_fails(
@@ -264,7 +264,7 @@ async def test_invalid_merged_value_names_field_and_task(
     )
     assert workflow.status == WorkflowStatus.FAILED
     assert workflow.error is not None
-    assert "field 'n'" in workflow.error and "task(s) bad" in workflow.error
+    assert "field 'n'" in workflow.error and "task 'bad'" in workflow.error
     assert workflow.state.c is None and workflow.state.n == 0
 
 

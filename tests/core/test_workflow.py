@@ -55,7 +55,7 @@ async def test_failing_step_keeps_last_completed_state_saved_and_returns(
     assert workflow.error is not None
     assert "step 'Third'" in workflow.error and "payment gateway unreachable" in workflow.error
     saved = await persistence.load_workflow(workflow.id)
-    assert (saved.status, saved.state["n"], saved.metadata["error"]["step"]) == (
+    assert (saved.status, saved.state["n"], saved.engine["error"]["step"]) == (
         "FAILED",
         2,
         "Third",

@@ -50,7 +50,7 @@ async def test_partial_success_puts_none_for_failed_items(pooled: Env) -> None:
     await workflow.next_step()
     assert workflow.status == WorkflowStatus.COMPLETED
     assert workflow.state.results == [{"value": 4}, None, {"value": 9}]
-    failures = workflow.metadata["task_failures"]["Squares"]
+    failures = workflow.task_failures["Squares"]
     assert list(failures) == ["Squares[1]"] and "negative item -1" in failures["Squares[1]"]
 
 

@@ -22,20 +22,11 @@ from ruvon.implementations.execution.sync import SyncExecutor
 from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
 from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
 from ruvon.providers.persistence import PersistenceProvider
-from ruvon.step_models import StepType
-from ruvon.steps import dispatch
-from ruvon.steps.http import run_http
 from ruvon.workflow import Workflow
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "http_step"
 
 Run = Callable[..., Awaitable[Workflow]]
-
-
-@pytest.fixture(autouse=True)
-def _register_http_runner(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Harmless once dispatch.RUNNERS lists StepType.HTTP itself.
-    monkeypatch.setitem(dispatch.RUNNERS, StepType.HTTP, run_http)
 
 
 @pytest.fixture

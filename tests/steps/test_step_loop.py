@@ -35,7 +35,7 @@ async def test_iterate_passes_item_kwarg_and_context_loop_item(env: Env) -> None
     assert (workflow.state.total, workflow.state.seen) == (21, [5, 7, 9])
     assert steps_kit.CONTEXTS == [(5, 0), (7, 1), (9, 2)]
     saved = await env.store.load_workflow(workflow.id)
-    assert saved.state["total"] == 21 and "SumItems" not in saved.metadata.get("loop_progress", {})
+    assert saved.state["total"] == 21 and "SumItems" not in saved.engine.get("loop_progress", {})
 
 
 async def test_item_var_name_names_the_keyword_argument(env: Env) -> None:
@@ -105,7 +105,7 @@ async def test_failure_in_iteration_k_resumes_at_k_after_retry(env: Env) -> None
     assert workflow.error is not None and "item 3 is bad" in workflow.error
     assert workflow.state.total == 3, "iterations 1 and 2 were checkpointed"
     saved = await env.store.load_workflow(workflow.id)
-    assert saved.state["total"] == 3 and saved.metadata["loop_progress"] == {"SumItems": 2}
+    assert saved.state["total"] == 3 and saved.engine["loop_progress"] == {"SumItems": 2}
 
     steps_kit.FAIL.clear()
     again = await env.reload(workflow)

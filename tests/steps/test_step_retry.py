@@ -59,14 +59,28 @@ async def test_retry_applies_to_async_steps(env: Env) -> None:
     assert steps_kit.COUNTS["flaky"] == 3
 
 
-def test_backoff_grows_by_the_multiplier() -> None:
-    policy = RetryPolicy(max_attempts=4, backoff_seconds=0.5, backoff_multiplier=3)
-    assert [policy.delay(a) for a in (1, 2, 3)] == [0.5, 1.5, 4.5]
+def test_backoff_grows_by_the_multiplier_up_to_the_cap() -> None:
+    policy = RetryPolicy(
+        max_attempts=9, backoff_seconds=0.5, backoff_multiplier=3, max_backoff_seconds=10, jitter=0
+    )
+    assert [policy.delay(a) for a in (1, 2, 3, 4, 5)] == [0.5, 1.5, 4.5, 10, 10]
+    assert policy.delay(100_000) == 10, "a huge exponent does not overflow"
     assert RetryPolicy().model_dump() == {
         "max_attempts": 3,
         "backoff_seconds": 1.0,
         "backoff_multiplier": 2.0,
+        "max_backoff_seconds": 60.0,
+        "jitter": 0.25,
     }
+
+
+def test_jitter_shortens_the_delay_by_at_most_its_fraction() -> None:
+    policy = RetryPolicy(backoff_seconds=2, backoff_multiplier=1, jitter=0.5)
+    assert policy.delay(1, draw=lambda: 0.0) == 2.0
+    assert policy.delay(1, draw=lambda: 0.5) == 1.5
+    assert policy.delay(1, draw=lambda: 0.999) > 1.0
+    delays = {policy.delay(1) for _ in range(50)}
+    assert len(delays) > 1 and all(1.0 < d <= 2.0 for d in delays)
 
 
 async def test_bad_retry_policy_is_reported_with_lines(env: Env) -> None:

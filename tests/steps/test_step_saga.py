@@ -53,7 +53,7 @@ async def test_failure_compensates_completed_steps_in_reverse_order(env: Env) ->
     saved = await env.store.load_workflow(workflow.id)
     assert saved.status == "FAILED_ROLLED_BACK"
     assert saved.state["note"] == "reservation released", "a compensation's update is saved"
-    assert saved.metadata["compensations"] == [
+    assert saved.engine["compensations"] == [
         {"step": "Charge", "ok": True, "error": None},
         {"step": "Reserve", "ok": True, "error": None},
     ]
@@ -72,7 +72,7 @@ async def test_failing_compensation_is_logged_and_the_others_still_run(env: Env)
     ]
     failed = [e for e in await env.store.load_log(workflow.id) if e.event == "COMPENSATION_FAILED"]
     assert failed[0].message is not None and "refund API down" in failed[0].message
-    records = (await env.store.load_workflow(workflow.id)).metadata["compensations"]
+    records = (await env.store.load_workflow(workflow.id)).engine["compensations"]
     assert records[0]["ok"] is False and "refund API down" in records[0]["error"]
 
 

@@ -54,7 +54,7 @@ async def test_wait_gives_the_parent_the_childs_final_state_under_output_key(env
     child_state = parent.state.child
     assert child_state is not None and (child_state["n"], child_state["note"]) == (10, "child done")
     assert parent.state.path == ["Finish"] and parent.state.n == 4
-    assert parent.metadata["sub_workflows"] == {}, "the finished child is no longer pending"
+    assert parent.engine.sub_workflows == {}, "the finished child is no longer pending"
     children = [r for r in await env.store.list_workflows() if r.workflow_type == "Child"]
     assert len(children) == 1
     assert (children[0].status, children[0].parent_id) == ("COMPLETED", parent.id)

@@ -28,7 +28,7 @@ async def main() -> None:
     pool.close()
     for sku, result in zip(workflow.state.skus, workflow.state.prices, strict=True):
         print(f"{sku}: {result}")
-    print(f"failed: {sorted(workflow.metadata['task_failures']['Price'])}")
+    print(f"failed: {sorted(workflow.task_failures['Price'])}")
     print(f"status: {workflow.status}")
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ruvon.engine_record import EngineRecord
 from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
 
 _STATUS_STYLES = {
@@ -152,7 +153,7 @@ def print_show(
     if tasks:
         console.print(Text(f"\ntasks of step {step_name_at(record)} saved so far", style="bold"))
         console.print(tasks_table(tasks))
-    failures = failure_lines(record.metadata)
+    failures = failure_lines(EngineRecord.from_dict(record.engine))
     if failures:
         console.print(Text("\nfailures", style="bold red"))
         for line in failures:
@@ -209,20 +210,19 @@ def declared_tasks(record: WorkflowRecord, step_name: str) -> list[str]:
     return []
 
 
-def failure_lines(metadata: dict[str, Any]) -> list[Text]:
+def failure_lines(engine: EngineRecord) -> list[Text]:
     """The recorded failures: the workflow error, failed PARALLEL tasks and earlier (retried) errors."""
     lines: list[Text] = []
-    error = metadata.get("error")
-    if isinstance(error, dict):
-        lines.append(_failure("error", error.get("step"), error.get("message")))
-    task_failures = metadata.get("task_failures")
-    if isinstance(task_failures, dict):
-        for step, tasks in task_failures.items():
-            for task, message in (tasks or {}).items():
-                lines.append(_failure("task failed", f"{step} › {task}", message))
-    for earlier in metadata.get("retries") or []:
-        if isinstance(earlier, dict):
-            lines.append(_failure("retried after", earlier.get("step"), earlier.get("message")))
+    if engine.error is not None:
+        lines.append(_failure("error", engine.error.step, engine.error.message))
+    for step, tasks in engine.task_failures.items():
+        for task, message in tasks.items():
+            lines.append(_failure("task failed", f"{step} › {task}", message))
+    for earlier in engine.retries:
+        lines.append(_failure("retried after", earlier.step, earlier.message))
+    for done in engine.compensations:
+        if not done.ok:
+            lines.append(_failure("compensation failed", done.step, done.error))
     return lines
 
 

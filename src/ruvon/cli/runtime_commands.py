@@ -83,7 +83,7 @@ async def serve_store(
 
 async def status_of(session: Session, lease_seconds: float, as_json: bool) -> int:
     """Print the live serving processes and the workflows they hold."""
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False) as store:
         found = await leases_of(store).workers(time.time() - 3 * lease_seconds)
     if as_json:
         _emit_json([_worker_json(worker) for worker in found])
@@ -128,7 +128,7 @@ def _workers_table(found: Sequence[WorkerInfo]) -> Table:
 
 async def scan_zombies(session: Session, fix: bool, as_json: bool) -> int:
     """List unfinished workflows whose owner's lease expired; with ``fix``, fail them."""
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False) as store:
         leases = leases_of(store)
         now = time.time()
         zombies = await leases.zombies(now)
@@ -178,7 +178,7 @@ def _zombies_table(zombies: Sequence[Zombie], failed: set[str]) -> Table:
 
 async def cancel_stored(session: Session, workflow_id: str) -> int:
     """Mark a stored, unfinished workflow CANCELLED at once; its driver (if any) stops."""
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False, workflow_id=workflow_id) as store:
         leases: LeaseStore = leases_of(store)
         _, owner = await request_cancel(leases, workflow_id, "ruvon cancel")
     line = Text(f"workflow {workflow_id} ") + status_text("CANCELLED")
@@ -190,7 +190,7 @@ async def cancel_stored(session: Session, workflow_id: str) -> int:
 
 async def deliver_input(session: Session, workflow_id: str, data: dict[str, Any]) -> int:
     """Store human input for a WAITING_HUMAN workflow; a serving worker runs the step."""
-    async with opened_store(session.db) as store:
+    async with opened_store(session.db, create=False, workflow_id=workflow_id) as store:
         await leases_of(store).deliver_input(workflow_id, data)
     session.out.print(Text(f"input delivered to workflow {workflow_id}; a serving worker goes on"))
     return EXIT_OK

@@ -161,11 +161,6 @@ class FencedPersistence(PersistenceProvider):
         """Delegate."""
         return await self.inner.load_task_results(workflow_id, step_name)
 
-    async def append_log(self, entry: LogEntry) -> None:
-        """Append unless the run must stop."""
-        self.session.signal.check()
-        await self.inner.append_log(entry)
-
     async def load_log(self, workflow_id: str) -> list[LogEntry]:
         """Delegate."""
         return await self.inner.load_log(workflow_id)

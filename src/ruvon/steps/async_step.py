@@ -7,7 +7,9 @@ from typing import Any
 
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import private_state
-from ruvon.steps.base import StepOutcome, StepRun, assign_fields, invoke, require_dict
+from ruvon.results import apply_result, as_update
+from ruvon.step_models import AsyncStep
+from ruvon.steps.base import StepKind, StepOutcome, StepRun, invoke
 
 
 async def run_async_step(run: StepRun) -> StepOutcome:
@@ -26,8 +28,9 @@ async def run_async_step(run: StepRun) -> StepOutcome:
         value = await future
     finally:
         pending.pop(run.step.name, None)
-    result = require_dict(value, f"{run.where} ({run.step.function})")
-    assign_fields(run.state, result, run.where)
+    where = run.where
+    result = as_update(value, where, run.step.function)
+    apply_result(run.state, result, where, step_name=run.step.name)
     return StepOutcome(result=result, state=run.state)
 
 
@@ -45,3 +48,6 @@ async def _call(run: StepRun) -> Any:
         kwargs=run.kwargs,
     )
     return (await invoke(copy_run, run.step.function)).value
+
+
+KINDS = (StepKind(AsyncStep, run_async_step),)

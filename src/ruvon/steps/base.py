@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ruvon.definition import LoadedDefinition
+from ruvon.engine_record import EngineRecord
 from ruvon.errors import RuvonError, StepFailed
 from ruvon.loading import accepted_kwargs
 from ruvon.models import (
@@ -25,7 +26,38 @@ from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import LogEntry, PersistenceProvider
 from ruvon.providers.template_engine import TemplateEngine
-from ruvon.step_models import StepBase
+from ruvon.results import exit_message
+from ruvon.step_models import RetryPolicy, StepBase, StepType
+
+if TYPE_CHECKING:
+    from ruvon.workflow import Workflow
+
+
+class BuilderHandle(Protocol):
+    """What steps use of the builder that made their workflow: making and loading child workflows."""
+
+    async def create_workflow(
+        self,
+        workflow_type: str,
+        persistence_provider: PersistenceProvider | None = None,
+        execution_provider: ExecutionProvider | None = None,
+        *,
+        workflow_observer: WorkflowObserver | None = None,
+        initial_data: Mapping[str, Any] | None = None,
+        parent_id: str | None = None,
+    ) -> Workflow:
+        """Create, save and return a new workflow (see ``WorkflowBuilder.create_workflow``)."""
+        ...
+
+    async def load_workflow(
+        self,
+        workflow_id: str,
+        persistence_provider: PersistenceProvider | None = None,
+        execution_provider: ExecutionProvider | None = None,
+        workflow_observer: WorkflowObserver | None = None,
+    ) -> Workflow:
+        """Reload a saved workflow (see ``WorkflowBuilder.load_workflow``)."""
+        ...
 
 
 class WorkflowHandle(Protocol):
@@ -33,15 +65,16 @@ class WorkflowHandle(Protocol):
 
     id: str
     metadata: dict[str, Any]
+    engine: EngineRecord
     status: WorkflowStatus
-    builder: Any
+    builder: BuilderHandle | None
     expression_evaluator_cls: type[ExpressionEvaluator]
     template_engine_cls: type[TemplateEngine]
     pending_async: dict[str, asyncio.Future[Any]]
     resumed_step: str | None
 
     async def checkpoint(self, state: BaseModel) -> None:
-        """Save ``state`` and the metadata now (e.g. after each loop iteration)."""
+        """Save ``state`` and the engine record now (e.g. after each loop iteration)."""
 
     async def run_body_step(
         self, step: StepBase, state: BaseModel, context: StepContext, kwargs: dict[str, Any]
@@ -88,40 +121,26 @@ class StepOutcome:
     log: list[LogEntry] = field(default_factory=list)
 
 
-def require_dict(value: Any, where: str, what: str = "returned") -> dict[str, Any]:
-    """A step's return value as a dict (``None`` is ``{}``), or StepFailed naming the step."""
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise StepFailed(
-        f"{where} {what} {type(value).__name__} {repr(value)[:60]}, not a dict. Return a dict of "
-        f"state fields to update, or None for no change.",
-        retryable=False,  # the same code returns the same wrong type: retrying only repeats effects
-    )
+Runner = Callable[[StepRun], Awaitable[StepOutcome]]
 
 
-def assign_fields(state: BaseModel, update: Mapping[str, Any], where: str) -> None:
-    """Validate each field of ``update`` and assign it to ``state`` in place.
+@dataclass(frozen=True, slots=True)
+class StepKind:
+    """One step type: its model (the YAML schema, with its checks in ``problems()``), the runner
+    that runs it, and the retry policy its steps get when they set none.
 
-    Keys that are not fields of the model are ignored (as pydantic ignores extra input), unless the
-    model allows extra fields.
+    Each step module declares its kinds in a ``KINDS`` tuple; ``ruvon.steps.dispatch`` builds the
+    dispatch table from them.
     """
-    model = type(state)
-    fields = model.model_fields
-    allow_extra = model.model_config.get("extra") == "allow"
-    validator = model.__pydantic_validator__
-    for key, value in update.items():
-        if key not in fields and not allow_extra:
-            continue
-        try:
-            validator.validate_assignment(state, key, value)
-        except ValidationError as exc:
-            raise StepFailed(
-                f"{where} set the field '{key}' to {value!r}, which {model.__name__} rejects: "
-                f"{exc.errors()[0]['msg']}. Return a value of the field's type.",
-                retryable=False,
-            ) from None
+
+    model: type[StepBase]
+    runner: Runner
+    default_retry: RetryPolicy | None = None
+
+    @property
+    def type(self) -> StepType:
+        """The step type, as the model registered it."""
+        return self.model.kind
 
 
 @dataclass(slots=True)
@@ -160,4 +179,8 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
     except Exception as exc:
         raise StepFailed(
             f"{run.where} ({dotted}) raised {type(exc).__name__}: {exc}", step_name=run.step.name
+        ) from exc
+    except SystemExit as exc:  # sys.exit() in a step must not stop the driver silently
+        raise StepFailed(
+            exit_message(f"{run.where} ({dotted})", exc), step_name=run.step.name
         ) from exc

@@ -2,49 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ruvon.definition import LoadedDefinition
-from ruvon.errors import StateValidationError
-from ruvon.step_models import RetryPolicy, StepBase, StepType
-from ruvon.steps.async_step import run_async_step
-from ruvon.steps.base import StepOutcome, StepRun
-from ruvon.steps.http import run_http
-from ruvon.steps.human import run_human
-from ruvon.steps.loop import run_loop
-from ruvon.steps.parallel import run_parallel
-from ruvon.steps.standard import run_standard
-from ruvon.steps.sub_workflow import PENDING_KEY, collect_child, run_sub_workflow
+from ruvon.engine_record import EngineRecord
+from ruvon.errors import RuvonError, StateValidationError
+from ruvon.step_models import STEP_MODELS, RetryPolicy, StepBase, StepType
+from ruvon.steps import async_step, http, human, loop, parallel, standard, sub_workflow
+from ruvon.steps.base import Runner, StepKind
+from ruvon.steps.sub_workflow import collect_child
 
-Runner = Callable[[StepRun], Awaitable[StepOutcome]]
+_MODULES = (standard, parallel, human, async_step, loop, sub_workflow, http)
 
-RUNNERS: dict[StepType, Runner] = {
-    StepType.STANDARD: run_standard,
-    StepType.DECISION: run_standard,
-    StepType.PARALLEL: run_parallel,
-    StepType.HUMAN_IN_LOOP: run_human,
-    StepType.ASYNC: run_async_step,
-    StepType.LOOP: run_loop,
-    StepType.SUB_WORKFLOW: run_sub_workflow,
-    StepType.HTTP: run_http,
-}
+KINDS: dict[StepType, StepKind] = {kind.type: kind for m in _MODULES for kind in m.KINDS}
+"""Every step type's record, built from the ``KINDS`` each step module declares."""
+
+_unrun = [str(kind) for kind in STEP_MODELS if kind not in KINDS]
+if _unrun:  # a step model registered without a step module declaring its runner
+    raise RuvonError(
+        f"The step types {_unrun} have a model but no runner. Add a KINDS record to their step "
+        f"module and list that module in ruvon.steps.dispatch."
+    )
 
 
-def runner_for(step: StepBase, metadata: Mapping[str, Any]) -> Runner:
+def runner_for(step: StepBase, engine: EngineRecord | None) -> Runner:
     """The runner of ``step``; a step with a pending child workflow collects that child."""
-    if step.name in metadata.get(PENDING_KEY, {}):
+    if engine is not None and step.name in engine.sub_workflows:
         return collect_child
-    return RUNNERS[step.type]
+    return KINDS[step.type].runner
 
 
 def default_retry(step: StepBase) -> RetryPolicy | None:
-    """HTTP steps retry transient failures by default; other steps only when configured."""
-    if step.type is StepType.HTTP:
-        return RetryPolicy(max_attempts=3, backoff_seconds=0.5, backoff_multiplier=2.0)
-    return None
+    """The retry policy of a step that sets none (HTTP steps retry transient failures)."""
+    return KINDS[step.type].default_retry
 
 
 def validate_input(loaded: LoadedDefinition, step: StepBase, user_input: Any) -> Any:

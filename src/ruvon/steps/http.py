@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from ruvon.errors import ConfigurationError, StepFailed, TemplateError
 from ruvon.providers.template_engine import TemplateEngine
-from ruvon.step_models import HttpStep
-from ruvon.steps.base import StepOutcome, StepRun, assign_fields
+from ruvon.results import apply_result
+from ruvon.step_models import HttpStep, RetryPolicy
+from ruvon.steps.base import StepKind, StepOutcome, StepRun
 
 if TYPE_CHECKING:
     import httpx
@@ -69,7 +70,7 @@ async def run_http(run: StepRun) -> StepOutcome:
     _check_status(run, step, request, response)
     if step.output_key is not None:
         try:
-            assign_fields(run.state, {step.output_key: result}, run.where)
+            apply_result(run.state, {step.output_key: result}, run.where, step_name=step.name)
         except StepFailed as exc:  # the request succeeded: sending it again would not help
             raise StepFailed(str(exc), step_name=step.name, retryable=False) from None
     return StepOutcome(result=result, state=run.state)
@@ -233,3 +234,12 @@ def _parse_body(response: httpx.Response) -> Any:
     except ValueError:
         _log.debug("response declared %s but is not JSON; kept as text", content_type)
         return response.text
+
+
+KINDS = (
+    StepKind(
+        HttpStep,
+        run_http,
+        default_retry=RetryPolicy(max_attempts=3, backoff_seconds=0.5, backoff_multiplier=2.0),
+    ),
+)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel
 
 from ruvon.models import WorkflowStatus
-from ruvon.steps.base import StepOutcome, StepRun, assign_fields, invoke, require_dict
+from ruvon.results import apply_result, as_update, extra_mode
+from ruvon.step_models import HumanStep
+from ruvon.steps.base import StepKind, StepOutcome, StepRun, invoke
 
 
 async def run_human(run: StepRun) -> StepOutcome:
@@ -22,13 +25,27 @@ async def run_human(run: StepRun) -> StepOutcome:
         return StepOutcome(result=None, state=run.state, wait=WorkflowStatus.WAITING_HUMAN)
     fields = given.model_dump() if isinstance(given, BaseModel) else given
     if run.step.function is None:
-        update = dict(fields) if isinstance(fields, Mapping) else {}
-        assign_fields(run.state, update, run.where)
+        update = _state_fields(run.state, fields)
+        apply_result(run.state, update, run.where, step_name=run.step.name)
         return StepOutcome(result=update, state=run.state)
     if isinstance(fields, Mapping):
         run.kwargs = {**fields, **run.kwargs}
     called = await invoke(run, run.step.function)
-    result = require_dict(called.value, f"{run.where} ({run.step.function})")
-    assign_fields(run.state, result, run.where)
+    where = run.where
+    result = as_update(called.value, where, run.step.function)
+    apply_result(run.state, result, where, step_name=run.step.name)
     wait = WorkflowStatus.WAITING_HUMAN if called.pause else None
     return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, wait=wait)
+
+
+def _state_fields(state: BaseModel, fields: Any) -> dict[str, Any]:
+    """The input's fields the state has: an input model may hold more than state fields."""
+    if not isinstance(fields, Mapping):
+        return {}
+    model = type(state)
+    if extra_mode(model) == "allow":
+        return dict(fields)
+    return {key: value for key, value in fields.items() if key in model.model_fields}
+
+
+KINDS = (StepKind(HumanStep, run_human),)

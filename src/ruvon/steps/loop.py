@@ -7,9 +7,7 @@ from typing import Any
 from ruvon.errors import StepFailed
 from ruvon.models import StepContext
 from ruvon.step_models import LoopMode, LoopStep
-from ruvon.steps.base import StepOutcome, StepRun
-
-PROGRESS_KEY = "loop_progress"
+from ruvon.steps.base import StepKind, StepOutcome, StepRun
 
 
 def read_path(state: Any, path: str) -> Any:
@@ -43,7 +41,7 @@ async def run_loop(run: StepRun) -> StepOutcome:
     """
     step = run.step
     assert isinstance(step, LoopStep)
-    progress = run.workflow.metadata.setdefault(PROGRESS_KEY, {})
+    progress = run.workflow.engine.loop_progress
     done = int(progress.get(step.name, 0))
     while True:
         item = _next_item(run, step, done)
@@ -94,3 +92,6 @@ def _check_limit(run: StepRun, step: LoopStep, index: int) -> None:
             f"Check the loop's condition, or raise max_iterations if more are expected.",
             step_name=step.name,
         )
+
+
+KINDS = (StepKind(LoopStep, run_loop),)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import ValidationError
-
 from ruvon.definition_checks import field_of
-from ruvon.errors import MergeConflict, ParallelStepFailed
-from ruvon.merge import apply_update, merge_task_results
+from ruvon.errors import MergeConflict, ParallelStepFailed, StepFailed, VersionConflict
+from ruvon.merge import merge_task_results
 from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome, private_state
 from ruvon.providers.observer import notify, overrides
 from ruvon.providers.persistence import LogEntry, TaskRecord
+from ruvon.results import apply_result
 from ruvon.step_models import ParallelStep
-from ruvon.steps.base import StepOutcome, StepRun
+from ruvon.steps.base import StepKind, StepOutcome, StepRun
 from ruvon.steps.loop import read_items
+from ruvon.unsavable import unsavable_tasks_message
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
@@ -73,12 +73,27 @@ async def run_parallel(run: StepRun) -> StepOutcome:
             resumed=resumed,
         )
         async for arrived in run.executor.run_parallel(batch, remaining):
-            await run.persistence.save_task_results([_record_of(run, o) for o in arrived])
+            await _checkpoint(run, arrived)
             for outcome in arrived:
                 outcomes[outcome.task_name] = outcome
                 if watched:
                     await _report(run, outcome)
     return _reduce(run, [outcomes[call.name] for call in calls])
+
+
+async def _checkpoint(run: StepRun, arrived: list[TaskOutcome]) -> None:
+    """Save task outcomes as they arrive; results the store refuses fail the step, naming them."""
+    try:
+        await run.persistence.save_task_results([_record_of(run, o) for o in arrived])
+    except VersionConflict:
+        raise
+    except Exception as exc:  # a value that does not serialize, or one the store refuses
+        results = [(o.task_name, o.result) for o in arrived]
+        raise StepFailed(
+            unsavable_tasks_message(run.where, results, exc),
+            step_name=run.step.name,
+            retryable=False,
+        ) from exc
 
 
 def _calls(run: StepRun, step: ParallelStep) -> list[TaskCall]:
@@ -138,7 +153,7 @@ def _reduce(run: StepRun, ordered: list[TaskOutcome]) -> StepOutcome:
     ]
     try:
         return _merged(run, ordered, log)
-    except ParallelStepFailed as exc:
+    except StepFailed as exc:
         exc.log = log  # the execution log keeps every task's outcome, also when the step fails
         raise
 
@@ -165,34 +180,21 @@ def _merged(run: StepRun, ordered: list[TaskOutcome], log: list[LogEntry]) -> St
             raise ParallelStepFailed(
                 f"{run.where}: {exc}", step_name=step.name, retryable=False
             ) from exc
-    state = _validated(run, update, results)
+    # Tasks ran on copies: the live state changes only here, through the one apply path.
+    apply_result(
+        run.state,
+        update,
+        run.where,
+        sources=results,
+        strategy=step.merge_strategy,
+        step_name=step.name,
+    )
     result: dict[str, Any] = {
         "merged": update,
         "task_results": dict(results),
         "failed_tasks": failures,
     }
-    return StepOutcome(result=result, state=state, task_failures=failures, log=log)
-
-
-def _validated(
-    run: StepRun, update: dict[str, Any], results: list[tuple[str, dict[str, Any]]]
-) -> Any:
-    model = type(run.state)
-    assert isinstance(run.step, ParallelStep)
-    merged = apply_update(run.state.model_dump(), update, run.step.merge_strategy)
-    try:
-        return model.model_validate(merged)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        writers = [name for name, result in results if field in result] or ["no task"]
-        raise ParallelStepFailed(
-            f"{run.where}: the merged results set the field '{field}' to an invalid value "
-            f"({error['msg']}); written by task(s) {', '.join(writers)}. Return values of the "
-            f"field's type from those tasks.",
-            step_name=run.step.name,
-            retryable=False,
-        ) from None
+    return StepOutcome(result=result, state=run.state, task_failures=failures, log=log)
 
 
 def _record_of(run: StepRun, outcome: TaskOutcome) -> TaskRecord:
@@ -216,3 +218,6 @@ def _outcome_of(record: TaskRecord) -> TaskOutcome:
         started_at=record.started_at,
         ended_at=record.ended_at,
     )
+
+
+KINDS = (StepKind(ParallelStep, run_parallel),)

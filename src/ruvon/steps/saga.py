@@ -13,18 +13,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from ruvon.definition import LoadedDefinition
+from ruvon.engine_record import Compensation, EngineRecord
 from ruvon.models import StepContext
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.persistence import LogEntry
-from ruvon.steps.base import assign_fields, require_dict
+from ruvon.results import apply_result, as_update
 
-COMPLETED_KEY = "saga_completed"
 _log = logging.getLogger("ruvon.workflow")
-
-
-def remember(metadata: dict[str, Any], step_name: str) -> None:
-    """Record that a step with a ``compensate_function`` completed."""
-    metadata.setdefault(COMPLETED_KEY, []).append(step_name)
 
 
 async def compensate(
@@ -32,17 +27,19 @@ async def compensate(
     workflow_id: str,
     loaded: LoadedDefinition,
     state: BaseModel,
+    engine: EngineRecord,
     metadata: dict[str, Any],
     executor: ExecutionProvider,
 ) -> list[LogEntry]:
     """Run the compensations of the completed steps, newest first; return their log entries.
 
     Each compensation is ``f(state, context)`` and may return a dict that updates the state.
-    ``metadata["compensations"]`` gets one ``{step, ok, error}`` record per compensation.
+    ``engine.compensations`` gets one record per compensation; ``metadata`` is the user's, given
+    to each compensation as ``context.metadata``.
     """
     steps = {step.name: step for step in loaded.steps}
-    done = metadata.pop(COMPLETED_KEY, [])
-    records = metadata.setdefault("compensations", [])
+    done, engine.saga_completed = engine.saga_completed, []
+    records = engine.compensations
     log: list[LogEntry] = []
     for name in reversed(done):
         dotted = steps[name].compensate_function
@@ -52,16 +49,17 @@ async def compensate(
         context = StepContext(workflow_id=workflow_id, step_name=name, metadata=metadata)
         try:
             value = await executor.run_step(loaded.functions[dotted], state, context)
-            assign_fields(state, require_dict(value, f"compensation of step '{name}'"), name)
-        except Exception as exc:
+            where = f"{loaded.source}, compensation of step '{name}' ({dotted})"
+            apply_result(state, as_update(value, where), where, step_name=name)
+        except (Exception, SystemExit) as exc:  # one failing compensation never stops the others
             message = f"{type(exc).__name__}: {exc}"
             _log.error("compensation of step '%s' (%s) failed: %s", name, dotted, message)
-            records.append({"step": name, "ok": False, "error": message})
+            records.append(Compensation(name, ok=False, error=message))
             log.append(
                 LogEntry(workflow_id, "COMPENSATION_FAILED", name, at=started, message=message)
             )
             continue
-        records.append({"step": name, "ok": True, "error": None})
+        records.append(Compensation(name, ok=True))
         log.append(
             LogEntry(workflow_id, "COMPENSATED", name, at=started, duration=time.time() - started)
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ruvon.models import WorkflowStatus
-from ruvon.steps.base import StepOutcome, StepRun, assign_fields, invoke, require_dict
+from ruvon.results import apply_result, as_update
+from ruvon.step_models import DecisionStep, StandardStep
+from ruvon.steps.base import StepKind, StepOutcome, StepRun, invoke
 from ruvon.steps.sub_workflow import start_child
 
 
@@ -27,7 +29,11 @@ async def run_standard(run: StepRun) -> StepOutcome:
             initial_data=directive.initial_data,
             output_key=directive.data_region,
         )
-    result = require_dict(called.value, f"{run.where} ({run.step.function})")
-    assign_fields(run.state, result, run.where)
+    where = run.where
+    result = as_update(called.value, where, run.step.function)
+    apply_result(run.state, result, where, step_name=run.step.name)
     wait = WorkflowStatus.WAITING_HUMAN if called.pause else None
     return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, wait=wait)
+
+
+KINDS = (StepKind(StandardStep, run_standard), StepKind(DecisionStep, run_standard))

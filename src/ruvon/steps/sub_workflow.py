@@ -14,13 +14,14 @@ import contextlib
 import logging
 from typing import Any
 
+from ruvon.engine_record import PendingChild
 from ruvon.errors import LeaseHeld, StepFailed
 from ruvon.models import WorkflowStatus
+from ruvon.results import apply_result
 from ruvon.runtime.start import hand_to_workers, queue_for_workers
 from ruvon.step_models import SubWorkflowMode, SubWorkflowStep
-from ruvon.steps.base import StepOutcome, StepRun, assign_fields
+from ruvon.steps.base import BuilderHandle, StepKind, StepOutcome, StepRun
 
-PENDING_KEY = "sub_workflows"
 _log = logging.getLogger("ruvon.workflow")
 _background: set[asyncio.Task[Any]] = set()
 
@@ -46,7 +47,7 @@ async def run_sub_workflow(run: StepRun) -> StepOutcome:
             _background.add(task)
             task.add_done_callback(_background.discard)
         update = {step.output_key: child.id} if step.output_key else {}
-        assign_fields(run.state, update, run.where)
+        apply_result(run.state, update, run.where, step_name=step.name)
         return StepOutcome(result={"child_workflow_id": child.id}, state=run.state)
     return await start_child(run, step.workflow_type, data, step.output_key)
 
@@ -59,22 +60,18 @@ async def _run_detached(child: Any) -> None:
 async def start_child(
     run: StepRun, workflow_type: str, initial_data: dict[str, Any], output_key: str | None
 ) -> StepOutcome:
-    """Create the child, remember it in the parent's metadata (saved first), and run it."""
+    """Create the child, remember it in the parent's engine record (saved first), and run it."""
     child = await _create(run, workflow_type, initial_data)
-    run.workflow.metadata.setdefault(PENDING_KEY, {})[run.step.name] = {
-        "child_id": child.id,
-        "output_key": output_key,
-    }
+    run.workflow.engine.sub_workflows[run.step.name] = PendingChild(child.id, output_key)
     await run.workflow.checkpoint(run.state)  # a crash from here on finds the child again
     return await collect_child(run)
 
 
 async def collect_child(run: StepRun) -> StepOutcome:
     """Run the step's pending child on (if ACTIVE) and turn its end into the step's outcome."""
-    pending = run.workflow.metadata[PENDING_KEY][run.step.name]
-    builder = run.workflow.builder
-    child = await builder.load_workflow(
-        pending["child_id"],
+    pending = run.workflow.engine.sub_workflows[run.step.name]
+    child = await _builder(run).load_workflow(
+        pending.child_id,
         persistence_provider=run.persistence,
         execution_provider=run.executor,
         workflow_observer=run.observer,
@@ -85,15 +82,15 @@ async def collect_child(run: StepRun) -> StepOutcome:
     except LeaseHeld:  # another driver runs the child; it wakes this workflow when it ends
         pass
     if child.status is WorkflowStatus.COMPLETED:
-        del run.workflow.metadata[PENDING_KEY][run.step.name]
+        del run.workflow.engine.sub_workflows[run.step.name]
         final = child.state.model_dump()
-        key = pending["output_key"]
+        key = pending.output_key
         parent_fields = type(run.state).model_fields
         update = {key: final} if key else {k: v for k, v in final.items() if k in parent_fields}
-        assign_fields(run.state, update, run.where)
+        apply_result(run.state, update, run.where, step_name=run.step.name)
         return StepOutcome(result={"child_workflow_id": child.id, **update}, state=run.state)
     if child.status.is_terminal:
-        del run.workflow.metadata[PENDING_KEY][run.step.name]
+        del run.workflow.engine.sub_workflows[run.step.name]
         raise ChildWorkflowFailed(
             f"{run.where}: the child workflow {child.id} ({child.workflow_type}) ended "
             f"{child.status.value}: {child.error or 'no error recorded'}. Fix the child's failure "
@@ -107,7 +104,7 @@ async def collect_child(run: StepRun) -> StepOutcome:
     )
 
 
-async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any:
+def _builder(run: StepRun) -> BuilderHandle:
     builder = run.workflow.builder
     if builder is None:
         raise StepFailed(
@@ -115,7 +112,11 @@ async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any
             f"with WorkflowBuilder.create_workflow so sub-workflows can be built.",
             step_name=run.step.name,
         )
-    return await builder.create_workflow(
+    return builder
+
+
+async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any:
+    return await _builder(run).create_workflow(
         workflow_type,
         persistence_provider=run.persistence,
         execution_provider=run.executor,
@@ -123,3 +124,6 @@ async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any
         initial_data=data,
         parent_id=run.workflow.id,
     )
+
+
+KINDS = (StepKind(SubWorkflowStep, run_sub_workflow),)

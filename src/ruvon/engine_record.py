@@ -1,0 +1,142 @@
+"""The engine's own bookkeeping of one workflow, kept apart from the user's ``metadata``.
+
+It is saved in the store's ``engine`` column as plain JSON data (see :meth:`EngineRecord.to_dict`);
+the keys are those schema migration 2 moved out of stored ``metadata``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True, frozen=True)
+class Failure:
+    """The error that failed a step: the step's name, the message and when (``time.time()``)."""
+
+    step: str
+    message: str
+    at: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The failure as JSON data."""
+        return {"step": self.step, "message": self.message, "at": self.at}
+
+
+@dataclass(slots=True, frozen=True)
+class Compensation:
+    """One saga compensation that ran: the compensated step, whether it worked and its error."""
+
+    step: str
+    ok: bool
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The compensation as JSON data."""
+        return {"step": self.step, "ok": self.ok, "error": self.error}
+
+
+@dataclass(slots=True, frozen=True)
+class PendingChild:
+    """A child workflow a SUB_WORKFLOW step waits for, and the parent field it fills."""
+
+    child_id: str
+    output_key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The pending child as JSON data."""
+        return {"child_id": self.child_id, "output_key": self.output_key}
+
+
+@dataclass(slots=True)
+class EngineRecord:
+    """What the engine records about one workflow while it runs.
+
+    Attributes:
+        error: Why the workflow FAILED, or ``None``.
+        task_failures: Failed PARALLEL tasks merged with ``allow_partial_success``:
+            ``{step: {task: message}}``.
+        retries: The errors of earlier failures that ``retry()`` cleared, oldest first.
+        loop_progress: Iterations each running LOOP step has finished: ``{step: count}``.
+        sub_workflows: Child workflows that SUB_WORKFLOW steps wait for, by step name.
+        saga_completed: Steps with a ``compensate_function`` that completed, in order.
+        compensations: The compensations that ran when a saga failed.
+    """
+
+    error: Failure | None = None
+    task_failures: dict[str, dict[str, str]] = field(default_factory=dict)
+    retries: list[Failure] = field(default_factory=list)
+    loop_progress: dict[str, int] = field(default_factory=dict)
+    sub_workflows: dict[str, PendingChild] = field(default_factory=dict)
+    saga_completed: list[str] = field(default_factory=list)
+    compensations: list[Compensation] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""
+        data: dict[str, Any] = {}
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
+        if self.task_failures:
+            data["task_failures"] = {step: dict(t) for step, t in self.task_failures.items()}
+        if self.retries:
+            data["retries"] = [failure.to_dict() for failure in self.retries]
+        if self.loop_progress:
+            data["loop_progress"] = dict(self.loop_progress)
+        if self.sub_workflows:
+            data["sub_workflows"] = {s: c.to_dict() for s, c in self.sub_workflows.items()}
+        if self.saga_completed:
+            data["saga_completed"] = list(self.saga_completed)
+        if self.compensations:
+            data["compensations"] = [c.to_dict() for c in self.compensations]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> EngineRecord:
+        """Read a stored record; entries of the wrong shape (hand-edited rows) are skipped."""
+        if not data:
+            return cls()
+        return cls(
+            error=_failure(data.get("error")),
+            task_failures={
+                str(step): {str(t): str(m) for t, m in tasks.items()}
+                for step, tasks in _mapping(data.get("task_failures")).items()
+                if isinstance(tasks, Mapping)
+            },
+            retries=[f for f in map(_failure, _list(data.get("retries"))) if f is not None],
+            loop_progress={
+                str(step): int(count)
+                for step, count in _mapping(data.get("loop_progress")).items()
+                if isinstance(count, int)
+            },
+            sub_workflows={
+                str(step): PendingChild(str(child["child_id"]), child.get("output_key"))
+                for step, child in _mapping(data.get("sub_workflows")).items()
+                if isinstance(child, Mapping) and "child_id" in child
+            },
+            saga_completed=[str(name) for name in _list(data.get("saga_completed"))],
+            compensations=[
+                Compensation(str(c.get("step")), bool(c.get("ok")), c.get("error"))
+                for c in _list(data.get("compensations"))
+                if isinstance(c, Mapping)
+            ],
+        )
+
+
+def _failure(value: Any) -> Failure | None:
+    if not isinstance(value, Mapping):
+        return None
+    at = value.get("at")
+    return Failure(
+        step=str(value.get("step") or ""),
+        message=str(value.get("message") or ""),
+        at=float(at) if isinstance(at, int | float) else 0.0,
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else []
