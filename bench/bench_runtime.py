@@ -162,8 +162,10 @@ def drain(root: Path, workers: int, count: int) -> float | None:
     try:
         asyncio.run(start_many(root, url, "OneStep", count))
         procs = [serve(root, url, "--concurrency", "8", "--poll", "0.2") for _ in range(workers)]
-        wait_for(lambda: remaining(url) == 0, 600, "the drain")
-        stop(procs)
+        try:
+            wait_for(lambda: remaining(url) == 0, 600, "the drain")
+        finally:
+            stop(procs)
         [(first, last)] = sql(
             url,
             "SELECT (SELECT MIN(at) FROM execution_log WHERE event = 'STEP_COMPLETED'), "
@@ -246,20 +248,23 @@ def recovery(root: Path, db: str) -> float:
     starts = root / "starts"
     starts.unlink(missing_ok=True)
     first = serve(root, db, RT_LONG="600")
-    wait_for(lambda: _registered(db), 60, "the first worker")
-    asyncio.run(start_many(root, db, "Long", 1))
-    wait_for(lambda: starts.exists() and starts.read_text().strip(), 60, "the step to start")
-    second = serve(root, db, RT_LONG="0")
-    wait_for(lambda: len(sql(db, "SELECT 1 FROM ruvon_workers")) == 2, 60, "the second worker")
-    first.send_signal(signal.SIGKILL)
-    killed = time.time()
-    first.wait()
-    lines = wait_for(
-        lambda: len(starts.read_text().splitlines()) >= 2 and starts.read_text().splitlines(),
-        LEASE + 30,
-        "the step to start again",
-    )
-    stop([second])
+    procs = [first]
+    try:
+        wait_for(lambda: _registered(db), 60, "the first worker")
+        asyncio.run(start_many(root, db, "Long", 1))
+        wait_for(lambda: starts.exists() and starts.read_text().strip(), 60, "the step to start")
+        procs.append(serve(root, db, RT_LONG="0"))
+        wait_for(lambda: len(sql(db, "SELECT 1 FROM ruvon_workers")) == 2, 60, "the second worker")
+        first.send_signal(signal.SIGKILL)
+        killed = time.time()
+        first.wait()
+        lines = wait_for(
+            lambda: len(starts.read_text().splitlines()) >= 2 and starts.read_text().splitlines(),
+            LEASE + 30,
+            "the step to start again",
+        )
+    finally:
+        stop(procs)
     return float(lines[1].split()[1]) - killed
 
 
