@@ -6,12 +6,13 @@ add the file and line.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from ruvon.errors import ExpressionError
+from ruvon.implementations.expression_evaluator.simple import SimpleExpressionEvaluator
 from ruvon.step_models import (
     AsyncStep,
     DecisionStep,
@@ -159,10 +160,11 @@ def _loop_problems(step: LoopStep, name: str) -> list[str]:
 
 
 def _expression_problems(expression: str, step_name: str) -> list[str]:
-    try:
-        ast.parse(expression, mode="eval")
-    except SyntaxError as exc:
-        return [f"the expression '{expression}' of step '{step_name}' does not parse: {exc.msg}."]
+    try:  # the sandbox's static check: syntax, and every construct it would refuse at run time
+        SimpleExpressionEvaluator().check(expression)
+    except ExpressionError as exc:
+        named = f"the expression '{expression}' of step '{step_name}'"
+        return [str(exc).replace(f"The expression '{expression}'", named, 1)]
     return []
 
 
