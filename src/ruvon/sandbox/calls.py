@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ruvon.sandbox.limits import MAX_INT_BITS, MAX_LENGTH, SandboxLimitError, check_value, size_of
+from ruvon.sandbox.limits import (
+    MAX_INT_BITS,
+    MAX_LENGTH,
+    MAX_PRINTED,
+    SandboxLimitError,
+    check_value,
+    size_of,
+)
 
 _MAX_ROUND_DIGITS = 50
 _MAX_INT_TEXT = MAX_INT_BITS // 3 + 2
@@ -38,8 +45,8 @@ def _int(value: Any = 0, base: Any = None) -> int:
 
 
 def _str(value: Any = "") -> str:
-    if size_of(value) > MAX_LENGTH:
-        raise SandboxLimitError(f"str() would build more than {MAX_LENGTH:,} characters")
+    if size_of(value, MAX_PRINTED) > MAX_PRINTED:
+        raise SandboxLimitError(f"str() would build more than {MAX_PRINTED:,} characters")
     return str(value)
 
 

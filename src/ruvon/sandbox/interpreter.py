@@ -266,7 +266,9 @@ class _Interpreter:
         first, rest = generators[0], generators[1:]
         items = self.eval(first.iter)
         if not isinstance(items, list | tuple | str | dict | set):
-            raise Refused(f"'{_describe(first.iter)}' is a {type(items).__name__}, not a collection")
+            raise Refused(
+                f"'{_describe(first.iter)}' is a {type(items).__name__}, not a collection"
+            )
         scope: dict[str, Any] = {}
         self.scopes.append(scope)
         try:

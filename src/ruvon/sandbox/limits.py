@@ -17,6 +17,8 @@ from ruvon.errors import RuvonError
 MAX_INT_BITS = 4096
 #: The longest string, list, dict or set an expression may build (characters or items).
 MAX_LENGTH = 100_000
+#: The largest printed size of a value (``str()`` of a container, a template's output), in characters.
+MAX_PRINTED = 1_000_000
 #: Work units per evaluation: one per node evaluated plus the size of every value built.
 MAX_WORK = 1_000_000
 #: Wall time per evaluation or render, in seconds.
@@ -77,7 +79,7 @@ def size_of(value: Any, limit: int = MAX_LENGTH) -> int:
         elif isinstance(item, int) and not isinstance(item, bool):
             total += item.bit_length() // 3 + 2
         else:
-            total += 8
+            total += 2
         if total > limit:
             return total
     return total
@@ -109,21 +111,34 @@ def _check_multiply(left: Any, right: Any) -> None:
             raise SandboxLimitError(f"it multiplies to an integer wider than {MAX_INT_BITS} bits")
         return
     for seq, times in ((left, right), (right, left)):
-        if _is_sized(seq) and _is_int(times) and len(seq) * max(times, 0) > MAX_LENGTH:
+        if not (_is_sized(seq) and _is_int(times)) or times <= 0:
+            continue
+        if len(seq) * times > MAX_LENGTH:
             raise SandboxLimitError(
                 f"it repeats a {type(seq).__name__} to more than {MAX_LENGTH:,} items or characters"
+            )
+        if size_of(seq, MAX_PRINTED) * times > MAX_PRINTED:  # [long_text] * n: short but heavy
+            raise SandboxLimitError(
+                f"it repeats a {type(seq).__name__} to more than {MAX_PRINTED:,} characters in all"
             )
 
 
 def _check_power(base: Any, exponent: Any) -> None:
-    if _is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1:
-        if abs(base).bit_length() * exponent > MAX_INT_BITS + abs(base).bit_length():
-            raise SandboxLimitError(f"it raises to a power wider than {MAX_INT_BITS} bits")
+    if not (_is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1):
+        return
+    # (bits - 1) * exponent is a lower bound of the result's width: past the bound, refuse; under
+    # it, the result is at most twice the bound wide, cheap to build and checked after.
+    if (abs(base).bit_length() - 1) * exponent >= MAX_INT_BITS:
+        raise SandboxLimitError(f"it raises to a power wider than {MAX_INT_BITS} bits")
 
 
 def _check_add(left: Any, right: Any) -> None:
-    if _is_sized(left) and _is_sized(right) and len(left) + len(right) > MAX_LENGTH:
+    if not (_is_sized(left) and _is_sized(right)):
+        return
+    if len(left) + len(right) > MAX_LENGTH:
         raise SandboxLimitError(f"it concatenates to more than {MAX_LENGTH:,} items or characters")
+    if size_of(left, MAX_PRINTED) + size_of(right, MAX_PRINTED) > MAX_PRINTED:
+        raise SandboxLimitError(f"it concatenates to more than {MAX_PRINTED:,} characters in all")
 
 
 def _check_shift(left: Any, right: Any) -> None:

@@ -49,7 +49,9 @@ class SimpleExpressionEvaluator(ExpressionEvaluator):
             }
             return run(tree, names)
         except PlainDataError as exc:
-            raise ExpressionError(f"The expression '{expression}' cannot read its names: {exc}.")
+            raise ExpressionError(
+                f"The expression '{expression}' cannot read its names: {exc}."
+            ) from None
         except Refused as exc:
             raise ExpressionError(f"The expression '{expression}' is not allowed: {exc}.") from None
         except SandboxLimitError as exc:
