@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from ruvon.workflow import Workflow
 from ruvon.yaml_source import read_yaml
 
 REGISTRY_FILE = "workflow_registry.yaml"
+_log = logging.getLogger("ruvon.builder")
 
 
 @dataclass(slots=True)
@@ -91,7 +93,8 @@ class WorkflowBuilder:
         for path in files:
             try:
                 raw = read_yaml(path)
-            except DefinitionError as exc:
+            except DefinitionError as exc:  # one bad file must not stop the others' workflows
+                _log.warning("Skipping a definition file that cannot be read: %s", exc)
                 self._unreadable.append(exc)
                 continue
             if isinstance(raw, Mapping) and isinstance(raw.get("workflow_type"), str):
