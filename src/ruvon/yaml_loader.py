@@ -18,6 +18,8 @@ from yaml.constructor import ConstructorError
 MAX_BYTES = 1_048_576
 #: The most alias uses (``*name``) in one document.
 MAX_ALIASES = 1_000
+#: The deepest nesting of collections in one document.
+MAX_DEPTH = 100
 #: The most nodes in one document once every alias is expanded.
 MAX_NODES = 500_000
 
@@ -31,6 +33,7 @@ class BoundedSafeLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._open_anchors: list[str] = []
         self._aliases = 0
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         """Compose one node, refusing an alias to an anchor still being composed."""
@@ -51,12 +54,16 @@ class BoundedSafeLoader(yaml.SafeLoader):
                     None, None, f"more than {MAX_ALIASES} aliases in one document", mark
                 )
             return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise ComposerError(None, None, f"it nests deeper than {MAX_DEPTH} levels", mark)
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
             self._open_anchors.append(anchor)
         try:
             return super().compose_node(parent, index)
         finally:
+            self._depth -= 1
             if anchor is not None:
                 self._open_anchors.pop()
 
@@ -91,6 +98,27 @@ class BoundedSafeLoader(yaml.SafeLoader):
                         key_node.start_mark,
                     )
         return super().construct_mapping(node, deep=deep)
+
+
+def check_flow_depth(text: str) -> int | None:
+    """The 1-based line where ``[``/``{`` nesting first passes MAX_DEPTH, or None.
+
+    PyYAML's scanner looks ahead through a whole flow collection, which takes time quadratic in its
+    depth, so deep flow nesting is refused before parsing. Brackets inside strings are counted too;
+    a real definition never comes near the bound.
+    """
+    depth = 0
+    line = 1
+    for char in text:
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        elif char == "\n":
+            line += 1
+    return None
 
 
 def _expanded_size(root: Any) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from ruvon.errors import DefinitionError
-from ruvon.yaml_loader import MAX_BYTES, BoundedSafeLoader
+from ruvon.yaml_loader import MAX_BYTES, MAX_DEPTH, BoundedSafeLoader, check_flow_depth
 
 
 def read_yaml(path: Path) -> Any:
@@ -20,6 +20,12 @@ def read_yaml(path: Path) -> Any:
             YAML does not parse or breaks a bound of :class:`BoundedSafeLoader` (with file and line).
     """
     text = _read_text(path)
+    deep = check_flow_depth(text)
+    if deep is not None:
+        raise DefinitionError(
+            f"{path}, line {deep}: brackets nest deeper than {MAX_DEPTH} levels. Flatten the "
+            f"structure."
+        )
     try:
         return yaml.load(text, Loader=BoundedSafeLoader)
     except RecursionError:

@@ -110,3 +110,25 @@ initial_state_model: "security_kit.Order"
   - name: "No"
     function: "security_kit.visit"
 """
+
+
+async def run_definition(
+    config: Path, text: str, data: dict[str, Any] | None = None, **builder_kwargs: Any
+) -> Any:
+    """Write ``text`` into ``config``, start its workflow in memory and run it to the end."""
+    from ruvon.builder import WorkflowBuilder
+    from ruvon.implementations.execution.sync import SyncExecutor
+    from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
+
+    config.mkdir(exist_ok=True)
+    (config / "probe.yaml").write_text(text, encoding="utf-8")
+    builder = WorkflowBuilder(config_dir=config, **builder_kwargs)
+    (workflow_type,) = builder.workflow_types
+    workflow = await builder.create_workflow(
+        workflow_type,
+        persistence_provider=InMemoryPersistenceProvider(),
+        execution_provider=SyncExecutor(),
+        initial_data=data or {},
+    )
+    await workflow.run_to_completion()
+    return workflow
