@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
+from ruvon.errors import RuvonError
 from ruvon.sandbox.calls import FUNCTIONS, METHOD_NAMES, METHODS
 from ruvon.sandbox.limits import (
     MAX_DEPTH,
@@ -89,8 +90,8 @@ _ALLOWED: tuple[type[ast.AST], ...] = (
 _CONSTANT_TYPES = (str, int, float, bool, type(None))
 
 
-class Refused(Exception):
-    """An expression uses something the sandbox does not allow (internal; callers wrap it)."""
+class Refused(RuvonError):
+    """An expression uses something the sandbox does not allow (callers wrap it in their error)."""
 
 
 @lru_cache(maxsize=2048)
@@ -108,6 +109,8 @@ def check(expression: str) -> ast.Expression:
         tree = ast.parse(expression.strip(), mode="eval")
     except (RecursionError, MemoryError):
         raise SandboxLimitError("it nests too deeply to parse") from None
+    except ValueError as exc:  # e.g. a null byte in the source
+        raise Refused(f"it cannot be parsed: {exc}") from None
     for node, depth in _walk(tree):
         if depth > MAX_DEPTH:
             raise SandboxLimitError(f"it nests deeper than {MAX_DEPTH} levels")
