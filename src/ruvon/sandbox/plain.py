@@ -43,7 +43,12 @@ def _convert(value: Any, where: str, depth: int) -> Any:
     if value is None or kind is bool or kind is int or kind is float or kind is str:
         return value
     if isinstance(value, BaseModel):
-        return _convert(value.model_dump(mode="json"), where, depth + 1)
+        # JSON mode yields only dict (str keys), list, str, int, float, bool and None, and raises
+        # for a value it cannot serialize, so its output needs no second walk.
+        try:
+            return value.model_dump(mode="json")
+        except PydanticSerializationError as exc:
+            raise PlainDataError(f"'{where}' cannot be read as plain data: {exc}") from None
     if isinstance(value, Mapping):
         return {
             _key(key, where): _convert(item, f"{where}.{key}", depth + 1)
