@@ -94,6 +94,10 @@ class Refused(RuvonError):
     """An expression uses something the sandbox does not allow (callers wrap it in their error)."""
 
 
+class Missing(Refused):
+    """An expression names a variable or field its data does not have."""
+
+
 @lru_cache(maxsize=2048)
 def check(expression: str) -> ast.Expression:
     """Parse ``expression`` and refuse anything outside the allowlist, without evaluating it.
@@ -182,7 +186,7 @@ class _Interpreter:
             if node.id in scope:
                 return scope[node.id]
         known = sorted({n for scope in self.scopes for n in scope})
-        raise Refused(f"the name '{node.id}' is not defined (names: {', '.join(known)})")
+        raise Missing(f"the name '{node.id}' is not defined (names: {', '.join(known)})")
 
     def _Attribute(self, node: ast.Attribute) -> Any:
         value = self.eval(node.value)
@@ -192,9 +196,8 @@ class _Interpreter:
                 f"read the fields of a mapping only"
             )
         if node.attr not in value:
-            raise Refused(
-                f"'{_describe(node.value)}' has no field '{node.attr}' "
-                f"(fields: {', '.join(sorted(map(str, value)))})"
+            raise Missing(
+                f"'{_describe(node.value)}' has no field '{node.attr}' (fields: {_some(value)})"
             )
         return value[node.attr]
 
@@ -304,6 +307,12 @@ class _Interpreter:
             self.budget.charge(len(value))
         elif isinstance(value, int) and not isinstance(value, bool):
             self.budget.charge(value.bit_length() // 64)
+
+
+def _some(keys: Any, shown: int = 20) -> str:
+    """Up to ``shown`` names of ``keys``, for messages."""
+    names = sorted(map(str, keys))
+    return ", ".join(names[:shown]) + (f", ... ({len(names)} in all)" if len(names) > shown else "")
 
 
 def _bind(target: ast.expr, value: Any, scope: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from ruvon.errors import ExpressionError
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.sandbox.calls import FUNCTIONS
-from ruvon.sandbox.interpreter import Refused, check, run
+from ruvon.sandbox.interpreter import Missing, Refused, check, run
 from ruvon.sandbox.limits import SandboxLimitError
 from ruvon.sandbox.plain import PlainDataError, to_plain
 
@@ -51,6 +51,11 @@ class SimpleExpressionEvaluator(ExpressionEvaluator):
         except PlainDataError as exc:
             raise ExpressionError(
                 f"The expression '{expression}' cannot read its names: {exc}."
+            ) from None
+        except Missing as exc:
+            raise ExpressionError(
+                f"The expression '{expression}' cannot be evaluated: {exc}. Check the names it "
+                f"uses against the state's fields."
             ) from None
         except Refused as exc:
             raise ExpressionError(f"The expression '{expression}' is not allowed: {exc}.") from None
