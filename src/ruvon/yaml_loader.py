@@ -26,6 +26,14 @@ MAX_NODES = 500_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+class YamlBoundError(ComposerError):
+    """A document breaks a bound of :class:`BoundedSafeLoader` (its message says how to fix it)."""
+
+
+class DuplicateKeyError(ConstructorError):
+    """A mapping repeats a key (the message names both lines)."""
+
+
 class BoundedSafeLoader(yaml.SafeLoader):
     """SafeLoader that refuses alias bombs, recursive aliases and duplicate mapping keys."""
 
@@ -42,7 +50,7 @@ class BoundedSafeLoader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if event.anchor in self._open_anchors:
-                raise ComposerError(
+                raise YamlBoundError(
                     None,
                     None,
                     f"the alias *{event.anchor} is inside its own anchor &{event.anchor}, which "
@@ -50,13 +58,13 @@ class BoundedSafeLoader(yaml.SafeLoader):
                     mark,
                 )
             if self._aliases > MAX_ALIASES:
-                raise ComposerError(
+                raise YamlBoundError(
                     None, None, f"more than {MAX_ALIASES} aliases in one document", mark
                 )
             return super().compose_node(parent, index)
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise ComposerError(None, None, f"it nests deeper than {MAX_DEPTH} levels", mark)
+            raise YamlBoundError(None, None, f"it nests deeper than {MAX_DEPTH} levels", mark)
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
             self._open_anchors.append(anchor)
@@ -71,7 +79,7 @@ class BoundedSafeLoader(yaml.SafeLoader):
         """The document's root node, refused if it expands to more than MAX_NODES nodes."""
         node = super().get_single_node()
         if node is not None and _expanded_size(node) > MAX_NODES:
-            raise ComposerError(
+            raise YamlBoundError(
                 None,
                 None,
                 f"the document expands to more than {MAX_NODES:,} values once its aliases are "
@@ -90,7 +98,7 @@ class BoundedSafeLoader(yaml.SafeLoader):
                     continue
                 first = seen.setdefault((key_node.tag, key_node.value), key_node.start_mark)
                 if first is not key_node.start_mark:
-                    raise ConstructorError(
+                    raise DuplicateKeyError(
                         None,
                         None,
                         f"the key '{key_node.value}' appears twice in one mapping (first on line "

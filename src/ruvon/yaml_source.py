@@ -9,7 +9,14 @@ from typing import Any
 import yaml
 
 from ruvon.errors import DefinitionError
-from ruvon.yaml_loader import MAX_BYTES, MAX_DEPTH, BoundedSafeLoader, check_flow_depth
+from ruvon.yaml_loader import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    BoundedSafeLoader,
+    DuplicateKeyError,
+    YamlBoundError,
+    check_flow_depth,
+)
 
 
 def read_yaml(path: Path) -> Any:
@@ -42,7 +49,10 @@ def read_yaml(path: Path) -> Any:
         if context:
             started = f" on line {context_mark.line + 1}" if context_mark else ""
             detail = f"{problem} ({context} that starts{started})"
-        raise DefinitionError(f"{where}: invalid YAML: {detail}. Fix the syntax there.") from None
+        advice = (
+            "" if isinstance(exc, YamlBoundError | DuplicateKeyError) else " Fix the syntax there."
+        )
+        raise DefinitionError(f"{where}: invalid YAML: {detail}.{advice}") from None
 
 
 def _read_text(path: Path) -> str:
