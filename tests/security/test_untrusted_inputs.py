@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from security_kit import definition, gadget, run_definition
@@ -129,3 +131,63 @@ def test_values_bring_no_template_code_and_are_not_rescanned(
         substitute(raw, source="probe.yaml", overrides={"host": "{{ state.secret }}"})
     done = substitute(raw, source="probe.yaml", overrides={"host": "${RUVON_TEST_SECRET}"})
     assert done["url"] == "https://${RUVON_TEST_SECRET}/{{ state.id }}"
+
+
+def _loop_definition(condition: str) -> str:
+    return f"""\
+workflow_type: "Looping"
+initial_state_model: "security_kit.Order"
+steps:
+  - name: "Repeat"
+    type: LOOP
+    mode: WHILE
+    while_condition: {json.dumps(condition)}
+    max_iterations: 3
+    loop_body:
+      - name: "Body"
+        function: "security_kit.visit"
+"""
+
+
+def _sub_workflow_definition(expression: str) -> str:
+    return f"""\
+workflow_type: "Parent"
+initial_state_model: "security_kit.Order"
+steps:
+  - name: "Child"
+    type: SUB_WORKFLOW
+    workflow_type: "Probe"
+    input_mapping:
+      amount: {json.dumps(expression)}
+"""
+
+
+@pytest.mark.parametrize(
+    ("make", "step"),
+    [(_loop_definition, "Repeat"), (_sub_workflow_definition, "Child")],
+    ids=["while_condition", "input_mapping"],
+)
+def test_validate_reports_the_gadget_in_every_kind_of_expression(
+    tmp_path: Path, make: Any, step: str
+) -> None:
+    canary = tmp_path / "pwned"
+    path = tmp_path / "probe.yaml"
+    path.write_text(make(gadget(canary)), encoding="utf-8")
+    report = validate_file(path)
+    assert any(
+        str(path) in p and f"step '{step}'" in p and "not allowed" in p for p in report.problems
+    ), report.problems
+    assert not canary.exists()
+
+
+async def test_a_while_condition_gadget_fails_the_loop_at_run_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ruvon import definition_checks
+
+    monkeypatch.setattr(definition_checks, "_expression_problems", lambda *args: [])
+    canary = tmp_path / "pwned"
+    workflow = await run_definition(tmp_path / "config", _loop_definition(gadget(canary)))
+    assert workflow.status == WorkflowStatus.FAILED and workflow.state.path == []
+    assert workflow.error is not None and "not allowed" in workflow.error
+    assert not canary.exists()
