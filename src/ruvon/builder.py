@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 REGISTRY_FILE = "workflow_registry.yaml"
 _STORED_DEFINITIONS = 64
-_log = logging.getLogger("ruvon.workflow")
+_log = logging.getLogger("ruvon.builder")
 
 
 @dataclass(slots=True)
@@ -100,7 +100,8 @@ class WorkflowBuilder:
         for path in files:
             try:
                 raw = read_yaml(path)
-            except DefinitionError as exc:
+            except DefinitionError as exc:  # one bad file must not stop the others' workflows
+                _log.warning("Skipping a definition file that cannot be read: %s", exc)
                 self._unreadable.append(exc)
                 continue
             if isinstance(raw, Mapping) and isinstance(raw.get("workflow_type"), str):

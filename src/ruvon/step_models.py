@@ -8,7 +8,6 @@ with its runner (``ruvon.steps.base.StepKind``); see docs/architecture.md, "Addi
 
 from __future__ import annotations
 
-import ast
 import math
 import random
 from collections.abc import Callable
@@ -124,11 +123,16 @@ def step_model(kind: StepType) -> Callable[[_M], _M]:
 
 
 def expression_problems(expression: str, step_name: str) -> list[str]:
-    """A problem if ``expression`` does not parse as a Python expression."""
-    try:
-        ast.parse(expression, mode="eval")
-    except SyntaxError as exc:
-        return [f"the expression '{expression}' of step '{step_name}' does not parse: {exc.msg}."]
+    """A problem if ``expression`` does not parse or uses a construct the sandbox refuses."""
+    # Imported here: the evaluator's package imports errors only, but step_models is imported early.
+    from ruvon.errors import ExpressionError
+    from ruvon.implementations.expression_evaluator.simple import SimpleExpressionEvaluator
+
+    try:  # the sandbox's static check: syntax, and every construct it would refuse at run time
+        SimpleExpressionEvaluator().check(expression)
+    except ExpressionError as exc:
+        named = f"the expression '{expression}' of step '{step_name}'"
+        return [str(exc).replace(f"The expression '{expression}'", named, 1)]
     return []
 
 

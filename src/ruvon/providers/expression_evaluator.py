@@ -10,6 +10,11 @@ from typing import Any
 class ExpressionEvaluator(ABC):
     """Evaluates expressions such as ``state.total > 100 and state.tier in ['gold']``.
 
+    An evaluator is a security boundary (docs/security.md): expressions come from trusted
+    definitions but read untrusted data, so an implementation must compute a value from its names
+    and nothing else (no code, no mutation, bounded time and memory), and ``check`` should refuse
+    statically whatever ``evaluate`` would refuse, so ``ruvon validate`` reports it.
+
     Args:
         context: Names available to expressions; ``state`` is the workflow state (a dict or model).
     """
@@ -26,4 +31,4 @@ class ExpressionEvaluator(ABC):
         """
 
     def check(self, expression: str) -> None:  # noqa: B027 - optional hook
-        """Raise ExpressionError if ``expression`` does not parse (no evaluation)."""
+        """Raise ExpressionError if ``expression`` does not parse or is not allowed (no evaluation)."""

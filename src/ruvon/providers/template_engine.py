@@ -10,6 +10,9 @@ from typing import Any
 class TemplateEngine(ABC):
     """Renders templates such as ``"https://api/{{ state.order_id }}"``.
 
+    Like the expression evaluator, an engine is a security boundary (docs/security.md): templates are
+    trusted, the values they render are not, so rendering must reach values only and stay bounded.
+
     Args:
         context: Names available to templates; ``state`` is the workflow state.
     """
