@@ -42,7 +42,7 @@ class DuplicateNameError(DefinitionError):
         )
 
 
-class UnknownNameError(RoutiluxError, KeyError):
+class UnknownNameError(RoutiluxError, KeyError, ValueError):
     """A routine id, event name or slot name does not exist."""
 
     def __init__(
@@ -85,3 +85,12 @@ class ExecutionTimeoutError(RoutiluxError, TimeoutError):
 
 class SerializationError(RoutiluxError, ValueError):
     """A flow, routine or job could not be serialized or deserialized."""
+
+
+class UnsafeRestoreError(SerializationError):
+    """Saved data named a class or callable that routilux refuses to resolve.
+
+    Saved flows and job states are data: restoring them never imports a module or
+    runs a function the data names, unless the class is a registered routine (or
+    one of its methods) or the module is in the caller's ``allow_modules``.
+    """

@@ -102,17 +102,18 @@ class TaskScheduler:
                     self._task_done_locked(run)
                     self._cond.notify_all()
 
-    def shutdown(self, wait: bool) -> None:
+    def shutdown(self, wait: bool, timeout: float | None = None) -> None:
         """Stops the workers.
 
         Args:
             wait: Wait for every running job to finish (paused jobs stay paused) and
                 join the workers; otherwise cancel running jobs and return at once.
+            timeout: Seconds to wait for running jobs at most.
         """
         me = threading.current_thread()
         with self._cond:
             if wait and me not in self._workers:
-                self._cond.wait_for(self._all_idle_locked)
+                self._cond.wait_for(self._all_idle_locked, timeout)
             for run in list(self._runs.values()):
                 if run.job_state.status is JobStatus.RUNNING:
                     self._stop_job_locked(run, JobStatus.CANCELLED, "The flow was shut down.")
@@ -122,7 +123,18 @@ class TaskScheduler:
         if wait:
             for worker in workers:
                 if worker is not me:
-                    worker.join()
+                    worker.join(timeout)
+
+    def wait_idle(self, timeout: float | None) -> bool:
+        """Waits until no job is running (paused jobs do not count)."""
+        with self._cond:
+            return self._cond.wait_for(self._all_idle_locked, timeout)
+
+    def counts(self, job_state: JobState) -> tuple[int, int]:
+        """Returns ``(pending, running)`` task counts of a job (zeros if not running)."""
+        with self._cond:
+            run = self._runs.get(job_state.job_id)
+            return (run.pending, run.running) if run else (0, 0)
 
     def has_jobs(self) -> bool:
         """Whether any job is running or paused on this scheduler."""
@@ -141,16 +153,42 @@ class TaskScheduler:
                 "create a new Flow (Flow().deserialize(old.serialize()) copies it)."
             )
 
-    def start_job(self, job_state: JobState, entry: Task, timeout: float | None) -> None:
-        """Registers a new job and queues its entry task."""
+    def run_entry(self, job_state: JobState, entry: Task, timeout: float | None) -> None:
+        """Registers a new job and runs its entry task in the calling thread.
+
+        The entry routine's error strategy applies here: a RETRY sleeps and runs the
+        handler again in this thread, as routilux 0.10 does.
+        """
         with self._cond:
             self._check_open_locked()
             run = JobRun(job_state, remaining_timeout=timeout)
             self._runs[job_state.job_id] = run
             job_state.set_status(JobStatus.RUNNING)
-            self._add_task_locked(run, entry)
+            run.pending += 1
+            run.running += 1
             self._start_timeout_locked(run)
             self._spawn_workers_locked()
+        try:
+            while True:
+                delay = self._run_task(run, entry, inline=True)
+                if delay is None or run.job_state.status.is_terminal:
+                    break
+                time.sleep(delay)
+                entry = Task(
+                    entry.job_id, entry.routine_id, entry.slot, entry.data,
+                    entry.retries_done + 1, entry.merged,
+                )  # fmt: skip
+        except Exception:
+            logger.exception("Entry task of job %s could not run", job_state.job_id)
+            with self._cond:
+                if not job_state.status.is_terminal:
+                    message = f"Entry routine {entry.routine_id!r} could not run."
+                    self._stop_job_locked(run, JobStatus.FAILED, message)
+        finally:
+            with self._cond:
+                run.running -= 1
+                self._task_done_locked(run)
+                self._cond.notify_all()
 
     def dispatch(self, job_state: JobState, tasks: list[Task]) -> None:
         """Queues tasks for a job; tasks of a finished or unknown job are dropped."""
@@ -187,8 +225,16 @@ class TaskScheduler:
                 return run.running == 0
             return self._cond.wait_for(lambda: run.running == 0, timeout)
 
-    def resume(self, job_state: JobState, timeout: float | None) -> None:
-        """Resumes a paused job, including one paused in another process."""
+    def resume(
+        self, job_state: JobState, timeout: float | None, first: list[Task] | None = None
+    ) -> None:
+        """Resumes a paused job, including one paused in another process.
+
+        Args:
+            job_state: The paused job.
+            timeout: The job's execution timeout.
+            first: Tasks to queue before the held-back ones (deferred events).
+        """
         with self._cond:
             self._check_open_locked()
             run = self._runs.get(job_state.job_id)
@@ -202,6 +248,10 @@ class TaskScheduler:
             job_state.set_status(JobStatus.RUNNING)
             parked, run.parked = run.parked, []
             job_state.pending_tasks = []
+            for task in first or []:
+                task.job_id = job_state.job_id
+            run.pending += len(first or [])
+            self._queue.extend(first or [])
             self._queue.extend(parked)
             self._start_timeout_locked(run)
             self._spawn_workers_locked()
@@ -218,7 +268,7 @@ class TaskScheduler:
             )
         tasks = [Task.from_dict(t) for t in job_state.pending_tasks]
         for task in tasks:
-            self._flow.get_routine(task.routine_id).get_slot(task.slot)
+            self._flow.get_routine(task.routine_id).require_slot(task.slot)
             task.job_id = job_state.job_id
         run = JobRun(job_state, pending=len(tasks), parked=tasks, remaining_timeout=timeout)
         self._runs[job_state.job_id] = run
@@ -338,27 +388,40 @@ class TaskScheduler:
 
     # -- running one task ------------------------------------------------------------
 
-    def _run_task(self, run: JobRun, task: Task) -> None:
+    def _run_task(self, run: JobRun, task: Task, inline: bool = False) -> float | None:
+        """Runs one task; returns a retry delay when ``inline`` and a retry is due."""
         job = run.job_state
-        routine = self._flow.get_routine(task.routine_id)
-        slot = routine.get_slot(task.slot)
-        record = job.execution_tracker.start_routine(task.routine_id, task.slot, task.retries_done)
-        job.update_routine_state(task.routine_id, status="running", slot=task.slot)
-        token = enter_context(ExecutionContext(self._flow, job, task.routine_id))
+        flow = self._flow
+        slot = flow.get_routine(task.routine_id).require_slot(task.slot)
+        track = flow.track
+        record = None
+        if track:
+            record = job.execution_tracker.start_routine(
+                task.routine_id, task.slot, task.retries_done
+            )
+            job.update_routine_state(task.routine_id, status="running", slot=task.slot)
+        token = enter_context(ExecutionContext(flow, job, task.routine_id))
         try:
             if task.merged is None:
-                key = f"{task.routine_id}.{task.slot}"
-                task.merged = job.merge_slot_state(key, lambda old: slot.merge(old, task.data))
-            slot.call_handler(task.merged)
+                if slot.merge_strategy == "override":
+                    task.merged = task.data
+                else:
+                    key = f"{task.routine_id}.{task.slot}"
+                    task.merged = job.merge_slot_state(key, lambda old: slot.merge(old, task.data))
+            slot.invoke(task.merged)
         except Exception as exc:
-            self._handle_failure(run, task, exc, record)
+            return self._handle_failure(run, task, exc, record, inline)
         else:
-            job.execution_tracker.end_routine(record, "completed")
-            job.update_routine_state(task.routine_id, status="completed", error=None)
+            if record is not None:
+                job.execution_tracker.end_routine(record, "completed")
+                job.update_routine_state(task.routine_id, status="completed", error=None)
         finally:
             leave_context(token)
+        return None
 
-    def _handle_failure(self, run: JobRun, task: Task, exc: Exception, record: RoutineRun) -> None:
+    def _handle_failure(
+        self, run: JobRun, task: Task, exc: Exception, record: RoutineRun | None, inline: bool
+    ) -> float | None:
         job = run.job_state
         handler = self._flow.error_handler_for(task.routine_id)
         action = handler.decide(exc, task.retries_done)
@@ -371,15 +434,24 @@ class TaskScheduler:
             error,
             action.value,
         )
+        record = record or tracker.start_routine(task.routine_id, task.slot, task.retries_done)
+        if self._flow.track or action is not ErrorAction.RETRY:
+            job.record_execution(task.routine_id, "error", {"error": error, "action": action.value})
         if action is ErrorAction.RETRY:
             tracker.end_routine(record, "retrying", error)
             job.update_routine_state(
                 task.routine_id, status="retrying", error=error, retries=task.retries_done + 1
             )
-            self._schedule_retry(run, task, handler.delay_before_retry(task.retries_done))
+            delay = handler.delay_before_retry(task.retries_done)
+            if inline:
+                return delay
+            self._schedule_retry(run, task, delay)
         elif action is ErrorAction.SKIP:
             tracker.end_routine(record, "skipped", error)
             job.update_routine_state(task.routine_id, status="skipped", error=error)
+        elif action is ErrorAction.CONTINUE:
+            tracker.end_routine(record, "failed", error)
+            job.update_routine_state(task.routine_id, status="error_continued", error=error)
         else:
             tracker.end_routine(record, "failed", error)
             job.update_routine_state(task.routine_id, status="failed", error=error)
@@ -388,6 +460,7 @@ class TaskScheduler:
                     if not job.status.is_terminal:
                         message = f"Routine {task.routine_id!r} failed: {error}"
                         self._stop_job_locked(run, JobStatus.FAILED, message)
+        return None
 
     def _schedule_retry(self, run: JobRun, task: Task, delay: float) -> None:
         retry = Task(
