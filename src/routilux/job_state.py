@@ -344,7 +344,15 @@ class JobState(Serializable):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobState:
-        """Builds a job from :meth:`serialize` output."""
+        """Builds a job from :meth:`serialize` output.
+
+        Raises:
+            SerializationError: If ``data`` has no ``job_id`` (not a saved job).
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("job_id"), str):
+            raise SerializationError(
+                "The data is not a saved job (no 'job_id'); pass what JobState.save() wrote."
+            )
         job = cls()
         job._restore(data, RestoreContext())
         return job

@@ -11,6 +11,7 @@ from routilux.error_handler import ErrorHandler, ErrorStrategy
 from routilux.errors import (
     DuplicateNameError,
     ExecutionContextError,
+    SerializationError,
     UnknownEventError,
     UnknownSlotError,
 )
@@ -322,7 +323,15 @@ class Routine(Serializable):
             self._error_handler = ErrorHandler()
             self._error_handler._restore(handler, ctx)
         for name, slot_data in (data.get("_slots") or {}).items():
-            slot = self._slots.get(name) or self.define_slot(name)
+            slot = self._slots.get(name)
+            if slot is None:
+                if isinstance(slot_data, dict) and slot_data.get("handler_unsaved"):
+                    raise SerializationError(
+                        f"The handler of slot {name!r} of {what} is a lambda or closure, so it "
+                        "cannot be restored; define the slot in the routine's __init__ or use "
+                        "a method as its handler."
+                    )
+                slot = self.define_slot(name)
             slot._restore(dict(slot_data, name=name), ctx)
         for name, event_data in (data.get("_events") or {}).items():
             event = self._events.get(name) or self.define_event(name)

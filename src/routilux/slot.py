@@ -236,6 +236,7 @@ class Slot(Serializable):
             "_type": "Slot",
             "name": self.name,
             "handler": handler,
+            "handler_unsaved": self.handler is not None and handler is None,
             "merge_strategy": strategy,
             "_data": dict(self._data),
         }
