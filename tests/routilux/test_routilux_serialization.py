@@ -89,7 +89,7 @@ def test_unimportable_class_is_a_clear_error(make_flow: Any) -> None:
     data = build_flow(make_flow).serialize()
     allow = ["routilux_sample_routines"]
     data["routines"]["src"]["class"] = "no_such_module_xyz:Source"
-    with pytest.raises(UnsafeRestoreError, match="'no_such_module_xyz:Source'.*never imports"):
+    with pytest.raises(UnsafeRestoreError, match=r"'no_such_module_xyz:Source'.*never imports"):
         Flow().deserialize(data, allow_modules=allow)
     data["routines"]["src"]["class"] = "routilux_sample_routines:Vanished"
     with pytest.raises(SerializationError, match="Vanished"):
