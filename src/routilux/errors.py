@@ -75,6 +75,10 @@ class ExecutionContextError(RoutiluxError, RuntimeError):
     """``emit`` was called outside a running job, or a job belongs to another flow."""
 
 
+class ForeignJobError(RoutiluxError, ValueError):
+    """A job was handed to a flow other than the one that runs it."""
+
+
 class FlowStateError(RoutiluxError, RuntimeError):
     """An operation does not fit the current state of the flow or job."""
 

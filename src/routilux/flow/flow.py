@@ -17,6 +17,7 @@ from routilux.errors import (
     DuplicateNameError,
     ExecutionContextError,
     FlowStateError,
+    ForeignJobError,
     UnknownEventError,
     UnknownRoutineError,
     UnknownSlotError,
@@ -177,19 +178,19 @@ class Flow(Serializable):
 
     def connect(
         self,
-        source_id: str,
-        event: str,
-        target_id: str,
-        slot: str,
+        source_routine_id: str,
+        source_event: str,
+        target_routine_id: str,
+        target_slot: str,
         param_mapping: dict[str, str] | None = None,
     ) -> Connection:
         """Connects ``source_id``'s event to ``target_id``'s slot.
 
         Args:
-            source_id: The emitting routine's id.
-            event: The event's name.
-            target_id: The receiving routine's id.
-            slot: The slot's name.
+            source_routine_id: The emitting routine's id.
+            source_event: The event's name.
+            target_routine_id: The receiving routine's id.
+            target_slot: The slot's name.
             param_mapping: Renames event keys to slot keys (``{event_key: slot_key}``).
 
         Returns:
@@ -200,13 +201,15 @@ class Flow(Serializable):
             UnknownEventError: If the source has no such event.
             UnknownSlotError: If the target has no such slot.
         """
+        source_id, event = source_routine_id, source_event
+        target_id, slot = target_routine_id, target_slot
         source = self.get_routine(source_id)
         target = self.get_routine(target_id)
-        source_event = source.get_event(event)
-        target_slot = target.get_slot(slot)
-        if source_event is None:
+        event_obj = source.get_event(event)
+        slot_obj = target.get_slot(slot)
+        if event_obj is None:
             raise UnknownEventError("event", event, _owner(source_id, source), source.events)
-        if target_slot is None:
+        if slot_obj is None:
             raise UnknownSlotError("slot", slot, _owner(target_id, target), target.slots)
         if source_id == target_id:
             logger.warning(
@@ -217,7 +220,7 @@ class Flow(Serializable):
                 event,
                 slot,
             )
-        connection = Connection(source_event, target_slot, param_mapping)
+        connection = Connection(event_obj, slot_obj, param_mapping)
         connection.source_id, connection.target_id = source_id, target_id
         with self._lock:
             self._connections.append(connection)
@@ -340,11 +343,11 @@ class Flow(Serializable):
             True if no task of the job is running any more.
 
         Raises:
-            ValueError: If the job belongs to another flow.
+            ForeignJobError: If the job belongs to another flow (a ``ValueError``).
         """
         job = self._job(job_state)
         if job.flow_id and job.flow_id != self.flow_id:
-            raise ExecutionContextError(
+            raise ForeignJobError(
                 f"Job {job.job_id!r} belongs to flow {job.flow_id!r}, not {self._describe()}; "
                 "pause it through its own flow."
             )
