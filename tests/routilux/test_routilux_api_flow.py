@@ -10,9 +10,17 @@ from routilux_sample_routines import Flaky, Gate, Recorder, Source, kick
 from routilux_signature_kit import REQUIRED, assert_signature
 
 from routilux import ErrorHandler, ErrorStrategy, Flow, JobState, Routine
-from routilux.flow import SlotActivationTask, TaskPriority
-from routilux.flow import completion, dependency, error_handling, event_loop, execution
-from routilux.flow import serialization, state_management
+from routilux.flow import (
+    SlotActivationTask,
+    TaskPriority,
+    completion,
+    dependency,
+    error_handling,
+    event_loop,
+    execution,
+    serialization,
+    state_management,
+)
 from routilux.flow.flow import Flow as ModuleFlow
 
 
