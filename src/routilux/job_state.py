@@ -251,7 +251,8 @@ class JobState(Serializable):
         stability_delay: float = 0.05,
         progress_callback: Callable[[int, int, str], None] | None = None,
     ) -> bool:
-        """Blocks until the job is completed, failed or cancelled.
+        """Blocks until the job is completed, failed or cancelled, or paused with
+        no task running (as in 0.10, so a paused job can then be saved).
 
         Completion is signalled by the flow when the job's last task ends, so this
         returns at once, with no polling; ``stability_checks``, ``check_interval``
@@ -259,7 +260,7 @@ class JobState(Serializable):
         ``progress_callback(pending, running, status)`` is called every 5 s.
 
         Returns:
-            True if the job finished, False if the timeout expired first.
+            True if the job finished or paused, False if the timeout expired first.
         """
         del stability_checks, check_interval, stability_delay
         if progress_callback is None:

@@ -99,6 +99,7 @@ class TaskScheduler:
             finally:
                 with self._cond:
                     run.running -= 1
+                    self._release_if_paused_locked(run)
                     self._task_done_locked(run)
                     self._cond.notify_all()
 
@@ -187,6 +188,7 @@ class TaskScheduler:
         finally:
             with self._cond:
                 run.running -= 1
+                self._release_if_paused_locked(run)
                 self._task_done_locked(run)
                 self._cond.notify_all()
 
@@ -220,6 +222,7 @@ class TaskScheduler:
                     timer.cancel()
                     self._park_locked(run, task)
                 run.delayed.clear()
+            self._release_if_paused_locked(run)
             context = current_context()
             if context is not None and context.job_state is job_state:
                 return run.running == 0
@@ -245,6 +248,7 @@ class TaskScheduler:
                     f"Job {job_state.job_id!r} is {job_state.status.value}, not paused; only a "
                     "paused job can be resumed."
                 )
+            job_state._finished.clear()
             job_state.set_status(JobStatus.RUNNING)
             parked, run.parked = run.parked, []
             job_state.pending_tasks = []
@@ -305,6 +309,12 @@ class TaskScheduler:
         else:
             self._queue.append(task)
             self._cond.notify()
+
+    def _release_if_paused_locked(self, run: JobRun) -> None:
+        # 0.10's wait_for_completion returns for a paused job; release waiters once no
+        # task of the job runs any more, so what they save is complete.
+        if run.running == 0 and run.job_state.status is JobStatus.PAUSED:
+            run.job_state._finished.set()
 
     def _park_locked(self, run: JobRun, task: Task) -> None:
         run.parked.append(task)
