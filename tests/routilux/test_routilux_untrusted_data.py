@@ -60,7 +60,7 @@ def function_ref(module: str, name: str) -> dict[str, Any]:
                 "object_id": "rec",
             },
             "__init__",
-        ),  # fmt: skip
+        ),
         (
             {
                 "_type": "callable",
@@ -70,7 +70,7 @@ def function_ref(module: str, name: str) -> dict[str, Any]:
                 "object_id": "rec",
             },
             "Popen",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_a_handler_path_is_refused_naming_it(ref: dict[str, Any], named: str) -> None:
