@@ -271,3 +271,16 @@ def test_dependency_helpers() -> None:
     assert dependency.get_ready_routines(set(), graph, set()) == ["a"]
     assert dependency.get_ready_routines({"a"}, graph, set()) == ["b"]
     flow.shutdown()
+
+
+def test_serialize_keeps_strategy_timeout_and_tracking() -> None:
+    flow = Flow(flow_id="f", execution_strategy="concurrent", max_workers=4,
+                execution_timeout=9.5, track=False)  # fmt: skip
+    flow.add_routine(Source(), "src")
+    data = flow.serialize()
+    assert data["_type"] == "Flow" and data["track"] is False
+    copy = Flow().deserialize(data)
+    assert (copy.flow_id, copy.execution_strategy, copy.max_workers) == ("f", "concurrent", 4)
+    assert (copy.execution_timeout, copy.track) == (9.5, False)
+    flow.shutdown()
+    copy.shutdown()

@@ -120,7 +120,8 @@ def test_save_load_and_serialize(tmp_path: Path) -> None:
     loaded = JobState.load(str(path))
     assert loaded.serialize() == job.serialize()
     assert loaded.output_handler is None and loaded.status == "completed"
-    assert loaded.execution_history[0].data == {"v": 1}
+    assert [r.event_name for r in loaded.execution_history] == ["start", "out"]
+    assert loaded.execution_history[1].data == {"v": 1}
     copy = JobState()
     copy.deserialize(job.serialize())
     assert copy.job_id == job.job_id and copy.created_at == job.created_at

@@ -308,6 +308,8 @@ class Flow(JobControl, Serializable):
             job.set_status("failed")
             return job
         task = Task(job.job_id, entry_routine_id, "trigger", dict(entry_params or {}))
+        if self.track:
+            job.record_execution(entry_routine_id, "start", task.data)
         limit = self.execution_timeout if timeout is None else timeout
         self._scheduler.run_entry(job, task, limit)
         return job

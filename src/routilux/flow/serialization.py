@@ -34,6 +34,7 @@ def serialize_flow(flow: Flow) -> dict[str, Any]:
         "execution_strategy": flow.execution_strategy,
         "max_workers": flow.max_workers,
         "execution_timeout": flow.execution_timeout,
+        "track": flow.track,
         "error_handler": handler.serialize() if handler else None,
         "routines": {rid: r.serialize() for rid, r in flow.routines.items()},
         "connections": [c.serialize() for c in flow.connections],
@@ -90,6 +91,7 @@ def restore_flow(flow: Flow, data: dict[str, Any], allow_modules: tuple[str, ...
         flow.flow_id = str(data.get("flow_id") or flow.flow_id)
         timeout = data.get("execution_timeout")
         flow.execution_timeout = float(timeout) if timeout is not None else None
+        flow.track = bool(data.get("track", True))
         strategy = str(data.get("execution_strategy", "sequential"))
         flow.set_execution_strategy(strategy, int(data.get("max_workers") or 5))
         handler_data = data.get("error_handler")
