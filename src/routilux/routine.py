@@ -174,7 +174,8 @@ class Routine(Serializable):
 
         The flow and job come from the execution context the flow sets while it
         runs this routine's handler; without one, the flow that last executed or
-        resumed this routine is used (its latest job). Outside any flow, the
+        resumed this routine is used (its latest job, or a new job if that one has
+        ended). Outside any flow, the
         connected slots (``Event.connect``) receive the data at once, in this thread.
 
         Args:
@@ -184,7 +185,7 @@ class Routine(Serializable):
 
         Raises:
             UnknownEventError: If the routine has no such event (a ``ValueError``).
-            ExecutionContextError: If the flow has no running job to emit into.
+            ExecutionContextError: If the routine is not part of the flow.
         """
         event = self._events.get(event_name)
         if event is None:
@@ -201,10 +202,10 @@ class Routine(Serializable):
             return
         job = target.job_state
         if job is None or job.status.is_terminal:
-            raise ExecutionContextError(
-                f"{self._describe()} emitted {event_name!r} outside a running job of its flow; "
-                "emit from a slot handler while Flow.execute() or Flow.resume() runs the job."
-            )
+            # 0.10 code drives routines by hand (slot.receive with _current_flow set):
+            # the emit starts a job of its own on the flow.
+            target.dispatch_detached(self, event_name, kwargs)
+            return
         target.dispatch_event(self, event_name, kwargs, job)
 
     def get_execution_context(self) -> ExecutionContext | None:

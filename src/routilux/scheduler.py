@@ -188,6 +188,20 @@ class TaskScheduler(TaskRunner):
                 self._task_done_locked(run)
                 self._cond.notify_all()
 
+    def start_detached(self, job_state: JobState, tasks: list[Task], timeout: float | None) -> None:
+        """Registers a new job whose first tasks are ``tasks`` (no entry routine)."""
+        with self._cond:
+            self._check_open_locked()
+            run = JobRun(job_state, remaining_timeout=timeout)
+            self._runs[job_state.job_id] = run
+            job_state.set_status(JobStatus.RUNNING)
+            for task in tasks:
+                self._add_task_locked(run, task)
+            self._start_timeout_locked(run)
+            self._spawn_workers_locked()
+            if run.pending == 0:
+                self._finish_locked(run)
+
     def dispatch(self, job_state: JobState, tasks: list[Task]) -> None:
         """Queues tasks for a job; tasks of a finished or unknown job are dropped."""
         with self._cond:

@@ -108,13 +108,21 @@ def test_param_mapping_renames_keys(make_flow: Any) -> None:
     assert recorder.calls == [{"renamed": 1, "b": 2}]
 
 
-def test_emit_outside_a_job_is_a_clear_error(make_flow: Any) -> None:
+def test_emit_outside_a_job(make_flow: Any) -> None:
     source = Source()
     source.emit("out", x=1)  # 0.10 legacy mode: no flow, no connected slot, nothing happens
     flow = make_flow()
-    flow.add_routine(source, "src")
-    with pytest.raises(ExecutionContextError, match="outside a running job"):
+    recorder = Recorder()
+    flow.add_routine(recorder, "rec")
+    with pytest.raises(ExecutionContextError, match="does not contain it"):
         source.emit("out", flow=flow, x=1)
+    flow.add_routine(source, "src")
+    flow.connect("src", "out", "rec", "in")
+    source.emit("out", flow=flow, x=1)  # as in 0.10: runs as a job of its own
+    job = flow.job_state
+    assert job is not None
+    assert JobState.wait_for_completion(flow, job, timeout=5) and job.status == "completed"
+    assert recorder.calls == [{"x": 1}]
 
 
 def test_strategy_switch_at_run_time(make_flow: Any) -> None:

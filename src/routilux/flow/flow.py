@@ -349,6 +349,25 @@ class Flow(JobControl, Serializable):
         job_id = job_state.job_id
         return [Task(job_id, c.target_id, c.slot, c.map_params(data)) for c in connections]
 
+    def dispatch_detached(self, routine: Routine, event: str, data: dict[str, Any]) -> JobState:
+        """Starts a job whose first tasks are one emit from outside any handler.
+
+        Used by ``Routine.emit`` when the flow has no running job (0.10 code that
+        calls ``slot.receive`` by hand); the job completes when its tasks end.
+        """
+        source_id = self._ids_by_object.get(id(routine))
+        if source_id is None:
+            raise ExecutionContextError(
+                f"{type(routine).__name__} emitted {event!r} into {self._describe()}, which "
+                "does not contain it; add the routine to the flow first."
+            )
+        job = JobState(self.flow_id)
+        self._last_job = job
+        self._bind_routines()
+        tasks = self._tasks_for(source_id, event, data, job)
+        self._scheduler.start_detached(job, tasks, self.execution_timeout)
+        return job
+
     def dispatch_event(
         self, routine: Routine, event: str, data: dict[str, Any], job_state: JobState
     ) -> None:
