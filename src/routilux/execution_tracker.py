@@ -39,6 +39,29 @@ class RoutineRun:
     error: str | None = None
     _started: float = field(default_factory=time.perf_counter, repr=False)
 
+    def _as_dict(self) -> dict[str, Any]:
+        return {
+            "routine_id": self.routine_id,
+            "slot": self.slot,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "execution_time": self.duration,
+            "status": self.status,
+            "error": self.error,
+            "params": {},
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        """0.10 kept runs as dicts; ``run["status"]`` still works."""
+        return self._as_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Dict-style read of a field (see :meth:`__getitem__`)."""
+        return self._as_dict().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._as_dict()
+
 
 @dataclass
 class EventRecord:
@@ -153,6 +176,20 @@ class ExecutionTracker(Serializable):
         return grouped
 
     @property
+    def event_flow(self) -> list[dict[str, Any]]:
+        """The events as 0.10's list of dicts (source, event, target, timestamp)."""
+        return [
+            {
+                "source_routine_id": e.source_id,
+                "event_name": e.event,
+                "target_routine_id": e.targets[0].split(".")[0] if len(e.targets) == 1 else None,
+                "targets": list(e.targets),
+                "timestamp": e.timestamp,
+            }
+            for e in self.events
+        ]
+
+    @property
     def events(self) -> list[EventRecord]:
         """Every emitted event so far, in emit order."""
         with self._lock:
@@ -233,6 +270,10 @@ def _summarize(runs: list[RoutineRun]) -> dict[str, Any]:
         "avg_duration": sum(durations) / len(durations) if durations else None,
         "min_duration": min(durations) if durations else None,
         "max_duration": max(durations) if durations else None,
+        # 0.10's names for the same figures.
+        "avg_execution_time": sum(durations) / len(durations) if durations else 0,
+        "min_execution_time": min(durations) if durations else 0,
+        "max_execution_time": max(durations) if durations else 0,
     }
 
 

@@ -28,13 +28,13 @@ from routilux.job_records import (
     parse_time,
     read_job_file,
 )
-from routilux.serializable import RestoreContext, Serializable
+from routilux.serializable import RestoreContext, Serializable, register_serializable
 
 if TYPE_CHECKING:
     from routilux.flow import Flow
     from routilux.output_handler import OutputHandler
 
-__all__ = ["ExecutionRecord", "JobState", "JobStatus"]
+__all__ = ["ExecutionRecord", "JobState", "JobStatus", "register_serializable"]
 
 logger = logging.getLogger("routilux.job_state")
 

@@ -163,6 +163,12 @@ class Slot(Serializable):
             )
         return dict(result)
 
+    def _merge_data(self, new_data: dict[str, Any]) -> dict[str, Any]:
+        """0.10's merge into the slot's own ``_data``; returns what the handler gets."""
+        with self._data_lock:
+            self._data = self.merge(self._data or None, new_data)
+            return self._data
+
     def invoke(self, merged: Mapping[str, Any]) -> Any:
         """Calls the handler with arguments bound from a merged message (errors propagate)."""
         if self._binder is None:

@@ -56,3 +56,16 @@ def test_every_routine_of_a_job_is_tracked() -> None:
         assert JobState.wait_for_completion(flow, job, timeout=5)
         assert flow.execution_tracker is job.execution_tracker
     assert set(job.execution_tracker.routine_executions) == {"src", "rec"}
+
+
+def test_0_10_dict_views_of_runs_and_events() -> None:
+    tracker = ExecutionTracker("f")
+    tracker.record_routine_start("r")
+    tracker.record_routine_end("r", "completed")
+    tracker.record_event("r", "out", "s")
+    run = tracker.routine_executions["r"][0]
+    assert run["status"] == "completed" and run.get("execution_time") is not None
+    assert "start_time" in run
+    assert tracker.event_flow[0]["target_routine_id"] == "s"
+    perf = tracker.get_routine_performance("r")
+    assert perf is not None and perf["avg_execution_time"] >= 0

@@ -51,8 +51,9 @@ def test_signatures() -> None:
     assert_signature(Flow.shutdown, ("wait", True), ("timeout", None))
     assert_signature(Flow.serialize)
     assert_signature(Flow.deserialize, ("data", REQUIRED))
-    assert {p.name for p in TaskPriority} == {"LOW", "NORMAL", "HIGH"}
-    assert SlotActivationTask("j", "r", "s", {}).priority is TaskPriority.NORMAL
+    assert {p.name: p.value for p in TaskPriority} == {"HIGH": 1, "NORMAL": 2, "LOW": 3}
+    task = SlotActivationTask(Source().get_slot("trigger"), {"a": 1})  # type: ignore[arg-type]
+    assert (task.priority, task.retry_count, task.job_state) == (TaskPriority.NORMAL, 0, None)
     for module, names in [
         (completion, ["ensure_event_loop_running"]),
         (dependency, ["build_dependency_graph", "get_ready_routines"]),
@@ -284,3 +285,17 @@ def test_serialize_keeps_strategy_timeout_and_tracking() -> None:
     assert (copy.execution_timeout, copy.track) == (9.5, False)
     flow.shutdown()
     copy.shutdown()
+
+
+def test_enqueue_a_0_10_slot_activation_task() -> None:
+    with Flow() as flow:
+        recorder = Recorder()
+        flow.add_routine(recorder, "rec")
+        flow.add_routine(Gate(), "gate")
+        gate_job = flow.execute(kick(flow))  # the gate keeps the job running
+        assert gate_job.status == "running"
+        task = SlotActivationTask(recorder.require_slot("in"), {"x": 1}, job_state=gate_job)
+        event_loop.enqueue_task(task, flow)
+        flow.routines["gate"].release.set()  # type: ignore[attr-defined]
+        assert JobState.wait_for_completion(flow, gate_job, timeout=5)
+    assert recorder.calls == [{"x": 1}]
