@@ -299,3 +299,25 @@ def test_enqueue_a_0_10_slot_activation_task() -> None:
         flow.routines["gate"].release.set()  # type: ignore[attr-defined]
         assert JobState.wait_for_completion(flow, gate_job, timeout=5)
     assert recorder.calls == [{"x": 1}]
+
+
+def test_execute_task_runs_a_0_10_task_here_and_handle_task_error() -> None:
+    with Flow() as flow:
+        recorder = Recorder()
+        flow.add_routine(recorder, "rec")
+        flaky = Flaky()
+        flow.add_routine(flaky, "flaky")
+        job = JobState(flow.flow_id)
+        event_loop.execute_task(
+            SlotActivationTask(recorder.require_slot("in"), {"x": 2}, job_state=job), flow
+        )
+        assert recorder.calls == [{"x": 2}] and job.get_routine_state("rec") == {
+            "status": "completed"
+        }
+        task = SlotActivationTask(flaky.require_slot("trigger"), {}, job_state=job)
+        event_loop.execute_task(task, flow)  # default STOP: the job fails
+        assert job.status == "failed" and "attempt 1 failed" in (job.error or "")
+        flaky.set_error_handler(ErrorHandler(ErrorStrategy.CONTINUE))
+        assert error_handling.handle_task_error(task, RuntimeError("x"), flow) is True
+        flow.job_state = job
+        assert flow.job_state is job

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from routilux.error_handler import ErrorHandler
+from routilux.flow.task import SlotActivationTask
 
 if TYPE_CHECKING:
     from routilux.flow.flow import Flow
@@ -18,8 +19,13 @@ def get_error_handler_for_routine(routine: Routine, routine_id: str, flow: Flow)
     return routine.get_error_handler() or flow.error_handler or ErrorHandler()
 
 
-def handle_task_error(task: Task, error: Exception, flow: Flow) -> bool:
+def handle_task_error(task: Task | SlotActivationTask, error: Exception, flow: Flow) -> bool:
     """Applies the routine's policy the 0.10 way (see ``ErrorHandler.handle_error``)."""
-    routine = flow.get_routine(task.routine_id)
-    handler = get_error_handler_for_routine(routine, task.routine_id, flow)
-    return handler.handle_error(error, routine, task.routine_id, flow, flow.job_state)
+    if isinstance(task, SlotActivationTask):
+        routine_id = flow._ids_by_object.get(id(task.slot.routine), "")
+        job = task.job_state or flow.job_state
+    else:
+        routine_id, job = task.routine_id, flow.job_state
+    routine = flow.get_routine(routine_id)
+    handler = get_error_handler_for_routine(routine, routine_id, flow)
+    return handler.handle_error(error, routine, routine_id, flow, job)

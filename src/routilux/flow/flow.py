@@ -330,8 +330,12 @@ class Flow(JobControl, Serializable):
 
     @property
     def job_state(self) -> JobState | None:
-        """The job most recently started or resumed by this flow."""
+        """The job most recently started or resumed by this flow (settable, as in 0.10)."""
         return self._last_job
+
+    @job_state.setter
+    def job_state(self, job_state: JobState | None) -> None:
+        self._last_job = job_state
 
     @property
     def execution_tracker(self) -> ExecutionTracker | None:

@@ -71,8 +71,8 @@ class JobControl:
         job = self._job(job_state)
         if job.flow_id and job.flow_id != self.flow_id:
             raise ForeignJobError(
-                f"Job {job.job_id!r} belongs to flow {job.flow_id!r}, not {self._describe()}; "
-                "pause it through its own flow."
+                f"Job {job.job_id!r} belongs to flow {job.flow_id!r}, which does not match "
+                f"{self._describe()}; pause it through its own flow."
             )
         idle = self._scheduler.pause(job, timeout)
         job._set_paused(reason, checkpoint)
