@@ -127,6 +127,11 @@ class TaskScheduler(TaskRunner):
         with self._cond:
             return self._cond.wait_for(self._all_idle_locked, timeout)
 
+    def is_tracking(self, job_state: JobState) -> bool:
+        """Whether this scheduler runs (or holds paused) the job."""
+        with self._cond:
+            return job_state.job_id in self._runs
+
     def counts(self, job_state: JobState) -> tuple[int, int]:
         """Returns ``(pending, running)`` task counts of a job (zeros if not running)."""
         with self._cond:

@@ -319,5 +319,10 @@ def test_execute_task_runs_a_0_10_task_here_and_handle_task_error() -> None:
         assert job.status == "failed" and "attempt 1 failed" in (job.error or "")
         flaky.set_error_handler(ErrorHandler(ErrorStrategy.CONTINUE))
         assert error_handling.handle_task_error(task, RuntimeError("x"), flow) is True
+        other = JobState(flow.flow_id)
+        flaky.set_error_handler(None)
+        stop = SlotActivationTask(flaky.require_slot("trigger"), {}, job_state=other)
+        assert error_handling.handle_task_error(stop, RuntimeError("y"), flow) is False
+        assert other.status == "failed" and other.get_routine_state("flaky")["status"] == "failed"  # type: ignore[index]
         flow.job_state = job
         assert flow.job_state is job

@@ -151,3 +151,15 @@ def test_progress_callback_and_checker() -> None:
     job.status = "failed"
     assert checker.is_complete()
     flow.shutdown()
+
+
+def test_waiting_on_a_running_job_no_flow_runs_settles_it_from_routine_states() -> None:
+    flow = Flow()
+    ok, bad = JobState(flow.flow_id), JobState(flow.flow_id)
+    for job in (ok, bad):
+        job.status = "running"
+        job.update_routine_state("a", {"status": "completed"})
+    bad.update_routine_state("b", {"status": "failed"})
+    assert JobState.wait_for_completion(flow, ok, timeout=1) and ok.status == "completed"
+    assert JobState.wait_for_completion(flow, bad, timeout=1) and bad.status == "failed"
+    flow.shutdown()

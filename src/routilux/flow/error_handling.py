@@ -28,4 +28,9 @@ def handle_task_error(task: Task | SlotActivationTask, error: Exception, flow: F
         routine_id, job = task.routine_id, flow.job_state
     routine = flow.get_routine(routine_id)
     handler = get_error_handler_for_routine(routine, routine_id, flow)
-    return handler.handle_error(error, routine, routine_id, flow, job)
+    go_on = handler.handle_error(error, routine, routine_id, flow, job)
+    if not go_on and job is not None:
+        job.update_routine_state(routine_id, {"status": "failed", "error": str(error)})
+        job.error = f"Routine {routine_id!r} failed: {type(error).__name__}: {error}"
+        job.set_status("failed")
+    return go_on
