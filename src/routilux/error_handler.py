@@ -7,11 +7,22 @@ handler (``Routine.set_error_handler``) wins over the flow's
 
 from __future__ import annotations
 
+import builtins
 import enum
-from typing import Any
+import logging
+import sys
+import time
+from typing import TYPE_CHECKING, Any
 
-from routilux.errors import DefinitionError
-from routilux.import_path import import_object, import_path_of
+from routilux.errors import DefinitionError, UnsafeRestoreError
+from routilux.serializable import RestoreContext, Serializable
+
+if TYPE_CHECKING:
+    from routilux.flow import Flow
+    from routilux.job_state import JobState
+    from routilux.routine import Routine
+
+logger = logging.getLogger("routilux.error_handler")
 
 
 class ErrorStrategy(enum.StrEnum):
@@ -39,7 +50,7 @@ class ErrorAction(enum.StrEnum):
     RETRY = "retry"
 
 
-class ErrorHandler:
+class ErrorHandler(Serializable):
     """A policy for failed tasks.
 
     ``RETRY`` counts attempts per task: the task that failed is run again up to
@@ -73,6 +84,7 @@ class ErrorHandler:
         retryable_exceptions: tuple[type[BaseException], ...] | None = None,
         is_critical: bool = False,
     ) -> None:
+        super().__init__()
         try:
             self.strategy = ErrorStrategy(strategy)
         except ValueError:
@@ -91,6 +103,18 @@ class ErrorHandler:
         self.retry_backoff = retry_backoff
         self.retryable_exceptions = tuple(retryable_exceptions or ())
         self.is_critical = is_critical
+        # Only handle_error() (the 0.10 API) counts here; flows count retries per task.
+        self.retry_count = 0
+        self.add_serializable_fields(
+            [
+                "strategy",
+                "max_retries",
+                "retry_delay",
+                "retry_backoff",
+                "is_critical",
+                "retry_count",
+            ]
+        )
 
     def __repr__(self) -> str:
         return (
@@ -139,6 +163,68 @@ class ErrorHandler:
             return ErrorAction.SKIP
         return ErrorAction.CONTINUE
 
+    def handle_error(
+        self,
+        error: Exception,
+        routine: Routine,
+        routine_id: str,
+        flow: Flow,
+        job_state: JobState | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> bool:
+        """Applies the strategy the 0.10 way, for code that calls it directly.
+
+        Flows do not call this (they count retries per task); it keeps a
+        handler-wide ``retry_count`` that only :meth:`reset` clears.
+
+        Returns:
+            True if execution may go on (CONTINUE, SKIP, a retry is due, or
+            retries ran out on a non-critical routine), False to stop.
+        """
+        del routine, flow, context
+        text = f"{type(error).__name__}: {error}"
+        if self.strategy is ErrorStrategy.STOP:
+            return False
+        if self.strategy is ErrorStrategy.CONTINUE:
+            if job_state is not None:
+                job_state.record_execution(routine_id, "error_continued", {"error": text})
+                job_state.update_routine_state(routine_id, {"status": "error_continued"})
+            return True
+        if self.strategy is ErrorStrategy.SKIP:
+            if job_state is not None:
+                job_state.update_routine_state(routine_id, {"status": "skipped", "error": text})
+            return True
+        if not self.is_retryable(error):
+            return False
+        if self.retry_count < self.max_retries:
+            self.retry_count += 1
+            time.sleep(self.delay_before_retry(self.retry_count - 1))
+            return True
+        return not self.is_critical
+
+    def reset(self) -> None:
+        """Sets :attr:`retry_count` back to zero."""
+        self.retry_count = 0
+
+    def serialize(self) -> dict[str, Any]:
+        """Returns the policy (and ``retry_count``) as JSON-compatible data."""
+        data = self.to_dict()
+        data["_type"] = "ErrorHandler"
+        data["retry_count"] = self.retry_count
+        return data
+
+    def deserialize(self, data: dict[str, Any], registry: Any = None) -> None:
+        """Restores the policy; exception classes resolve only to already-loaded ones."""
+        self._restore(data, RestoreContext.of(registry))
+
+    def _restore(self, data: dict[str, Any], ctx: RestoreContext) -> None:
+        del ctx
+        other = ErrorHandler.from_dict(data)
+        self.__dict__.update(
+            {k: v for k, v in other.__dict__.items() if k != "fields_to_serialize"}
+        )
+        self.retry_count = int(data.get("retry_count", 0))
+
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-compatible description of this handler."""
         return {
@@ -146,7 +232,9 @@ class ErrorHandler:
             "max_retries": self.max_retries,
             "retry_delay": self.retry_delay,
             "retry_backoff": self.retry_backoff,
-            "retryable_exceptions": [import_path_of(e) for e in self.retryable_exceptions],
+            "retryable_exceptions": [
+                f"{e.__module__}:{e.__qualname__}" for e in self.retryable_exceptions
+            ],
             "is_critical": self.is_critical,
         }
 
@@ -160,7 +248,7 @@ class ErrorHandler:
         Returns:
             An equivalent handler.
         """
-        exceptions = tuple(import_object(p) for p in data.get("retryable_exceptions", []))
+        exceptions = tuple(_exception_class(p) for p in data.get("retryable_exceptions") or [])
         return cls(
             strategy=data.get("strategy", ErrorStrategy.STOP.value),
             max_retries=int(data.get("max_retries", 3)),
@@ -169,3 +257,22 @@ class ErrorHandler:
             retryable_exceptions=exceptions or None,
             is_critical=bool(data.get("is_critical", False)),
         )
+
+
+def _exception_class(path: Any) -> type[BaseException]:
+    """Finds an exception class by ``"module:QualName"`` among loaded modules only.
+
+    Raises:
+        UnsafeRestoreError: If the module is not loaded or the name is not an
+            exception class (saved data never imports a module).
+    """
+    module_name, _, qualname = str(path).partition(":")
+    found: Any = builtins if module_name == "builtins" else sys.modules.get(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part, None) if found is not None else None
+    if isinstance(found, type) and issubclass(found, BaseException):
+        return found
+    raise UnsafeRestoreError(
+        f"retryable_exceptions names {path!r}, which is not an exception class of a module "
+        "loaded in this process; import that module before restoring the handler."
+    )

@@ -42,7 +42,7 @@ class DuplicateNameError(DefinitionError):
         )
 
 
-class UnknownNameError(RoutiluxError, KeyError):
+class UnknownNameError(RoutiluxError, KeyError, ValueError):
     """A routine id, event name or slot name does not exist."""
 
     def __init__(
@@ -75,6 +75,10 @@ class ExecutionContextError(RoutiluxError, RuntimeError):
     """``emit`` was called outside a running job, or a job belongs to another flow."""
 
 
+class ForeignJobError(RoutiluxError, ValueError):
+    """A job was handed to a flow other than the one that runs it."""
+
+
 class FlowStateError(RoutiluxError, RuntimeError):
     """An operation does not fit the current state of the flow or job."""
 
@@ -85,3 +89,12 @@ class ExecutionTimeoutError(RoutiluxError, TimeoutError):
 
 class SerializationError(RoutiluxError, ValueError):
     """A flow, routine or job could not be serialized or deserialized."""
+
+
+class UnsafeRestoreError(SerializationError):
+    """Saved data named a class or callable that routilux refuses to resolve.
+
+    Saved flows and job states are data: restoring them never imports a module or
+    runs a function the data names, unless the class is a registered routine (or
+    one of its methods) or the module is in the caller's ``allow_modules``.
+    """

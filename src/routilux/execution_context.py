@@ -8,23 +8,15 @@ not inherit it (pass ``flow=`` to ``emit`` there, or copy the context).
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from routilux.flow import Flow
     from routilux.job_state import JobState
 
 
-@dataclass(frozen=True)
-class ExecutionContext:
-    """Where a slot handler is running.
-
-    Attributes:
-        flow: The flow running the task.
-        job_state: The job the task belongs to.
-        routine_id: The id of the routine whose slot handler is running.
-    """
+class ExecutionContext(NamedTuple):
+    """Where a slot handler is running: ``(flow, job_state, routine_id)``."""
 
     flow: Flow
     job_state: JobState

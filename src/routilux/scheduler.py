@@ -14,25 +14,21 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from routilux.error_handler import ErrorAction
-from routilux.errors import ExecutionTimeoutError, FlowStateError
+from routilux.errors import FlowStateError
 from routilux.execution_context import (
-    ExecutionContext,
     current_context,
-    enter_context,
-    leave_context,
 )
 from routilux.job_state import JobState, JobStatus
 from routilux.task import JobRun, Task
+from routilux.task_runner import TaskRunner
 
 if TYPE_CHECKING:
-    from routilux.execution_tracker import RoutineRun
     from routilux.flow import Flow
 
 logger = logging.getLogger("routilux.scheduler")
 
 
-class TaskScheduler:
+class TaskScheduler(TaskRunner):
     """Runs the tasks of a flow's jobs.
 
     Args:
@@ -99,20 +95,22 @@ class TaskScheduler:
             finally:
                 with self._cond:
                     run.running -= 1
+                    self._release_if_paused_locked(run)
                     self._task_done_locked(run)
                     self._cond.notify_all()
 
-    def shutdown(self, wait: bool) -> None:
+    def shutdown(self, wait: bool, timeout: float | None = None) -> None:
         """Stops the workers.
 
         Args:
             wait: Wait for every running job to finish (paused jobs stay paused) and
                 join the workers; otherwise cancel running jobs and return at once.
+            timeout: Seconds to wait for running jobs at most.
         """
         me = threading.current_thread()
         with self._cond:
             if wait and me not in self._workers:
-                self._cond.wait_for(self._all_idle_locked)
+                self._cond.wait_for(self._all_idle_locked, timeout)
             for run in list(self._runs.values()):
                 if run.job_state.status is JobStatus.RUNNING:
                     self._stop_job_locked(run, JobStatus.CANCELLED, "The flow was shut down.")
@@ -122,7 +120,23 @@ class TaskScheduler:
         if wait:
             for worker in workers:
                 if worker is not me:
-                    worker.join()
+                    worker.join(timeout)
+
+    def wait_idle(self, timeout: float | None) -> bool:
+        """Waits until no job is running (paused jobs do not count)."""
+        with self._cond:
+            return self._cond.wait_for(self._all_idle_locked, timeout)
+
+    def is_tracking(self, job_state: JobState) -> bool:
+        """Whether this scheduler runs (or holds paused) the job."""
+        with self._cond:
+            return job_state.job_id in self._runs
+
+    def counts(self, job_state: JobState) -> tuple[int, int]:
+        """Returns ``(pending, running)`` task counts of a job (zeros if not running)."""
+        with self._cond:
+            run = self._runs.get(job_state.job_id)
+            return (run.pending, run.running) if run else (0, 0)
 
     def has_jobs(self) -> bool:
         """Whether any job is running or paused on this scheduler."""
@@ -141,16 +155,57 @@ class TaskScheduler:
                 "create a new Flow (Flow().deserialize(old.serialize()) copies it)."
             )
 
-    def start_job(self, job_state: JobState, entry: Task, timeout: float | None) -> None:
-        """Registers a new job and queues its entry task."""
+    def run_entry(self, job_state: JobState, entry: Task, timeout: float | None) -> None:
+        """Registers a new job and runs its entry task in the calling thread.
+
+        The entry routine's error strategy applies here: a RETRY sleeps and runs the
+        handler again in this thread, as routilux 0.10 does.
+        """
         with self._cond:
             self._check_open_locked()
             run = JobRun(job_state, remaining_timeout=timeout)
             self._runs[job_state.job_id] = run
             job_state.set_status(JobStatus.RUNNING)
-            self._add_task_locked(run, entry)
+            run.pending += 1
+            run.running += 1
             self._start_timeout_locked(run)
             self._spawn_workers_locked()
+        try:
+            while True:
+                delay = self._run_task(run, entry, inline=True)
+                if delay is None or run.job_state.status.is_terminal:
+                    break
+                time.sleep(delay)
+                entry = Task(
+                    entry.job_id, entry.routine_id, entry.slot, entry.data,
+                    entry.retries_done + 1, entry.merged,
+                )  # fmt: skip
+        except Exception:
+            logger.exception("Entry task of job %s could not run", job_state.job_id)
+            with self._cond:
+                if not job_state.status.is_terminal:
+                    message = f"Entry routine {entry.routine_id!r} could not run."
+                    self._stop_job_locked(run, JobStatus.FAILED, message)
+        finally:
+            with self._cond:
+                run.running -= 1
+                self._release_if_paused_locked(run)
+                self._task_done_locked(run)
+                self._cond.notify_all()
+
+    def start_detached(self, job_state: JobState, tasks: list[Task], timeout: float | None) -> None:
+        """Registers a new job whose first tasks are ``tasks`` (no entry routine)."""
+        with self._cond:
+            self._check_open_locked()
+            run = JobRun(job_state, remaining_timeout=timeout)
+            self._runs[job_state.job_id] = run
+            job_state.set_status(JobStatus.RUNNING)
+            for task in tasks:
+                self._add_task_locked(run, task)
+            self._start_timeout_locked(run)
+            self._spawn_workers_locked()
+            if run.pending == 0:
+                self._finish_locked(run)
 
     def dispatch(self, job_state: JobState, tasks: list[Task]) -> None:
         """Queues tasks for a job; tasks of a finished or unknown job are dropped."""
@@ -182,13 +237,22 @@ class TaskScheduler:
                     timer.cancel()
                     self._park_locked(run, task)
                 run.delayed.clear()
+            self._release_if_paused_locked(run)
             context = current_context()
             if context is not None and context.job_state is job_state:
                 return run.running == 0
             return self._cond.wait_for(lambda: run.running == 0, timeout)
 
-    def resume(self, job_state: JobState, timeout: float | None) -> None:
-        """Resumes a paused job, including one paused in another process."""
+    def resume(
+        self, job_state: JobState, timeout: float | None, first: list[Task] | None = None
+    ) -> None:
+        """Resumes a paused job, including one paused in another process.
+
+        Args:
+            job_state: The paused job.
+            timeout: The job's execution timeout.
+            first: Tasks to queue before the held-back ones (deferred events).
+        """
         with self._cond:
             self._check_open_locked()
             run = self._runs.get(job_state.job_id)
@@ -199,9 +263,14 @@ class TaskScheduler:
                     f"Job {job_state.job_id!r} is {job_state.status.value}, not paused; only a "
                     "paused job can be resumed."
                 )
+            job_state._finished.clear()
             job_state.set_status(JobStatus.RUNNING)
             parked, run.parked = run.parked, []
             job_state.pending_tasks = []
+            for task in first or []:
+                task.job_id = job_state.job_id
+            run.pending += len(first or [])
+            self._queue.extend(first or [])
             self._queue.extend(parked)
             self._start_timeout_locked(run)
             self._spawn_workers_locked()
@@ -218,7 +287,7 @@ class TaskScheduler:
             )
         tasks = [Task.from_dict(t) for t in job_state.pending_tasks]
         for task in tasks:
-            self._flow.get_routine(task.routine_id).get_slot(task.slot)
+            self._flow.get_routine(task.routine_id).require_slot(task.slot)
             task.job_id = job_state.job_id
         run = JobRun(job_state, pending=len(tasks), parked=tasks, remaining_timeout=timeout)
         self._runs[job_state.job_id] = run
@@ -255,6 +324,12 @@ class TaskScheduler:
         else:
             self._queue.append(task)
             self._cond.notify()
+
+    def _release_if_paused_locked(self, run: JobRun) -> None:
+        # 0.10's wait_for_completion returns for a paused job; release waiters once no
+        # task of the job runs any more, so what they save is complete.
+        if run.running == 0 and run.job_state.status is JobStatus.PAUSED:
+            run.job_state._finished.set()
 
     def _park_locked(self, run: JobRun, task: Task) -> None:
         run.parked.append(task)
@@ -301,115 +376,3 @@ class TaskScheduler:
             job._finished.set()
         if run.pending == 0:
             self._finish_locked(run)
-
-    # -- timeouts ------------------------------------------------------------------
-
-    def _start_timeout_locked(self, run: JobRun) -> None:
-        if run.remaining_timeout is None:
-            return
-        run.deadline = time.monotonic() + run.remaining_timeout
-        timer = threading.Timer(run.remaining_timeout, self._on_timeout, args=(run,))
-        timer.daemon = True
-        run.timeout_timer = timer
-        timer.start()
-
-    def _stop_timeout_locked(self, run: JobRun) -> None:
-        if run.timeout_timer is not None:
-            run.timeout_timer.cancel()
-            run.timeout_timer = None
-            if run.deadline is not None:
-                run.remaining_timeout = max(0.0, run.deadline - time.monotonic())
-
-    def _on_timeout(self, run: JobRun) -> None:
-        with self._cond:
-            job = run.job_state
-            if job.status is not JobStatus.RUNNING or run.timeout_timer is None:
-                return
-            run.timeout_timer = None
-            error = ExecutionTimeoutError(
-                f"Job {job.job_id!r} did not finish within the flow's execution_timeout of "
-                f"{self._flow.execution_timeout} s; raise execution_timeout or speed up the "
-                "routines."
-            )
-            logger.warning("%s", error)
-            job.error = f"{type(error).__name__}: {error}"
-            self._stop_job_locked(run, JobStatus.FAILED, job.error)
-            job._finished.set()
-
-    # -- running one task ------------------------------------------------------------
-
-    def _run_task(self, run: JobRun, task: Task) -> None:
-        job = run.job_state
-        routine = self._flow.get_routine(task.routine_id)
-        slot = routine.get_slot(task.slot)
-        record = job.execution_tracker.start_routine(task.routine_id, task.slot, task.retries_done)
-        job.update_routine_state(task.routine_id, status="running", slot=task.slot)
-        token = enter_context(ExecutionContext(self._flow, job, task.routine_id))
-        try:
-            if task.merged is None:
-                key = f"{task.routine_id}.{task.slot}"
-                task.merged = job.merge_slot_state(key, lambda old: slot.merge(old, task.data))
-            slot.call_handler(task.merged)
-        except Exception as exc:
-            self._handle_failure(run, task, exc, record)
-        else:
-            job.execution_tracker.end_routine(record, "completed")
-            job.update_routine_state(task.routine_id, status="completed", error=None)
-        finally:
-            leave_context(token)
-
-    def _handle_failure(self, run: JobRun, task: Task, exc: Exception, record: RoutineRun) -> None:
-        job = run.job_state
-        handler = self._flow.error_handler_for(task.routine_id)
-        action = handler.decide(exc, task.retries_done)
-        error = f"{type(exc).__name__}: {exc}"
-        tracker = job.execution_tracker
-        logger.info(
-            "Routine %s failed in job %s (%s); action %s",
-            task.routine_id,
-            job.job_id,
-            error,
-            action.value,
-        )
-        if action is ErrorAction.RETRY:
-            tracker.end_routine(record, "retrying", error)
-            job.update_routine_state(
-                task.routine_id, status="retrying", error=error, retries=task.retries_done + 1
-            )
-            self._schedule_retry(run, task, handler.delay_before_retry(task.retries_done))
-        elif action is ErrorAction.SKIP:
-            tracker.end_routine(record, "skipped", error)
-            job.update_routine_state(task.routine_id, status="skipped", error=error)
-        else:
-            tracker.end_routine(record, "failed", error)
-            job.update_routine_state(task.routine_id, status="failed", error=error)
-            if action is ErrorAction.FAIL_JOB:
-                with self._cond:
-                    if not job.status.is_terminal:
-                        message = f"Routine {task.routine_id!r} failed: {error}"
-                        self._stop_job_locked(run, JobStatus.FAILED, message)
-
-    def _schedule_retry(self, run: JobRun, task: Task, delay: float) -> None:
-        retry = Task(
-            task.job_id, task.routine_id, task.slot, task.data, task.retries_done + 1, task.merged
-        )
-        with self._cond:
-            status = run.job_state.status
-            if status.is_terminal:
-                return
-            if status is JobStatus.PAUSED or delay <= 0:
-                self._add_task_locked(run, retry)
-                return
-            run.pending += 1
-            key = next(self._sequence)
-            timer = threading.Timer(delay, self._fire_retry, args=(run, key))
-            timer.daemon = True
-            run.delayed[key] = (retry, timer)
-            timer.start()
-
-    def _fire_retry(self, run: JobRun, key: int) -> None:
-        with self._cond:
-            entry = run.delayed.pop(key, None)
-            if entry is not None:
-                self._queue.append(entry[0])
-                self._cond.notify()

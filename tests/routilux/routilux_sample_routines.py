@@ -99,3 +99,11 @@ def keep_larger(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     if old and old["value"] >= new["value"]:
         return old
     return new
+
+
+def kick(flow: Any, target: str = "gate") -> str:
+    """Adds an entry routine ``kick`` feeding ``target``'s trigger, so a blocking
+    routine runs on a worker (the entry handler runs in the caller's thread)."""
+    flow.add_routine(Source(), "kick")
+    flow.connect("kick", "out", target, "trigger")
+    return "kick"

@@ -30,7 +30,9 @@ def test_demo_runs_and_reports_each_section() -> None:
     assert re.search(r"Sequential execution: \d+\.\d{3}s", out)
     assert re.search(r"Concurrent execution: \d+\.\d{3}s", out)
     assert re.search(r"Speedup: \d+\.\d{2}x", out)
-    assert "fetch_database: failed (ConnectionError: source database is unreachable)" in out
+    assert (
+        "fetch_database: error_continued (ConnectionError: source database is unreachable)" in out
+    )
     assert "Other fetchers still delivered: api, cache" in out
     assert "Execution strategy preserved: concurrent, max_workers=5" in out
     assert "Deserialized flow: completed, 3 results" in out

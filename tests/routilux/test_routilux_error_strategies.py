@@ -81,7 +81,7 @@ def test_continue_downstream_records_and_goes_on(make_flow: Any, strategy: str) 
     job = run(flow, "src")
     assert job.status == "completed"
     assert job.error is None
-    assert job.routine_states["flaky"]["status"] == "failed"
+    assert job.routine_states["flaky"]["status"] == "error_continued"
     assert "attempt 1 failed" in job.routine_states["flaky"]["error"]
     assert job.routine_states["other"]["status"] == "completed"
     assert after.calls == []
@@ -93,7 +93,7 @@ def test_continue_on_entry(make_flow: Any) -> None:
     flow, _ = entry_flow(make_flow, ErrorHandler(ErrorStrategy.CONTINUE))
     job = run(flow, "flaky")
     assert job.status == "completed"
-    assert job.routine_states["flaky"]["status"] == "failed"
+    assert job.routine_states["flaky"]["status"] == "error_continued"
 
 
 @pytest.mark.parametrize("where", ["entry", "downstream"])

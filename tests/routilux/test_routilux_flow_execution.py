@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from routilux_sample_routines import Gate, Recorder, Sleeper, Source
+from routilux_sample_routines import Gate, Recorder, Sleeper, Source, kick
 
 from routilux import ExecutionTracker, Flow, JobState, Routine
 from routilux.errors import ExecutionContextError, FlowStateError
@@ -65,7 +65,7 @@ def test_wait_for_completion_returns_when_job_ends(make_flow: Any) -> None:
     gate = Gate()
     gate.set_config(fan_out=0)
     flow.add_routine(gate, "gate")
-    job = flow.execute("gate")
+    job = flow.execute(kick(flow))
     assert gate.started.wait(5)
     assert JobState.wait_for_completion(flow, job, timeout=0.01) is False
     assert job.status == "running"
@@ -92,7 +92,8 @@ def test_tracker_records_every_routine_and_event(make_flow: Any) -> None:
     assert tracker.get_routine_performance("w0")["runs"] == 1
     assert job.routine_states["w1"]["status"] == "completed"
     history = [(r.routine_id, r.event_name) for r in job.execution_history]
-    assert history[0] == ("src", "out") and len(history) == 7
+    # As in 0.10, the entry's start is recorded as a pseudo event "start".
+    assert history[:2] == [("src", "start"), ("src", "out")] and len(history) == 8
     assert tracker.to_dict()["job_id"] == job.job_id
 
 
@@ -107,14 +108,21 @@ def test_param_mapping_renames_keys(make_flow: Any) -> None:
     assert recorder.calls == [{"renamed": 1, "b": 2}]
 
 
-def test_emit_outside_a_job_is_a_clear_error(make_flow: Any) -> None:
+def test_emit_outside_a_job(make_flow: Any) -> None:
     source = Source()
-    with pytest.raises(ExecutionContextError, match="outside a running job"):
-        source.emit("out", x=1)
+    source.emit("out", x=1)  # 0.10 legacy mode: no flow, no connected slot, nothing happens
     flow = make_flow()
-    flow.add_routine(source, "src")
-    with pytest.raises(ExecutionContextError, match="outside a running job"):
+    recorder = Recorder()
+    flow.add_routine(recorder, "rec")
+    with pytest.raises(ExecutionContextError, match="does not contain it"):
         source.emit("out", flow=flow, x=1)
+    flow.add_routine(source, "src")
+    flow.connect("src", "out", "rec", "in")
+    source.emit("out", flow=flow, x=1)  # as in 0.10: runs as a job of its own
+    job = flow.job_state
+    assert job is not None
+    assert JobState.wait_for_completion(flow, job, timeout=5) and job.status == "completed"
+    assert recorder.calls == [{"x": 1}]
 
 
 def test_strategy_switch_at_run_time(make_flow: Any) -> None:
@@ -149,7 +157,7 @@ def test_switch_to_concurrent_while_a_job_runs(make_flow: Any) -> None:
         sleeper.set_config(delay=0.05)
         flow.add_routine(sleeper, f"w{index}")
         flow.connect("gate", "out", f"w{index}", "trigger")
-    job = flow.execute("gate")
+    job = flow.execute(kick(flow))
     assert gate.started.wait(5)
     flow.set_execution_strategy("concurrent", max_workers=3)
     gate.release.set()
@@ -181,7 +189,7 @@ def test_context_manager_on_error_does_not_hang() -> None:
     gate = Gate()
     with pytest.raises(RuntimeError, match="boom"), Flow() as flow:
         flow.add_routine(gate, "gate")
-        job = flow.execute("gate")
+        job = flow.execute(kick(flow))
         assert gate.started.wait(5)
         raise RuntimeError("boom")
     assert job.status == "cancelled"

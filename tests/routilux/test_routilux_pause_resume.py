@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from routilux_sample_routines import Flaky, Gate, Recorder, Source
+from routilux_sample_routines import Flaky, Gate, Recorder, Source, kick
 
 from routilux import ErrorHandler, ErrorStrategy, Flow, JobState
 from routilux.errors import FlowStateError, SerializationError
@@ -40,7 +40,7 @@ def gated_flow(make_flow: Any, log_path: Path | None = None, **flow_kw: Any) -> 
 
 
 def pause_while_gate_runs(flow: Flow, gate: Gate) -> JobState:
-    job = flow.execute("gate")
+    job = flow.execute(kick(flow))
     assert gate.started.wait(5)
     assert flow.pause(job, timeout=0) is False  # the gate is still running
     assert job.status == "paused"
@@ -53,14 +53,16 @@ def test_pause_keeps_queued_tasks_and_resume_runs_them_once(make_flow: Any) -> N
     flow, gate = gated_flow(make_flow, execution_strategy="concurrent")
     job = pause_while_gate_runs(flow, gate)
     assert [t["routine_id"] for t in job.pending_tasks] == ["r0", "r1", "r2"]
-    assert JobState.wait_for_completion(flow, job, timeout=0.05) is False
-    assert set(job.routine_states) == {"gate"}
+    # As in 0.10, waiting returns for a paused job once none of its tasks runs.
+    assert JobState.wait_for_completion(flow, job, timeout=0.05) is True
+    assert set(job.routine_states) == {"kick", "gate"}
     flow.resume(job)
     assert JobState.wait_for_completion(flow, job, timeout=5)
     assert job.status == "completed"
     assert job.pending_tasks == []
     runs = job.execution_tracker.routine_executions
     assert {rid: len(r) for rid, r in runs.items()} == {
+        "kick": 1,
         "gate": 1,
         "r0": 1,
         "r1": 1,
@@ -111,7 +113,7 @@ def test_pause_parks_delayed_retries(make_flow: Any) -> None:
     flaky.set_config(fail_times=1)
     flaky.set_error_handler(ErrorHandler(ErrorStrategy.RETRY, retry_delay=30, max_retries=1))
     flow.add_routine(flaky, "flaky")
-    job = flow.execute("flaky")
+    job = flow.execute(kick(flow, "flaky"))
     flow.pause(job)  # may land before or after the first attempt
     while not flaky.attempts:  # the first attempt always runs exactly once
         flow.resume(job)
@@ -126,7 +128,7 @@ def test_pause_parks_delayed_retries(make_flow: Any) -> None:
 def test_resume_and_pause_reject_wrong_states(make_flow: Any) -> None:
     flow, gate = gated_flow(make_flow)
     gate.release.set()
-    job = flow.execute("gate")
+    job = flow.execute(kick(flow))
     assert JobState.wait_for_completion(flow, job, timeout=5)
     with pytest.raises(FlowStateError, match="not paused"):
         flow.resume(job)
@@ -136,7 +138,7 @@ def test_resume_and_pause_reject_wrong_states(make_flow: Any) -> None:
 
 def test_cancel_drops_work_and_releases_waiters(make_flow: Any) -> None:
     flow, gate = gated_flow(make_flow)
-    job = flow.execute("gate")
+    job = flow.execute(kick(flow))
     assert gate.started.wait(5)
     waiter_result: list[bool] = []
     waiter = threading.Thread(
@@ -149,7 +151,7 @@ def test_cancel_drops_work_and_releases_waiters(make_flow: Any) -> None:
     assert job.status == "cancelled"
     gate.release.set()
     flow.shutdown(wait=True)
-    assert set(job.routine_states) == {"gate"}  # the gate's emits were dropped
+    assert set(job.routine_states) == {"kick", "gate"}  # the gate's emits were dropped
 
 
 def test_cancel_a_paused_job(make_flow: Any) -> None:
@@ -162,7 +164,7 @@ def test_cancel_a_paused_job(make_flow: Any) -> None:
 
 def test_execution_timeout_fails_the_job(make_flow: Any) -> None:
     flow, gate = gated_flow(make_flow, execution_timeout=0.05)
-    job = flow.execute("gate")
+    job = flow.execute(kick(flow))
     assert JobState.wait_for_completion(flow, job, timeout=5)
     gate.release.set()
     assert job.status == "failed"
@@ -174,7 +176,7 @@ def test_execution_timeout_fails_the_job(make_flow: Any) -> None:
 def test_timeout_not_hit_by_a_fast_job(make_flow: Any) -> None:
     flow, gate = gated_flow(make_flow, execution_timeout=5)
     gate.release.set()
-    job = flow.execute("gate")
+    job = flow.execute(kick(flow))
     assert JobState.wait_for_completion(flow, job, timeout=5)
     assert job.status == "completed"
 
@@ -182,7 +184,7 @@ def test_timeout_not_hit_by_a_fast_job(make_flow: Any) -> None:
 def test_job_state_save_and_load(tmp_path: Path, make_flow: Any) -> None:
     flow, gate = gated_flow(make_flow)
     gate.release.set()
-    job = flow.execute("gate")
+    job = flow.execute(kick(flow))
     assert JobState.wait_for_completion(flow, job, timeout=5)
     job.update_shared_data("answer", 42)
     path = tmp_path / "job.json"
@@ -190,7 +192,7 @@ def test_job_state_save_and_load(tmp_path: Path, make_flow: Any) -> None:
     loaded = JobState.load(path)
     assert loaded.to_dict() == job.to_dict()
     assert loaded.status is JobStatus.COMPLETED and loaded.status == "completed"
-    assert loaded.execution_history[0].event_name == "out"
+    assert [r.event_name for r in loaded.execution_history][:2] == ["start", "out"]
     assert JobState.wait_for_completion(flow, loaded, timeout=0)
 
 
@@ -206,6 +208,7 @@ def test_save_rejects_non_json_data(tmp_path: Path) -> None:
 
 RESUME_SCRIPT = """
 import json, sys
+import routilux_sample_routines  # saved flows name only classes defined in this process
 from routilux import Flow, JobState
 flow = Flow()
 flow.deserialize(json.load(open(sys.argv[1])))

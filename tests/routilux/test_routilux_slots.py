@@ -50,7 +50,8 @@ def test_several_parameters_get_matching_keys_and_defaults() -> None:
     slot.call_handler({"a": 1, "b": 2, "ignored": 3})
     assert got == [(1, 2, "default")]
     with pytest.raises(HandlerBindingError, match=r"needs \['b'\]"):
-        slot.call_handler({"a": 1})
+        slot.call_handler({"a": 1}, propagate_exceptions=True)
+    assert slot.call_handler({"a": 1}) is None  # 0.10 default: logged, not raised
 
 
 def test_no_parameter_handler_and_no_handler() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -20,10 +21,12 @@ from routilux.errors import (
     UnknownSlotError,
 )
 from routilux.execution_tracker import ExecutionTracker
+from routilux.flow.job_control import JobControl
+from routilux.flow.serialization import restore_flow, serialize_flow
 from routilux.job_state import JobState
 from routilux.routine import Routine
 from routilux.scheduler import TaskScheduler
-from routilux.serialization import restore_flow, serialize_flow
+from routilux.serializable import Serializable
 from routilux.task import Task
 
 logger = logging.getLogger("routilux.flow")
@@ -32,20 +35,25 @@ STRATEGIES = ("sequential", "concurrent")
 _DEFAULT_ERROR_HANDLER = ErrorHandler()
 
 
-class Flow:
+class Flow(JobControl, Serializable):
     """A set of routines connected event-to-slot, executed as jobs.
 
     Every job's tasks go through one FIFO queue. A ``"sequential"`` flow has one
     worker, so tasks run one at a time in queue order; a ``"concurrent"`` flow has
-    ``max_workers`` workers. :meth:`execute` returns at once; use
-    :meth:`JobState.wait_for_completion` to wait for the job.
+    ``max_workers`` workers. :meth:`execute` runs the entry routine's ``trigger``
+    handler in the calling thread and returns; use
+    :meth:`JobState.wait_for_completion` to wait for the rest of the job.
 
     Args:
         flow_id: The flow's id; a new UUID if omitted.
         execution_strategy: ``"sequential"`` or ``"concurrent"``.
         max_workers: The number of workers of a concurrent flow.
         execution_timeout: Seconds a job may run (time spent paused excluded) before
-            it fails with an ``ExecutionTimeoutError``; ``None`` for no limit.
+            it fails with an ``ExecutionTimeoutError``; ``None`` (the default) for no
+            limit.
+        track: Record every run in the tracker, every emit in
+            ``execution_history`` and every success in ``routine_states``; with
+            False only failures are recorded (cheaper per event).
 
     Raises:
         DefinitionError: If the strategy, ``max_workers`` or timeout is invalid.
@@ -57,7 +65,9 @@ class Flow:
         execution_strategy: str = "sequential",
         max_workers: int = 5,
         execution_timeout: float | None = None,
+        track: bool = True,
     ) -> None:
+        super().__init__()
         _check_strategy(execution_strategy, max_workers)
         if execution_timeout is not None and execution_timeout <= 0:
             raise DefinitionError(
@@ -66,8 +76,10 @@ class Flow:
             )
         self.flow_id = flow_id or str(uuid.uuid4())
         self.execution_timeout = execution_timeout
+        self.track = track
         self._strategy = execution_strategy
-        self._max_workers = max_workers
+        # 0.10: a sequential flow has exactly one worker.
+        self._max_workers = max_workers if execution_strategy == "concurrent" else 1
         self._lock = threading.RLock()
         self._routines: dict[str, Routine] = {}
         self._ids_by_object: dict[int, str] = {}
@@ -76,6 +88,9 @@ class Flow:
         self._error_handler: ErrorHandler | None = None
         self._last_job: JobState | None = None
         self._scheduler = TaskScheduler(self, self._worker_count())
+        self.add_serializable_fields(
+            ["flow_id", "execution_strategy", "max_workers", "error_handler", "routines"]
+        )
 
     def __repr__(self) -> str:
         return (
@@ -107,11 +122,16 @@ class Flow:
         with self._lock:
             return list(self._connections)
 
-    def add_routine(self, routine: Routine, routine_id: str) -> str:
+    def add_routine(self, routine: Routine, routine_id: str | None = None) -> str:
         """Adds a routine under an id unique within the flow.
 
+        Args:
+            routine: The routine.
+            routine_id: Its id in the flow; the routine's ``_id`` if omitted. The
+                routine's ``_id`` becomes this id.
+
         Returns:
-            ``routine_id``.
+            The id.
 
         Raises:
             DuplicateNameError: If the id is taken.
@@ -122,6 +142,8 @@ class Flow:
                 f"add_routine() needs a Routine instance, not {type(routine).__name__}; "
                 "subclass routilux.Routine."
             )
+        if routine_id is None:
+            routine_id = routine._id
         with self._lock:
             if routine_id in self._routines:
                 raise DuplicateNameError("routine", routine_id, self._describe(), self._routines)
@@ -133,6 +155,7 @@ class Flow:
                 )
             self._routines[routine_id] = routine
             self._ids_by_object[id(routine)] = routine_id
+            routine._id = routine_id
         return routine_id
 
     def get_routine(self, routine_id: str) -> Routine:
@@ -154,19 +177,19 @@ class Flow:
 
     def connect(
         self,
-        source_id: str,
-        event: str,
-        target_id: str,
-        slot: str,
+        source_routine_id: str,
+        source_event: str,
+        target_routine_id: str,
+        target_slot: str,
         param_mapping: dict[str, str] | None = None,
     ) -> Connection:
         """Connects ``source_id``'s event to ``target_id``'s slot.
 
         Args:
-            source_id: The emitting routine's id.
-            event: The event's name.
-            target_id: The receiving routine's id.
-            slot: The slot's name.
+            source_routine_id: The emitting routine's id.
+            source_event: The event's name.
+            target_routine_id: The receiving routine's id.
+            target_slot: The slot's name.
             param_mapping: Renames event keys to slot keys (``{event_key: slot_key}``).
 
         Returns:
@@ -177,13 +200,27 @@ class Flow:
             UnknownEventError: If the source has no such event.
             UnknownSlotError: If the target has no such slot.
         """
+        source_id, event = source_routine_id, source_event
+        target_id, slot = target_routine_id, target_slot
         source = self.get_routine(source_id)
         target = self.get_routine(target_id)
-        if event not in source.events:
+        event_obj = source.get_event(event)
+        slot_obj = target.get_slot(slot)
+        if event_obj is None:
             raise UnknownEventError("event", event, _owner(source_id, source), source.events)
-        if slot not in target.slots:
+        if slot_obj is None:
             raise UnknownSlotError("slot", slot, _owner(target_id, target), target.slots)
-        connection = Connection(source_id, event, target_id, slot, dict(param_mapping or {}))
+        if source_id == target_id:
+            logger.warning(
+                "%s: routine %r is connected to itself (%s -> %s); every emit runs it again, "
+                "so make sure the cycle ends (execution_history keeps only the newest records).",
+                self._describe(),
+                source_id,
+                event,
+                slot,
+            )
+        connection = Connection(event_obj, slot_obj, param_mapping)
+        connection.source_id, connection.target_id = source_id, target_id
         with self._lock:
             self._connections.append(connection)
             self._by_source.setdefault((source_id, event), []).append(connection)
@@ -211,13 +248,16 @@ class Flow:
             max_workers: A new worker count for concurrent execution; unchanged if
                 omitted.
         """
-        workers = self._max_workers if max_workers is None else max_workers
+        if strategy == "concurrent":
+            workers = max_workers or (self._max_workers if self._max_workers > 1 else 5)
+        else:
+            workers = 1
         _check_strategy(strategy, workers)
         self._strategy, self._max_workers = strategy, workers
         self._scheduler.set_worker_count(self._worker_count())
 
     def _worker_count(self) -> int:
-        return 1 if self._strategy == "sequential" else self._max_workers
+        return self._max_workers
 
     def _describe(self) -> str:
         return f"Flow {self.flow_id!r}"
@@ -225,75 +265,59 @@ class Flow:
     # -- execution --------------------------------------------------------------------
 
     def execute(
-        self, entry_routine_id: str, entry_params: dict[str, Any] | None = None
+        self,
+        entry_routine_id: str,
+        entry_params: dict[str, Any] | None = None,
+        execution_strategy: str | None = None,
+        timeout: float | None = None,
     ) -> JobState:
-        """Starts a job by sending ``entry_params`` to the entry routine's ``trigger`` slot.
+        """Starts a job: runs the entry routine's ``trigger`` handler with
+        ``entry_params`` in this thread, under the entry routine's error strategy.
 
-        Returns at once, for both strategies; the job completes when its last task
-        ends (see :meth:`JobState.wait_for_completion`).
+        Events the handler emits are queued for the workers; when nothing was
+        queued, the returned job is already final (completed, or failed under
+        STOP). Use :meth:`JobState.wait_for_completion` for the rest.
 
         Args:
             entry_routine_id: The id of a routine with a ``trigger`` slot.
             entry_params: The message for the ``trigger`` slot.
+            execution_strategy: Accepted for 0.10 code; must be ``"sequential"``
+                or ``"concurrent"`` and does not change the flow's strategy.
+            timeout: This job's execution timeout; the flow's if omitted.
 
         Returns:
-            The new job.
+            The new job (status ``failed`` with ``error`` set if the entry
+            routine has no ``trigger`` slot).
 
         Raises:
-            UnknownRoutineError: If the entry routine does not exist.
-            UnknownSlotError: If it has no ``trigger`` slot.
+            UnknownRoutineError: If the entry routine does not exist (a ``ValueError``).
             FlowStateError: If the flow was shut down.
         """
+        if execution_strategy is not None:
+            _check_strategy(execution_strategy, self._max_workers)
         entry = self.get_routine(entry_routine_id)
-        if "trigger" not in entry.slots:
-            raise UnknownSlotError(
-                "slot",
-                "trigger",
-                _owner(entry_routine_id, entry),
-                entry.slots,
-                hint="An entry routine needs define_slot('trigger', handler=...).",
-            )
         job = JobState(self.flow_id)
         self._last_job = job
+        self._bind_routines()
+        if entry.get_slot("trigger") is None:
+            job.error = (
+                f"Entry routine {entry_routine_id!r} has no 'trigger' slot; define "
+                "define_slot('trigger', handler=...) on it."
+            )
+            job.update_routine_state(entry_routine_id, {"status": "failed", "error": job.error})
+            job.set_status("failed")
+            return job
         task = Task(job.job_id, entry_routine_id, "trigger", dict(entry_params or {}))
-        self._scheduler.start_job(job, task, self.execution_timeout)
+        if self.track:
+            job.record_execution(entry_routine_id, "start", task.data)
+        limit = self.execution_timeout if timeout is None else timeout
+        self._scheduler.run_entry(job, task, limit)
         return job
 
-    def pause(self, job_state: JobState | None = None, timeout: float | None = None) -> bool:
-        """Pauses a job; its queued tasks are kept in ``job_state.pending_tasks``.
-
-        Waits until the job's running tasks end (unless called from one of them), so
-        the job can then be saved and resumed, here or in another process.
-
-        Args:
-            job_state: The job; the flow's latest job if omitted.
-            timeout: Seconds to wait for running tasks at most.
-
-        Returns:
-            True if no task of the job is running any more.
-        """
-        return self._scheduler.pause(self._job(job_state), timeout)
-
-    def resume(self, job_state: JobState | None = None) -> JobState:
-        """Resumes a paused job, also one saved by another process.
-
-        Every task queued when the job was paused runs exactly once.
-
-        Returns:
-            The job.
-
-        Raises:
-            FlowStateError: If the job is not paused.
-            UnknownRoutineError: If a queued task names a routine this flow lacks.
-        """
-        job = self._job(job_state)
-        self._last_job = job
-        self._scheduler.resume(job, self.execution_timeout)
-        return job
-
-    def cancel(self, job_state: JobState | None = None) -> None:
-        """Cancels a job: queued tasks are dropped and waiters return."""
-        self._scheduler.cancel(self._job(job_state))
+    def _bind_routines(self) -> None:
+        # 0.10's "automatic flow detection": emit() outside a handler finds this flow.
+        for routine in self._routines.values():
+            routine._current_flow = self
 
     def _job(self, job_state: JobState | None) -> JobState:
         job = job_state or self._last_job
@@ -306,13 +330,47 @@ class Flow:
 
     @property
     def job_state(self) -> JobState | None:
-        """The job most recently started or resumed by this flow."""
+        """The job most recently started or resumed by this flow (settable, as in 0.10)."""
         return self._last_job
+
+    @job_state.setter
+    def job_state(self, job_state: JobState | None) -> None:
+        self._last_job = job_state
 
     @property
     def execution_tracker(self) -> ExecutionTracker | None:
         """The tracker of the most recent job (each job has its own)."""
         return self._last_job.execution_tracker if self._last_job else None
+
+    def _tasks_for(
+        self, source_id: str, event: str, data: dict[str, Any], job_state: JobState
+    ) -> list[Task]:
+        connections = self._by_source.get((source_id, event), ())
+        if self.track:
+            job_state.record_execution(source_id, event, data)
+            targets = [f"{c.target_id}.{c.slot}" for c in connections]
+            job_state.execution_tracker.record_event(source_id, event, targets)
+        job_id = job_state.job_id
+        return [Task(job_id, c.target_id, c.slot, c.map_params(data)) for c in connections]
+
+    def dispatch_detached(self, routine: Routine, event: str, data: dict[str, Any]) -> JobState:
+        """Starts a job whose first tasks are one emit from outside any handler.
+
+        Used by ``Routine.emit`` when the flow has no running job (0.10 code that
+        calls ``slot.receive`` by hand); the job completes when its tasks end.
+        """
+        source_id = self._ids_by_object.get(id(routine))
+        if source_id is None:
+            raise ExecutionContextError(
+                f"{type(routine).__name__} emitted {event!r} into {self._describe()}, which "
+                "does not contain it; add the routine to the flow first."
+            )
+        job = JobState(self.flow_id)
+        self._last_job = job
+        self._bind_routines()
+        tasks = self._tasks_for(source_id, event, data, job)
+        self._scheduler.start_detached(job, tasks, self.execution_timeout)
+        return job
 
     def dispatch_event(
         self, routine: Routine, event: str, data: dict[str, Any], job_state: JobState
@@ -324,24 +382,19 @@ class Flow:
                 f"{type(routine).__name__} emitted {event!r} into {self._describe()}, which "
                 "does not contain it; add the routine to the flow first."
             )
-        connections = self._by_source.get((source_id, event), [])
-        job_state.record_execution(source_id, event, data)
-        targets = [f"{c.target_id}.{c.slot}" for c in connections]
-        job_state.execution_tracker.record_event(source_id, event, targets)
-        tasks = [
-            Task(job_state.job_id, c.target_id, c.slot, c.map_params(data)) for c in connections
-        ]
+        tasks = self._tasks_for(source_id, event, data, job_state)
         if tasks:
             self._scheduler.dispatch(job_state, tasks)
 
-    def shutdown(self, wait: bool = True) -> None:
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
         """Stops the workers; the flow cannot run jobs afterwards.
 
         Args:
             wait: Wait for running jobs to finish (paused ones stay paused and can
                 be saved); if False, running jobs are cancelled.
+            timeout: Seconds to wait at most; running jobs left then are cancelled.
         """
-        self._scheduler.shutdown(wait)
+        self._scheduler.shutdown(wait, timeout)
 
     def __enter__(self) -> Flow:
         return self
@@ -360,21 +413,32 @@ class Flow:
     def serialize(self) -> dict[str, Any]:
         """Returns a JSON-compatible description of the flow (not of its jobs).
 
-        Routine classes and merge functions are stored by import path, handlers by
-        method name, plus each routine's config and error handler, the connections
-        (by routine id), the strategy, ``max_workers`` and the timeout.
+        Routines (class, id, config, slots with handler references, events, error
+        handler and added fields), connections by routine id, the strategy,
+        ``max_workers``, the timeout and the flow's error handler.
         """
         with self._lock:
             return serialize_flow(self)
 
-    def deserialize(self, data: dict[str, Any]) -> Flow:
+    def deserialize(self, data: dict[str, Any], allow_modules: Iterable[str] = ()) -> Flow:
         """Replaces this flow's definition with one :meth:`serialize` returned.
+
+        Saved flows are data: routine classes must be defined in this process (or
+        registered with ``serilux.register_serializable``); handlers resolve only to
+        methods of those routines, and module functions only from ``allow_modules``.
+        Nothing else is imported or called.
+
+        Args:
+            data: The serialized flow.
+            allow_modules: Modules (and their submodules) whose functions and
+                classes the data may name.
 
         Returns:
             This flow.
 
         Raises:
-            SerializationError: If a class or function cannot be imported.
+            UnsafeRestoreError: If the data names a class or callable not allowed.
+            SerializationError: If the data is malformed.
             FlowStateError: If this flow still has running or paused jobs.
         """
         if self._scheduler.has_jobs():
@@ -387,7 +451,7 @@ class Flow:
             self._ids_by_object.clear()
             self._connections.clear()
             self._by_source.clear()
-            restore_flow(self, data)
+            restore_flow(self, data, tuple(allow_modules))
         return self
 
 
