@@ -32,9 +32,10 @@ async def test_a_workflow_routing_on_the_gadget_fails_and_runs_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the load-time check switched off, the run-time evaluator still refuses it."""
-    from ruvon import definition_checks
+    from ruvon import definition_checks, step_models
 
-    monkeypatch.setattr(definition_checks, "_expression_problems", lambda *args: [])
+    monkeypatch.setattr(definition_checks, "expression_problems", lambda *args: [])
+    monkeypatch.setattr(step_models, "expression_problems", lambda *args: [])
     canary = tmp_path / "pwned"
     workflow = await run_definition(tmp_path / "config", definition(gadget(canary)))
     assert workflow.status == WorkflowStatus.FAILED
@@ -183,9 +184,10 @@ def test_validate_reports_the_gadget_in_every_kind_of_expression(
 async def test_a_while_condition_gadget_fails_the_loop_at_run_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ruvon import definition_checks
+    from ruvon import definition_checks, step_models
 
-    monkeypatch.setattr(definition_checks, "_expression_problems", lambda *args: [])
+    monkeypatch.setattr(definition_checks, "expression_problems", lambda *args: [])
+    monkeypatch.setattr(step_models, "expression_problems", lambda *args: [])
     canary = tmp_path / "pwned"
     workflow = await run_definition(tmp_path / "config", _loop_definition(gadget(canary)))
     assert workflow.status == WorkflowStatus.FAILED and workflow.state.path == []
