@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,10 @@ async def test_a_state_model_outside_the_allowlist_is_refused(
         state_model_path="celery_outsider.OutsiderState",
         state=OutsiderState(),
         tasks=[TaskCall("t", "core_kit.task_c")],
+        timeout=10,
+        deadline=time.monotonic() + 10,
     )
-    arrived = [o async for burst in celery_executor.run_parallel(batch, 10) for o in burst]
+    arrived = [o async for burst in celery_executor.run_parallel(batch) for o in burst]
     assert [o.task_name for o in arrived] == ["t"]
     assert (
         arrived[0].error is not None

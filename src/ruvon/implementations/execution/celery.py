@@ -21,11 +21,12 @@ checkpointed) its outcomes.
 from __future__ import annotations
 
 import asyncio
-import inspect
+import dataclasses
 import logging
 import math
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from ruvon.errors import ConfigurationError, ExecutorError
+from ruvon.implementations.execution.collect import OutcomeSource, collect
+from ruvon.implementations.execution.threads import WorkerThreads
 from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskCall, TaskOutcome
 from ruvon.task_runner import timeout_outcome
 
@@ -49,6 +52,8 @@ _ID_NAMESPACE = uuid.UUID("6f7c1d1e-3b1a-5e4e-9a57-2f0f4b1c8d21")
 #: A revoked id is never sent again (workers discard it): the chunk moves to its next id. After this
 #: many revoked ids in a row it gets a random one.
 _MAX_GENERATIONS = 32
+#: Threads for STANDARD steps and broker round trips of one executor.
+_THREADS = 8
 
 
 @dataclass(slots=True)
@@ -122,90 +127,52 @@ class CeleryExecutor(ExecutionProvider):
         self.poll_interval = poll_interval
         self.default_task_timeout = default_task_timeout
         self._task_name: str = worker.TASK_NAME
+        self._threads: WorkerThreads | None = None
 
     def close(self) -> None:
-        """Release the app's broker connections."""
+        """Release the app's broker connections and the threads."""
+        if self._threads is not None:
+            self._threads.close(wait=False)
+            self._threads = None
         self.app.close()
 
-    async def run_step(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run ``func(*args)`` in this process on a thread (awaiting it if it is async)."""
-        if inspect.iscoroutinefunction(func):
-            return await func(*args)
-        value = await asyncio.to_thread(func, *args)
-        if inspect.isawaitable(value):
-            return await value
-        return value
+    async def call_blocking(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run ``func(*args)`` in this process on a worker thread."""
+        return await self.threads.call(func, *args)
 
-    async def run_parallel(
-        self, batch: ParallelBatch, timeout: float | None
-    ) -> AsyncIterator[list[TaskOutcome]]:
-        """Send the tasks to the workers in chunks; yield each chunk's outcomes as it finishes.
+    @property
+    def threads(self) -> WorkerThreads:
+        """Threads for STANDARD steps and for talking to the broker (created on first use)."""
+        if self._threads is None:
+            self._threads = WorkerThreads(_THREADS, "ruvon-celery")
+        return self._threads
+
+    def run_parallel(self, batch: ParallelBatch) -> AsyncIterator[list[TaskOutcome]]:
+        """Send the pending tasks to the workers in chunks; yield each chunk's outcomes as it ends.
 
         With ``batch.resumed``, chunks an earlier process sent are looked up first: finished ones
-        are yielded at once, running ones awaited, and only the others sent.
+        are yielded at once, running ones awaited, and only the others sent. With ``batch.limit``,
+        chunks hold at most that many tasks and are sent as earlier ones finish, so at most
+        ``limit`` tasks are on the workers at once. Without a deadline, ``default_task_timeout``
+        bounds the wait.
         """
-        loop = asyncio.get_running_loop()
-        limit = timeout if timeout is not None else self.default_task_timeout
-        deadline = loop.time() + limit
-        chunks = await asyncio.to_thread(self._start, batch)
-        collected = [c for c in chunks if c.state in _READY]
-        pending = {c.result.id: c for c in chunks if c.state not in _READY}
-        # Chunks whose outcomes were yielded and the caller came back (so it has saved them): only
-        # their results may be forgotten; a crash before that leaves them for the next resume.
-        taken: list[_Chunk] = []
-        try:
-            if collected:
-                yield [o for chunk in collected for o in self._outcomes(batch, chunk)]
-                taken.extend(collected)
-            while pending:
-                if loop.time() >= deadline:
-                    break
-                forget, taken = taken, []
-                finished = await asyncio.to_thread(self._poll, list(pending.values()), forget)
-                if not finished:
-                    await asyncio.sleep(min(self.poll_interval, max(deadline - loop.time(), 0)))
-                    continue
-                outcomes: list[TaskOutcome] = []
-                for chunk in finished:
-                    del pending[chunk.result.id]
-                    outcomes.extend(self._outcomes(batch, chunk))
-                yield outcomes
-                taken.extend(finished)
-        finally:
-            if pending:
-                try:  # do not hold up the caller; revoking is best effort
-                    loop.run_in_executor(None, self._revoke, list(pending))
-                except RuntimeError:  # the loop's executor is already shut down
-                    self._revoke(list(pending))
-        late = [
-            self._late_outcome(batch, call, chunk, timeout)
-            for chunk in pending.values()
-            for call in chunk.calls
-        ]
-        if late:
-            yield late
-        if taken:
-            await asyncio.to_thread(self._forget, taken)
+        if batch.deadline is None:
+            batch = dataclasses.replace(
+                batch, deadline=time.monotonic() + self.default_task_timeout
+            )
+        return collect(batch, _CeleryRun(self, batch))
 
     # -- planning, looking up and sending ------------------------------------------------------
-    def _start(self, batch: ParallelBatch) -> list[_Chunk]:
-        """Plan the chunks, learn what the backend knows of their ids, send those to send."""
-        chunks = self._plan(batch)
-        self._claim(batch, chunks)
-        self._send(batch, [c for c in chunks if c.send])
-        return chunks
-
     def _plan(self, batch: ParallelBatch) -> list[_Chunk]:
-        """The chunks of the tasks still to run, cut from the batch as first planned.
+        """The chunks of the tasks still to run, cut from all the step's tasks in declared order.
 
         Chunk ``i`` of size ``k`` holds the same tasks on every run of this batch (first run or
         resume), so its id can be found again; a chunk whose tasks all have outcomes is left out.
         """
-        todo = {call.name: call for call in batch.tasks}
-        names = list(batch.planned) or list(todo)
-        known = set(names)
-        names += [name for name in todo if name not in known]  # defensive: unplanned tasks
+        todo = {call.name: call for call in batch.pending}
+        names = [call.name for call in batch.tasks]
         size = self.chunk_size or max(1, math.ceil(len(names) / AUTO_CHUNKS))
+        size = min(size, batch.limit or size)
         chunks: list[_Chunk] = []
         for index, start in enumerate(range(0, len(names), size)):
             calls = [todo[name] for name in names[start : start + size] if name in todo]
@@ -308,10 +275,8 @@ class CeleryExecutor(ExecutionProvider):
             sent.append(chunk.result.id)
 
     # -- waiting -----------------------------------------------------------------------------
-    def _poll(self, chunks: list[_Chunk], forget: list[_Chunk]) -> list[_Chunk]:
-        """Forget the results in ``forget``, check each chunk's state once (runs on a thread);
-        return the finished ones."""
-        self._forget(forget)
+    def _poll(self, chunks: list[_Chunk]) -> list[_Chunk]:
+        """Check each chunk's state once (runs on a thread); return the finished ones."""
         finished = []
         for chunk in chunks:
             try:
@@ -357,12 +322,10 @@ class CeleryExecutor(ExecutionProvider):
             for name in chunk.names
         ]
 
-    def _late_outcome(
-        self, batch: ParallelBatch, call: TaskCall, chunk: _Chunk, timeout: float | None
-    ) -> TaskOutcome:
+    def _late_outcome(self, batch: ParallelBatch, call: TaskCall, chunk: _Chunk) -> TaskOutcome:
         """The outcome of a task whose chunk had no result at the deadline."""
-        name = call.name
-        if timeout is not None and chunk.state == "STARTED":
+        name, timeout = call.name, batch.timeout
+        if timeout is not None and (chunk.state == "STARTED" or chunk.send):
             return timeout_outcome(name, timeout, batch.step_name)
         top = call.function_path.split(".", 1)[0]
         limit = timeout if timeout is not None else self.default_task_timeout
@@ -394,6 +357,94 @@ class CeleryExecutor(ExecutionProvider):
             self.app.control.revoke(ids, terminate=True)
         except Exception as exc:
             log.warning("Revoking %d Celery tasks failed: %s", len(ids), exc)
+
+
+class _CeleryRun(OutcomeSource):
+    """One batch on Celery: chunks waiting for a result, chunks not sent yet, chunks taken.
+
+    A chunk's result is forgotten only once the caller came back for the next burst (so it has
+    saved the outcomes): a crash before that leaves the result for the next resume to collect.
+    """
+
+    def __init__(self, executor: CeleryExecutor, batch: ParallelBatch) -> None:
+        super().__init__(batch)
+        self.executor = executor
+        self.chunks: list[_Chunk] | None = None
+        self.waiting: dict[str, _Chunk] = {}
+        self.unsent: deque[_Chunk] = deque()
+        self.taken: list[_Chunk] = []
+
+    async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
+        executor = self.executor
+        if self.chunks is None:
+            self.chunks = await executor.threads.call(self._start)
+            ready = [c for c in self.chunks if c.state in _READY]
+            if ready:
+                return self._take(ready)
+        forget, self.taken = self.taken, []
+        finished = await executor.threads.call(self._poll, forget)
+        if finished:
+            return self._take(finished)
+        await asyncio.sleep(
+            min(executor.poll_interval, executor.poll_interval if timeout is None else timeout)
+        )
+        return []
+
+    async def stop(self, finished: bool) -> None:
+        executor = self.executor
+        if self.waiting:  # revoking is best effort and must not hold up the caller
+            executor.threads.submit(executor._revoke, list(self.waiting))
+        if finished and self.taken:
+            await executor.threads.call(executor._forget, self.taken)
+
+    def late(self, calls: list[TaskCall]) -> list[TaskOutcome]:
+        chunk_of = {c.name: chunk for chunk in self.chunks or [] for c in chunk.calls}
+        return [
+            self.executor._late_outcome(self.batch, call, chunk_of[call.name])
+            if call.name in chunk_of
+            else timeout_outcome(call.name, self.batch.timeout, self.batch.step_name)
+            for call in calls
+        ]
+
+    def _take(self, chunks: list[_Chunk]) -> list[TaskOutcome]:
+        self.taken = chunks
+        return [o for chunk in chunks for o in self.executor._outcomes(self.batch, chunk)]
+
+    def _start(self) -> list[_Chunk]:
+        """Plan the chunks, learn what the backend knows of their ids, send the first ones."""
+        executor, batch = self.executor, self.batch
+        chunks = executor._plan(batch)
+        executor._claim(batch, chunks)
+        self.waiting = {c.result.id: c for c in chunks if not c.send and c.state not in _READY}
+        self.unsent = deque(c for c in chunks if c.send)
+        self._refill()
+        return chunks
+
+    def _poll(self, forget: list[_Chunk]) -> list[_Chunk]:
+        """Forget taken results, check the waiting chunks once, send more (runs on a thread)."""
+        self.executor._forget(forget)
+        finished = self.executor._poll(list(self.waiting.values()))
+        for chunk in finished:
+            del self.waiting[chunk.result.id]
+        self._refill()
+        return finished
+
+    def _refill(self) -> None:
+        """Send unsent chunks while fewer than ``limit`` tasks are on the workers."""
+        limit = self.batch.limit
+        if limit is None:
+            batch, self.unsent = list(self.unsent), deque()
+        else:
+            busy = sum(len(c.calls) for c in self.waiting.values())
+            batch = []
+            while self.unsent and busy + len(self.unsent[0].calls) <= max(limit, 1):
+                busy += len(self.unsent[0].calls)
+                batch.append(self.unsent.popleft())
+        if batch:
+            self.executor._send(self.batch, batch)
+            for chunk in batch:
+                chunk.send = False
+                self.waiting[chunk.result.id] = chunk
 
 
 def _chunk_id(key: str, generation: int) -> str:
