@@ -122,14 +122,18 @@ class WorkerThreads:
                     func(*args)
                 except Exception:  # a fire-and-forget job must not take its thread down
                     log.exception("A job on worker thread %s failed", me.name)
-            else:
-                try:
-                    value = func(*args)
-                except BaseException as exc:  # handed to the awaiting caller, whatever it is
-                    _settle(loop, future, None, exc)
-                else:
-                    _settle(loop, future, value, None)
-            if not self._rejoin(me):
+                if not self._rejoin(me):
+                    return
+                continue
+            error: BaseException | None = None
+            try:
+                value = func(*args)
+            except BaseException as exc:  # handed to the awaiting caller, whatever it is
+                value, error = None, exc
+            # Idle before the caller learns of the result, so its next call reuses this thread.
+            stay = self._rejoin(me)
+            _settle(loop, future, value, error)
+            if not stay:
                 return
 
     def _rejoin(self, me: threading.Thread) -> bool:
