@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ruvon.builder import WorkflowBuilder
+from ruvon.cli.interrupts import EXIT_INTERRUPTED, interrupt_guard
 from ruvon.cli.progress import RichProgressObserver
 from ruvon.cli.render import (
     declared_tasks,
@@ -30,7 +31,7 @@ from ruvon.cli.render import (
 from ruvon.cli.store import opened_store
 from ruvon.errors import WorkflowStateError
 from ruvon.models import WorkflowStatus
-from ruvon.providers.execution import ExecutionProvider
+from ruvon.providers.execution import ExecutionProvider, Interrupted
 from ruvon.providers.persistence import LogEntry
 from ruvon.workflow import Workflow
 
@@ -153,9 +154,20 @@ async def drive(
     """Run ``workflow`` until it completes, fails or waits; print the outcome; return the exit code."""
     started = time.monotonic()
     progress.mark()
-    if user_input is not None or workflow.status is WorkflowStatus.WAITING_HUMAN:
-        await workflow.next_step(user_input=user_input)
-    status = await workflow.run_to_completion()
+    with interrupt_guard(workflow.execution_provider, workflow.id, session.err):
+        try:
+            if user_input is not None or workflow.status is WorkflowStatus.WAITING_HUMAN:
+                await workflow.next_step(user_input=user_input)
+            status = await workflow.run_to_completion()
+        except Interrupted:
+            session.err.print(
+                Text(
+                    f"interrupted: workflow {workflow.id} stopped at step "
+                    f"'{workflow.current_step_name}'; the results that arrived are saved. "
+                    f"Continue with: ruvon resume {workflow.id}"
+                )
+            )
+            return EXIT_INTERRUPTED
     print_outcome(session, workflow, time.monotonic() - started)
     return exit_code_for(status)
 

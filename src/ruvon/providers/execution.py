@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -133,12 +133,50 @@ def private_state(state: BaseModel) -> BaseModel:
     return state.model_copy(deep=True)
 
 
+class Interrupted(KeyboardInterrupt):
+    """The executor was interrupted (:meth:`ExecutionProvider.interrupt`): no step or task starts.
+
+    Deliberately a ``KeyboardInterrupt`` and not a ``RuvonError``: like Ctrl-C itself it passes the
+    engine's ``except Exception`` handlers, so the interrupted step is not recorded as failed; the
+    workflow stays where it was saved, with every task outcome that arrived, ready to resume.
+    """
+
+
+class _Halting(Protocol):
+    def halt(self) -> None: ...
+
+
 class ExecutionProvider(ABC):
     """Runs sync step functions and the tasks of PARALLEL steps.
 
     Async step functions are awaited on the caller's event loop; sync ones go through
     :meth:`call_blocking`, which an executor overrides to move them off the event loop.
     """
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether :meth:`interrupt` was called."""
+        return bool(getattr(self, "_interrupted", False))
+
+    def interrupt(self) -> None:
+        """Stop dispatching (e.g. on Ctrl-C); call it on the event loop's thread.
+
+        Tasks not started never start; running tasks finish and their outcomes are still yielded
+        (so the engine saves them); then ``run_parallel`` raises :class:`Interrupted`, and so does
+        every later ``run_step`` or ``run_parallel``.
+        """
+        self._interrupted = True
+        for run in list(self.active_runs):
+            run.halt()
+
+    @property
+    def active_runs(self) -> set[_Halting]:
+        """The PARALLEL runs in progress, which :meth:`interrupt` halts."""
+        runs: set[_Halting] | None = getattr(self, "_active_runs", None)
+        if runs is None:
+            runs = set()
+            self._active_runs = runs
+        return runs
 
     async def initialize(self) -> None:  # noqa: B027 - optional hook
         """Start pools or connections."""
@@ -152,6 +190,8 @@ class ExecutionProvider(ABC):
         Coroutine functions are awaited here; others go through :meth:`call_blocking`, and an
         awaitable they return (a sync wrapper of async code) is awaited.
         """
+        if self.interrupted:
+            raise Interrupted("The executor was interrupted; no further step starts.")
         if inspect.iscoroutinefunction(func):
             return await func(*args)
         value = await self.call_blocking(func, *args)

@@ -160,7 +160,7 @@ class CeleryExecutor(ExecutionProvider):
             batch = dataclasses.replace(
                 batch, deadline=time.monotonic() + self.default_task_timeout
             )
-        return collect(batch, _CeleryRun(self, batch))
+        return collect(self, batch, _CeleryRun(self, batch))
 
     # -- planning, looking up and sending ------------------------------------------------------
     def _plan(self, batch: ParallelBatch) -> list[_Chunk]:
@@ -377,6 +377,8 @@ class _CeleryRun(OutcomeSource):
     async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
         executor = self.executor
         if self.chunks is None:
+            if self.halted:
+                return []
             self.chunks = await executor.threads.call(self._start)
             ready = [c for c in self.chunks if c.state in _READY]
             if ready:
@@ -389,6 +391,9 @@ class _CeleryRun(OutcomeSource):
             min(executor.poll_interval, executor.poll_interval if timeout is None else timeout)
         )
         return []
+
+    def busy(self) -> bool:
+        return bool(self.waiting)
 
     async def stop(self, finished: bool) -> None:
         executor = self.executor
@@ -432,12 +437,14 @@ class _CeleryRun(OutcomeSource):
     def _refill(self) -> None:
         """Send unsent chunks while fewer than ``limit`` tasks are on the workers."""
         limit = self.batch.limit
+        if self.halted:  # interrupted: messages not sent yet are never sent
+            return
         if limit is None:
             batch, self.unsent = list(self.unsent), deque()
         else:
             busy = sum(len(c.calls) for c in self.waiting.values())
             batch = []
-            while self.unsent and busy + len(self.unsent[0].calls) <= max(limit, 1):
+            while not self.halted and self.unsent and busy + len(self.unsent[0].calls) <= limit:
                 busy += len(self.unsent[0].calls)
                 batch.append(self.unsent.popleft())
         if batch:

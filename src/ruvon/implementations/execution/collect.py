@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from ruvon.providers.execution import ParallelBatch, TaskCall, TaskOutcome
+from ruvon.providers.execution import (
+    ExecutionProvider,
+    Interrupted,
+    ParallelBatch,
+    TaskCall,
+    TaskOutcome,
+)
 from ruvon.task_runner import timeout_outcome
 
 
@@ -17,6 +23,16 @@ class OutcomeSource:
 
     def __init__(self, batch: ParallelBatch) -> None:
         self.batch = batch
+        self.halted = False
+
+    def halt(self) -> None:
+        """Start no further task (an interrupt); running ones still report. Wake a waiting
+        :meth:`next_burst` if needed. Called on the event loop's thread."""
+        self.halted = True
+
+    def busy(self) -> bool:
+        """Whether started tasks may still report (asked only once halted)."""
+        return False
 
     async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
         """The outcomes that arrived, waiting at most ``timeout`` seconds (``[]`` if none did).
@@ -38,16 +54,28 @@ class OutcomeSource:
         return [timeout_outcome(call.name, batch.timeout, batch.step_name) for call in calls]
 
 
-async def collect(batch: ParallelBatch, source: OutcomeSource) -> AsyncIterator[list[TaskOutcome]]:
+async def collect(
+    provider: ExecutionProvider, batch: ParallelBatch, source: OutcomeSource
+) -> AsyncIterator[list[TaskOutcome]]:
     """Yield ``source``'s bursts until every pending task reported or the deadline passed.
 
-    Then yield one ``TimeoutError`` outcome per task still unfinished, in declared order, and
-    discard anything the source reports later (each task yields exactly one outcome).
+    Then yield the late outcomes (``TimeoutError`` by default) of the tasks still unfinished, in
+    declared order, and discard anything the source reports later (each task yields exactly one
+    outcome). If ``provider`` is interrupted, the source is halted, the outcomes of running tasks
+    are still yielded, and then :class:`Interrupted` is raised.
+
+    Raises:
+        Interrupted: The provider was interrupted before every pending task reported.
     """
     waiting = {call.name for call in batch.pending}
     finished = False
+    provider.active_runs.add(source)
+    if provider.interrupted:
+        source.halt()
     try:
         while waiting:
+            if source.halted and not source.busy():
+                break
             remaining = batch.remaining()
             if remaining is not None and remaining <= 0:
                 break
@@ -57,6 +85,12 @@ async def collect(batch: ParallelBatch, source: OutcomeSource) -> AsyncIterator[
                 yield arrived
         finished = True
     finally:
+        provider.active_runs.discard(source)
         await source.stop(finished)
+    if waiting and source.halted:
+        raise Interrupted(
+            f"Step '{batch.step_name}' was interrupted: {len(waiting)} of {len(batch.tasks)} "
+            f"tasks did not run; the outcomes that arrived are saved."
+        )
     if waiting:
         yield source.late([call for call in batch.pending if call.name in waiting])

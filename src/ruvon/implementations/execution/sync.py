@@ -20,7 +20,7 @@ class SyncExecutor(ExecutionProvider):
 
     def run_parallel(self, batch: ParallelBatch) -> AsyncIterator[list[TaskOutcome]]:
         """Run the pending tasks one after another and yield each outcome."""
-        return collect(batch, _InlineRun(batch))
+        return collect(self, batch, _InlineRun(batch))
 
 
 class _InlineRun(OutcomeSource):

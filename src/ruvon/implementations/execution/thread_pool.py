@@ -63,7 +63,7 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
         thousands of tasks costs a handful of hand-offs, and a free worker always takes the next
         task in declared order (no task waits behind a slow one while a worker is idle).
         """
-        return collect(batch, _PoolRun(self, batch))
+        return collect(self, batch, _PoolRun(self, batch))
 
 
 class _PoolRun(OutcomeSource):
@@ -91,6 +91,18 @@ class _PoolRun(OutcomeSource):
         if await self.inbox.wait(timeout):
             return self.inbox.drain()
         return []
+
+    def halt(self) -> None:
+        super().halt()
+        with self.inbox.lock:
+            self.queue.clear()
+        self.inbox.wake()
+
+    def busy(self) -> bool:
+        with self.inbox.lock:
+            if self.running or self.inbox.pending:
+                return True
+        return any(not task.done() for task in self.tasks)
 
     async def stop(self, finished: bool) -> None:
         with self.inbox.lock:
@@ -126,10 +138,7 @@ class _PoolRun(OutcomeSource):
                     return
                 call = self.queue.popleft()
                 self.running.add(me)
-            outcome = run_call_locally(self.batch, call)
-            with inbox.lock:
-                self.running.discard(me)
-            inbox.put_threadsafe(outcome)
+            inbox.put_threadsafe(run_call_locally(self.batch, call), self.running)
 
 
 class _Inbox:
@@ -147,8 +156,20 @@ class _Inbox:
         self._items.append(outcome)
         self._event.set()
 
-    def put_threadsafe(self, outcome: TaskOutcome) -> None:
+    @property
+    def pending(self) -> bool:
+        """Whether outcomes wait to be drained."""
+        return bool(self._items)
+
+    def wake(self) -> None:
+        """Make a waiting :meth:`wait` return (on the loop's thread)."""
+        self._event.set()
+
+    def put_threadsafe(self, outcome: TaskOutcome, running: set[threading.Thread]) -> None:
+        """Hand over ``outcome`` from a worker thread, which leaves ``running`` at the same time
+        (so the outcome is always either running or in the inbox)."""
         with self.lock:
+            running.discard(threading.current_thread())
             if self.closed:
                 return
             self._items.append(outcome)
