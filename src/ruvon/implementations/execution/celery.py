@@ -328,6 +328,8 @@ class CeleryExecutor(ExecutionProvider):
         if timeout is not None and (chunk.state == "STARTED" or chunk.send):
             return timeout_outcome(name, timeout, batch.step_name)
         top = call.function_path.split(".", 1)[0]
+        if not _worker_module().is_user_package(top):
+            top = "<your package>"
         limit = timeout if timeout is not None else self.default_task_timeout
         what = (
             "no Celery worker started it"
