@@ -34,6 +34,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from ruvon.errors import ConfigurationError, ExecutorError
+from ruvon.implementations.execution.celery_watch import BackendWatch, WorkerWatch
 from ruvon.implementations.execution.collect import OutcomeSource, collect
 from ruvon.implementations.execution.threads import WorkerThreads
 from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskCall, TaskOutcome
@@ -52,6 +53,8 @@ _ID_NAMESPACE = uuid.UUID("6f7c1d1e-3b1a-5e4e-9a57-2f0f4b1c8d21")
 #: A revoked id is never sent again (workers discard it): the chunk moves to its next id. After this
 #: many revoked ids in a row it gets a random one.
 _MAX_GENERATIONS = 32
+#: Seconds between polls while the result backend does not answer.
+_DOWN_POLL = 0.5
 #: Threads for STANDARD steps and broker round trips of one executor.
 _THREADS = 8
 
@@ -97,6 +100,10 @@ class CeleryExecutor(ExecutionProvider):
         poll_interval: Seconds between polls of the result backend while waiting.
         queue: Queue name; default ``$RUVON_CELERY_QUEUE`` or ``ruvon``.
         default_task_timeout: Seconds to wait for a step without ``timeout_seconds``.
+        worker_check_interval: Seconds between pings of the workers running a step's messages; a
+            worker missing two pings in a row is dead and its messages are sent again.
+        backend_patience: Seconds the result backend may stay unreachable while a step waits;
+            then the step fails with an ``ExecutorError`` (warnings meanwhile: one per 10 s).
     """
 
     def __init__(
@@ -108,16 +115,20 @@ class CeleryExecutor(ExecutionProvider):
         poll_interval: float = 0.01,
         queue: str | None = None,
         default_task_timeout: float = 3600.0,
+        worker_check_interval: float = 10.0,
+        backend_patience: float = 60.0,
     ) -> None:
         if chunk_size is not None and chunk_size < 1:
             raise ConfigurationError(
                 f"CeleryExecutor(chunk_size={chunk_size}) needs at least one task per message; "
                 f"pass a positive chunk_size or None for automatic chunks."
             )
-        if poll_interval <= 0 or default_task_timeout <= 0:
+        seconds = (poll_interval, default_task_timeout, worker_check_interval, backend_patience)
+        if min(seconds) <= 0:
             raise ConfigurationError(
                 f"CeleryExecutor(poll_interval={poll_interval}, default_task_timeout="
-                f"{default_task_timeout}) needs positive numbers of seconds."
+                f"{default_task_timeout}, worker_check_interval={worker_check_interval}, "
+                f"backend_patience={backend_patience}) needs positive numbers of seconds."
             )
         worker = _worker_module()
         self.queue = worker.queue_name(queue)
@@ -126,6 +137,9 @@ class CeleryExecutor(ExecutionProvider):
         self.chunk_size = chunk_size
         self.poll_interval = poll_interval
         self.default_task_timeout = default_task_timeout
+        self.worker_check_interval = worker_check_interval
+        self.backend_patience = backend_patience
+        self.backend_url = worker.result_backend(result_backend)
         self._task_name: str = worker.TASK_NAME
         self._threads: WorkerThreads | None = None
 
@@ -275,19 +289,24 @@ class CeleryExecutor(ExecutionProvider):
             sent.append(chunk.result.id)
 
     # -- waiting -----------------------------------------------------------------------------
-    def _poll(self, chunks: list[_Chunk]) -> list[_Chunk]:
-        """Check each chunk's state once (runs on a thread); return the finished ones."""
+    def _poll(self, chunks: list[_Chunk]) -> tuple[list[_Chunk], Exception | None]:
+        """Check each chunk's state once (runs on a thread).
+
+        Returns:
+            The finished chunks, and the last error of a failed check (retried at the next poll).
+        """
         finished = []
+        error: Exception | None = None
         for chunk in chunks:
             try:
                 chunk.state = chunk.result.state
-            except Exception as exc:  # backend hiccup: retry at the next poll
-                log.warning("Polling Celery result %s failed: %s", chunk.result.id, exc)
+            except Exception as exc:  # a backend hiccup, or the backend down: see BackendWatch
+                error = exc
                 continue
             if chunk.state in _READY:
                 chunk.payload = chunk.result.result
                 finished.append(chunk)
-        return finished
+        return finished, error
 
     def _forget(self, chunks: list[_Chunk]) -> None:
         """Delete the results of chunks whose outcomes the caller has taken (best effort)."""
@@ -375,6 +394,10 @@ class _CeleryRun(OutcomeSource):
         self.waiting: dict[str, _Chunk] = {}
         self.unsent: deque[_Chunk] = deque()
         self.taken: list[_Chunk] = []
+        self.backend = BackendWatch(
+            batch.step_name, executor.backend_url, executor.backend_patience
+        )
+        self.workers = WorkerWatch(executor.app, executor.worker_check_interval)
 
     async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
         executor = self.executor
@@ -389,9 +412,9 @@ class _CeleryRun(OutcomeSource):
         finished = await executor.threads.call(self._poll, forget)
         if finished:
             return self._take(finished)
-        await asyncio.sleep(
-            min(executor.poll_interval, executor.poll_interval if timeout is None else timeout)
-        )
+        # While the backend is away, poll it less often.
+        pause = executor.poll_interval if self.backend.down_since is None else _DOWN_POLL
+        await asyncio.sleep(pause if timeout is None else min(pause, timeout))
         return []
 
     def busy(self) -> bool:
@@ -428,13 +451,31 @@ class _CeleryRun(OutcomeSource):
         return chunks
 
     def _poll(self, forget: list[_Chunk]) -> list[_Chunk]:
-        """Forget taken results, check the waiting chunks once, send more (runs on a thread)."""
+        """Forget taken results, check the waiting chunks once, send again those of dead
+        workers, send more (runs on a thread)."""
         self.executor._forget(forget)
-        finished = self.executor._poll(list(self.waiting.values()))
+        finished, error = self.executor._poll(list(self.waiting.values()))
+        if error is None:
+            self.backend.ok()
+        else:
+            self.backend.failed(error)  # raises once the backend stays down
+            return finished  # nothing more to learn or send now
         for chunk in finished:
             del self.waiting[chunk.result.id]
+        self._resend_lost()
         self._refill()
         return finished
+
+    def _resend_lost(self) -> None:
+        """Send again the chunks STARTED on a worker that died (its message would come back only
+        after the broker's visibility timeout)."""
+        started = {c.result.id: c for c in self.waiting.values() if c.state == "STARTED"}
+        lost = self.workers.lost([c.result for c in started.values()])
+        if lost:
+            chunks = [started[result.id] for result in lost]
+            for chunk in chunks:
+                chunk.stale, chunk.state = True, "PENDING"  # forget the dead worker's STARTED
+            self.executor._send(self.batch, chunks)
 
     def _refill(self) -> None:
         """Send unsent chunks while fewer than ``limit`` tasks are on the workers."""
