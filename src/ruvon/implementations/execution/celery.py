@@ -20,64 +20,38 @@ checkpointed) its outcomes.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import math
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic_core import to_jsonable_python
-
 from ruvon.errors import ConfigurationError, ExecutorError
-from ruvon.implementations.execution.celery_watch import BackendWatch, WorkerWatch
-from ruvon.implementations.execution.collect import OutcomeSource, collect
+from ruvon.implementations.execution.celery_run import (
+    READY,
+    RUNNING,
+    CeleryRun,
+    Chunk,
+    chunk_message,
+)
+from ruvon.implementations.execution.collect import collect
 from ruvon.implementations.execution.threads import WorkerThreads
-from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskCall, TaskOutcome
-from ruvon.task_runner import timeout_outcome
+from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskOutcome
 
 log = logging.getLogger("ruvon.celery")
 
 #: Without ``chunk_size``, a step is split into at most this many messages (2-4 per worker process
 #: on a few small workers); steps of up to this many tasks send one task per message.
 AUTO_CHUNKS = 16
-_READY = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
-#: Found on resume: the chunk's message is with a worker, so it is awaited, not sent again.
-_RUNNING = frozenset({"STARTED", "RETRY"})
 #: Chunk ids are uuid5 in this namespace (any fixed UUID; changing it orphans in-flight chunks).
 _ID_NAMESPACE = uuid.UUID("6f7c1d1e-3b1a-5e4e-9a57-2f0f4b1c8d21")
 #: A revoked id is never sent again (workers discard it): the chunk moves to its next id. After this
 #: many revoked ids in a row it gets a random one.
 _MAX_GENERATIONS = 32
-#: Seconds between polls while the result backend does not answer.
-_DOWN_POLL = 0.5
 #: Threads for STANDARD steps and broker round trips of one executor.
 _THREADS = 8
-
-
-@dataclass(slots=True)
-class _Chunk:
-    """One message: its Celery result handle, its tasks still to run, and what is known of it.
-
-    ``key`` names the chunk's place in the batch as first planned (see :func:`_chunk_id`).
-    """
-
-    result: Any
-    calls: list[TaskCall]
-    state: str = "PENDING"
-    payload: Any = None
-    key: str = ""
-    send: bool = True
-    stale: bool = False
-
-    @property
-    def names(self) -> list[str]:
-        """The names of the chunk's tasks, in declared order."""
-        return [c.name for c in self.calls]
 
 
 class CeleryExecutor(ExecutionProvider):
@@ -140,7 +114,7 @@ class CeleryExecutor(ExecutionProvider):
         self.worker_check_interval = worker_check_interval
         self.backend_patience = backend_patience
         self.backend_url = worker.result_backend(result_backend)
-        self._task_name: str = worker.TASK_NAME
+        self.task_name: str = worker.TASK_NAME
         self._threads: WorkerThreads | None = None
 
     def close(self) -> None:
@@ -174,10 +148,10 @@ class CeleryExecutor(ExecutionProvider):
             batch = dataclasses.replace(
                 batch, deadline=time.monotonic() + self.default_task_timeout
             )
-        return collect(self, batch, _CeleryRun(self, batch))
+        return collect(self, batch, CeleryRun(self, batch))
 
     # -- planning, looking up and sending ------------------------------------------------------
-    def _plan(self, batch: ParallelBatch) -> list[_Chunk]:
+    def _plan(self, batch: ParallelBatch) -> list[Chunk]:
         """The chunks of the tasks still to run, cut from all the step's tasks in declared order.
 
         Chunk ``i`` of size ``k`` holds the same tasks on every run of this batch (first run or
@@ -187,17 +161,17 @@ class CeleryExecutor(ExecutionProvider):
         names = [call.name for call in batch.tasks]
         size = self.chunk_size or max(1, math.ceil(len(names) / AUTO_CHUNKS))
         size = min(size, batch.limit or size)
-        chunks: list[_Chunk] = []
+        chunks: list[Chunk] = []
         for index, start in enumerate(range(0, len(names), size)):
             calls = [todo[name] for name in names[start : start + size] if name in todo]
             if calls:
                 key = "\x1f".join(
                     [batch.workflow_id, batch.step_name, batch.run_key, str(index), str(size)]
                 )
-                chunks.append(_Chunk(None, calls, key=key))
+                chunks.append(Chunk(None, calls, key=key))
         return chunks
 
-    def _claim(self, batch: ParallelBatch, chunks: list[_Chunk]) -> None:
+    def _claim(self, batch: ParallelBatch, chunks: list[Chunk]) -> None:
         """Give each chunk its id and decide from the backend whether to send, await or collect it.
 
         A revoked id (a timed-out earlier run of this batch) is skipped for the chunk's next id,
@@ -219,7 +193,7 @@ class CeleryExecutor(ExecutionProvider):
                     ) from exc
                 log.warning("Looking up Celery results failed (sending anyway): %s", exc)
                 found = {}
-            revoked: list[_Chunk] = []
+            revoked: list[Chunk] = []
             for chunk, task_id in zip(undecided, ids, strict=True):
                 state, payload = found.get(task_id, ("PENDING", None))
                 if state == "REVOKED":
@@ -228,9 +202,9 @@ class CeleryExecutor(ExecutionProvider):
                 chunk.result = self.app.AsyncResult(task_id)
                 if not batch.resumed:
                     chunk.stale = state != "PENDING"
-                elif state in _READY:
+                elif state in READY:
                     chunk.state, chunk.payload, chunk.send = state, payload, False
-                elif state in _RUNNING:
+                elif state in RUNNING:
                     chunk.state, chunk.send = state, False
             undecided = revoked
             if not undecided:
@@ -263,16 +237,16 @@ class CeleryExecutor(ExecutionProvider):
                 found[task_id] = (state, result.result)
         return found
 
-    def _send(self, batch: ParallelBatch, chunks: list[_Chunk]) -> None:
+    def _send(self, batch: ParallelBatch, chunks: list[Chunk]) -> None:
         state = batch.state_message()
         sent: list[str] = []
         for chunk in chunks:
-            message = _message(batch, state, chunk.calls)
+            message = chunk_message(batch, state, chunk.calls)
             try:
                 if chunk.stale:
                     chunk.result.forget()
                 self.app.send_task(
-                    self._task_name,
+                    self.task_name,
                     args=[message],
                     task_id=chunk.result.id,
                     queue=self.queue,
@@ -289,7 +263,7 @@ class CeleryExecutor(ExecutionProvider):
             sent.append(chunk.result.id)
 
     # -- waiting -----------------------------------------------------------------------------
-    def _poll(self, chunks: list[_Chunk]) -> tuple[list[_Chunk], Exception | None]:
+    def _poll(self, chunks: list[Chunk]) -> tuple[list[Chunk], Exception | None]:
         """Check each chunk's state once (runs on a thread).
 
         Returns:
@@ -303,72 +277,18 @@ class CeleryExecutor(ExecutionProvider):
             except Exception as exc:  # a backend hiccup, or the backend down: see BackendWatch
                 error = exc
                 continue
-            if chunk.state in _READY:
+            if chunk.state in READY:
                 chunk.payload = chunk.result.result
                 finished.append(chunk)
         return finished, error
 
-    def _forget(self, chunks: list[_Chunk]) -> None:
+    def _forget(self, chunks: list[Chunk]) -> None:
         """Delete the results of chunks whose outcomes the caller has taken (best effort)."""
         for chunk in chunks:
             try:
                 chunk.result.forget()
             except Exception:  # the result expires anyway (result_expires)
                 log.debug("Forgetting Celery result %s failed", chunk.result.id, exc_info=True)
-
-    def _outcomes(self, batch: ParallelBatch, chunk: _Chunk) -> list[TaskOutcome]:
-        """Turn a finished chunk's payload into one outcome per task of the chunk."""
-        by_name: dict[str, TaskOutcome] = {}
-        names = set(chunk.names)
-        if chunk.state == "SUCCESS" and isinstance(chunk.payload, list):
-            for item in chunk.payload:
-                if isinstance(item, dict) and item.get("task_name") in names:
-                    by_name[item["task_name"]] = _outcome_from(item)
-        now = time.time()
-        return [
-            by_name.get(name)
-            or TaskOutcome(
-                name,
-                error=(
-                    f"Task '{name}' of step '{batch.step_name}' got no result from its Celery "
-                    f"worker (message state {chunk.state}: {chunk.payload!r}). Check the worker's "
-                    f"log; the worker must run ruvon's task '{self._task_name}'."
-                ),
-                error_type="ExecutorError",
-                started_at=now,
-                ended_at=now,
-            )
-            for name in chunk.names
-        ]
-
-    def _late_outcome(self, batch: ParallelBatch, call: TaskCall, chunk: _Chunk) -> TaskOutcome:
-        """The outcome of a task whose chunk had no result at the deadline."""
-        name, timeout = call.name, batch.timeout
-        if timeout is not None and (chunk.state == "STARTED" or chunk.send):
-            return timeout_outcome(name, timeout, batch.step_name)
-        top = call.function_path.split(".", 1)[0]
-        if not _worker_module().is_user_package(top):
-            top = "<your package>"
-        limit = timeout if timeout is not None else self.default_task_timeout
-        what = (
-            "no Celery worker started it"
-            if chunk.state == "PENDING"
-            else "no result from a Celery worker"  # started, then lost
-        )
-        now = time.time()
-        return TaskOutcome(
-            name,
-            error=(
-                f"Task '{name}' of step '{batch.step_name}': {what} within {limit:g} s "
-                f"(queue '{self.queue}'). Is a worker running? Start one with "
-                f"`ruvon worker --allow {top}` (or python -m "
-                f"ruvon.implementations.execution.celery_worker --allow {top}), or raise "
-                f"timeout_seconds."
-            ),
-            error_type="TimeoutError",
-            started_at=now,
-            ended_at=now,
-        )
 
     def _revoke(self, ids: list[str]) -> None:
         """Revoke messages still queued or running (best effort; runs on a thread)."""
@@ -380,164 +300,9 @@ class CeleryExecutor(ExecutionProvider):
             log.warning("Revoking %d Celery tasks failed: %s", len(ids), exc)
 
 
-class _CeleryRun(OutcomeSource):
-    """One batch on Celery: chunks waiting for a result, chunks not sent yet, chunks taken.
-
-    A chunk's result is forgotten only once the caller came back for the next burst (so it has
-    saved the outcomes): a crash before that leaves the result for the next resume to collect.
-    """
-
-    def __init__(self, executor: CeleryExecutor, batch: ParallelBatch) -> None:
-        super().__init__(batch)
-        self.executor = executor
-        self.chunks: list[_Chunk] | None = None
-        self.waiting: dict[str, _Chunk] = {}
-        self.unsent: deque[_Chunk] = deque()
-        self.taken: list[_Chunk] = []
-        self.backend = BackendWatch(
-            batch.step_name, executor.backend_url, executor.backend_patience
-        )
-        self.workers = WorkerWatch(executor.app, executor.worker_check_interval)
-
-    async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
-        executor = self.executor
-        if self.chunks is None:
-            if self.halted:
-                return []
-            self.chunks = await executor.threads.call(self._start)
-            ready = [c for c in self.chunks if c.state in _READY]
-            if ready:
-                return self._take(ready)
-        forget, self.taken = self.taken, []
-        finished = await executor.threads.call(self._poll, forget)
-        if finished:
-            return self._take(finished)
-        # While the backend is away, poll it less often.
-        pause = executor.poll_interval if self.backend.down_since is None else _DOWN_POLL
-        await asyncio.sleep(pause if timeout is None else min(pause, timeout))
-        return []
-
-    def busy(self) -> bool:
-        return bool(self.waiting)
-
-    async def stop(self, finished: bool) -> None:
-        executor = self.executor
-        if self.waiting:  # revoking is best effort and must not hold up the caller
-            executor.threads.submit(executor._revoke, list(self.waiting))
-        if finished and self.taken:
-            await executor.threads.call(executor._forget, self.taken)
-
-    def late(self, calls: list[TaskCall]) -> list[TaskOutcome]:
-        chunk_of = {c.name: chunk for chunk in self.chunks or [] for c in chunk.calls}
-        return [
-            self.executor._late_outcome(self.batch, call, chunk_of[call.name])
-            if call.name in chunk_of
-            else timeout_outcome(call.name, self.batch.timeout, self.batch.step_name)
-            for call in calls
-        ]
-
-    def _take(self, chunks: list[_Chunk]) -> list[TaskOutcome]:
-        self.taken = chunks
-        return [o for chunk in chunks for o in self.executor._outcomes(self.batch, chunk)]
-
-    def _start(self) -> list[_Chunk]:
-        """Plan the chunks, learn what the backend knows of their ids, send the first ones."""
-        executor, batch = self.executor, self.batch
-        chunks = executor._plan(batch)
-        executor._claim(batch, chunks)
-        self.waiting = {c.result.id: c for c in chunks if not c.send and c.state not in _READY}
-        self.unsent = deque(c for c in chunks if c.send)
-        self._refill()
-        return chunks
-
-    def _poll(self, forget: list[_Chunk]) -> list[_Chunk]:
-        """Forget taken results, check the waiting chunks once, send again those of dead
-        workers, send more (runs on a thread)."""
-        self.executor._forget(forget)
-        finished, error = self.executor._poll(list(self.waiting.values()))
-        if error is None:
-            self.backend.ok()
-        else:
-            self.backend.failed(error)  # raises once the backend stays down
-            return finished  # nothing more to learn or send now
-        for chunk in finished:
-            del self.waiting[chunk.result.id]
-        self._resend_lost()
-        self._refill()
-        return finished
-
-    def _resend_lost(self) -> None:
-        """Send again the chunks STARTED on a worker that died (its message would come back only
-        after the broker's visibility timeout)."""
-        started = {c.result.id: c for c in self.waiting.values() if c.state == "STARTED"}
-        lost = self.workers.lost([c.result for c in started.values()])
-        if lost:
-            chunks = [started[result.id] for result in lost]
-            for chunk in chunks:
-                chunk.stale, chunk.state = True, "PENDING"  # forget the dead worker's STARTED
-            self.executor._send(self.batch, chunks)
-
-    def _refill(self) -> None:
-        """Send unsent chunks while fewer than ``limit`` tasks are on the workers."""
-        limit = self.batch.limit
-        if self.halted:  # interrupted: messages not sent yet are never sent
-            return
-        if limit is None:
-            batch, self.unsent = list(self.unsent), deque()
-        else:
-            busy = sum(len(c.calls) for c in self.waiting.values())
-            batch = []
-            while not self.halted and self.unsent and busy + len(self.unsent[0].calls) <= limit:
-                busy += len(self.unsent[0].calls)
-                batch.append(self.unsent.popleft())
-        if batch:
-            self.executor._send(self.batch, batch)
-            for chunk in batch:
-                chunk.send = False
-                self.waiting[chunk.result.id] = chunk
-
-
 def _chunk_id(key: str, generation: int) -> str:
     """The Celery task id of a chunk: the same for the same chunk of the same run of a batch."""
     return str(uuid.uuid5(_ID_NAMESPACE, key if not generation else f"{key}\x1f{generation}"))
-
-
-def _outcome_from(item: dict[str, Any]) -> TaskOutcome:
-    """Rebuild a TaskOutcome from the worker's JSON dict."""
-    return TaskOutcome(
-        task_name=str(item["task_name"]),
-        result=item.get("result"),
-        error=item.get("error"),
-        error_type=item.get("error_type"),
-        started_at=float(item.get("started_at") or 0.0),
-        ended_at=float(item.get("ended_at") or 0.0),
-    )
-
-
-def _message(batch: ParallelBatch, state: dict[str, Any], calls: list[TaskCall]) -> dict[str, Any]:
-    """The JSON message of one chunk."""
-    return {
-        "v": 1,
-        "workflow_id": batch.workflow_id,
-        "workflow_type": batch.workflow_type,
-        "step_name": batch.step_name,
-        "state_model_path": batch.state_model_path,
-        "state": state,
-        "attempt": batch.attempt,
-        "metadata": to_jsonable_python(batch.metadata, fallback=str),
-        "share_state": batch.share_state,
-        "tasks": [_task_message(c) for c in calls],
-    }
-
-
-def _task_message(call: TaskCall) -> dict[str, Any]:
-    """One task of a chunk; a dynamic fan-out task also carries its item, index and kwargs."""
-    message: dict[str, Any] = {"name": call.name, "function_path": call.function_path}
-    if call.index is not None or call.kwargs:
-        message["item"] = to_jsonable_python(call.item, fallback=str)
-        message["index"] = call.index
-        message["kwargs"] = to_jsonable_python(dict(call.kwargs or {}), fallback=str)
-    return message
 
 
 def _worker_module() -> Any:
