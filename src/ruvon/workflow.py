@@ -90,6 +90,13 @@ class Workflow:
         self._pending_log: list[LogEntry] = []
         # The step a reloaded workflow stopped in: an earlier process may have dispatched its tasks.
         self.resumed_step = self.current_step_name if record else None
+        # Engine bookkeeping; "executor": the executor this workflow was started with (see
+        # ExecutionProvider.kind), so `ruvon resume` picks the same one.
+        self._engine: dict[str, Any] = (
+            dict(record.engine)
+            if record
+            else ({"executor": executor.kind} if executor.kind else {})
+        )
 
     # -- read-only views -------------------------------------------------------------------------
     @property
@@ -377,6 +384,7 @@ class Workflow:
             version=self._version,
             created_at=self.created_at,
             parent_id=self.parent_id,
+            engine=self._engine,
         )
 
     async def _save(

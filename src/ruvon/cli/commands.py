@@ -81,6 +81,18 @@ def make_executor(kind: str, workers: int) -> ExecutionProvider:
     return ThreadPoolExecutionProvider(max_workers=workers)
 
 
+async def recorded_executor(session: Session, workflow_id: str) -> str:
+    """The executor a stored workflow was started with (``engine["executor"]``), else ``thread``.
+
+    Raises:
+        WorkflowNotFound: No workflow has this id.
+    """
+    async with opened_store(session.db) as store:
+        record = await store.load_workflow(workflow_id)
+    kind = record.engine.get("executor")
+    return kind if kind in ("sync", "thread", "celery") else "thread"
+
+
 def exit_code_for(status: WorkflowStatus) -> int:
     """0 COMPLETED, 1 for a failed or cancelled workflow, 3 when it stopped to wait."""
     if status is WorkflowStatus.COMPLETED:

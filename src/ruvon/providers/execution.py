@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
@@ -152,6 +152,10 @@ class ExecutionProvider(ABC):
     Async step functions are awaited on the caller's event loop; sync ones go through
     :meth:`call_blocking`, which an executor overrides to move them off the event loop.
     """
+
+    #: The name the CLI knows this executor by (``--executor``); recorded with each workflow it
+    #: starts (``engine["executor"]``) so ``ruvon resume`` picks the same one. ``None``: not recorded.
+    kind: ClassVar[str | None] = None
 
     @property
     def interrupted(self) -> bool:

@@ -80,6 +80,8 @@ class CeleryExecutor(ExecutionProvider):
             then the step fails with an ``ExecutorError`` (warnings meanwhile: one per 10 s).
     """
 
+    kind = "celery"
+
     def __init__(
         self,
         broker_url: str | None = None,

@@ -18,6 +18,8 @@ class SyncExecutor(ExecutionProvider):
     not started by then are not started.
     """
 
+    kind = "sync"
+
     def run_parallel(self, batch: ParallelBatch) -> AsyncIterator[list[TaskOutcome]]:
         """Run the pending tasks one after another and yield each outcome."""
         return collect(self, batch, _InlineRun(batch))

@@ -28,6 +28,8 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
         max_workers: Threads; also the most sync tasks that run at once.
     """
 
+    kind = "thread"
+
     def __init__(self, max_workers: int = 10) -> None:
         if max_workers < 1:
             raise ConfigurationError(
