@@ -42,12 +42,18 @@ async def run_parallel(run: StepRun) -> StepOutcome:
     resumed = bool(saved) or run.workflow.resumed_step == step.name
     batch = _batch(run, step, calls, frozenset(outcomes), resumed)
     watched = overrides(run.observer, "on_task_completed", "on_task_failed")
-    async for arrived in run.executor.run_parallel(batch):
-        await run.persistence.save_task_results([_record_of(run, o) for o in arrived])
-        for outcome in arrived:
-            outcomes[outcome.task_name] = outcome
-            if watched:
-                await _report(run, outcome)
+    stream = run.executor.run_parallel(batch)
+    try:
+        async for arrived in stream:
+            await run.persistence.save_task_results([_record_of(run, o) for o in arrived])
+            for outcome in arrived:
+                outcomes[outcome.task_name] = outcome
+                if watched:
+                    await _report(run, outcome)
+    finally:  # stop the executor's work now if saving failed, not when the stream is collected
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
     return _reduce(run, [outcomes[call.name] for call in calls])
 
 
