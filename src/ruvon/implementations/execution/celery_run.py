@@ -124,13 +124,12 @@ class CeleryRun(OutcomeSource):
         workers, send more (runs on a thread)."""
         self.executor._forget(forget)
         finished, error = self.executor._poll(list(self.waiting.values()))
-        if error is None:
-            self.backend.ok()
-        else:
-            self.backend.failed(error)  # raises once the backend stays down
-            return finished  # nothing more to learn or send now
         for chunk in finished:
             del self.waiting[chunk.result.id]
+        if error is not None:
+            self.backend.failed(error)  # raises once the backend stays down
+            return finished  # nothing more to learn or send until it answers again
+        self.backend.ok()
         self._resend_lost()
         self._refill()
         return finished
