@@ -62,6 +62,8 @@ class EngineRecord:
         sub_workflows: Child workflows that SUB_WORKFLOW steps wait for, by step name.
         saga_completed: Steps with a ``compensate_function`` that completed, in order.
         compensations: The compensations that ran when a saga failed.
+        executor: The kind of executor the workflow was started with (``ExecutionProvider.kind``:
+            ``sync``, ``thread``, ``celery``), so ``ruvon resume``/``retry`` pick the same one.
     """
 
     error: Failure | None = None
@@ -71,6 +73,7 @@ class EngineRecord:
     sub_workflows: dict[str, PendingChild] = field(default_factory=dict)
     saga_completed: list[str] = field(default_factory=list)
     compensations: list[Compensation] = field(default_factory=list)
+    executor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""
@@ -89,6 +92,8 @@ class EngineRecord:
             data["saga_completed"] = list(self.saga_completed)
         if self.compensations:
             data["compensations"] = [c.to_dict() for c in self.compensations]
+        if self.executor is not None:
+            data["executor"] = self.executor
         return data
 
     @classmethod
@@ -120,6 +125,7 @@ class EngineRecord:
                 for c in _list(data.get("compensations"))
                 if isinstance(c, Mapping)
             ],
+            executor=str(data["executor"]) if isinstance(data.get("executor"), str) else None,
         )
 
 

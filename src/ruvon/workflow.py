@@ -93,6 +93,9 @@ class Workflow:
         self.current_step = record.current_step if record else 0
         self.metadata: dict[str, Any] = record.metadata if record else dict(metadata or {})
         self.engine = EngineRecord.from_dict(record.engine) if record else EngineRecord()
+        if record is None:
+            # Recorded so `ruvon resume`/`retry` pick the executor this workflow started with.
+            self.engine.executor = executor.kind
         self.created_at = record.created_at if record else time.time()
         self._version = record.version if record else 0
         self._saved_state: dict[str, Any] = (

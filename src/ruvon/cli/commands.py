@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ruvon.builder import WorkflowBuilder
+from ruvon.cli.interrupts import EXIT_INTERRUPTED, interrupt_guard
 from ruvon.cli.progress import RichProgressObserver
 from ruvon.cli.render import (
     declared_tasks,
@@ -30,7 +31,7 @@ from ruvon.cli.render import (
 from ruvon.cli.store import opened_store
 from ruvon.errors import WorkflowStateError
 from ruvon.models import WorkflowStatus
-from ruvon.providers.execution import ExecutionProvider
+from ruvon.providers.execution import ExecutionProvider, Interrupted
 from ruvon.runtime.session import hold
 from ruvon.workflow import Workflow
 
@@ -78,6 +79,18 @@ def make_executor(kind: str, workers: int) -> ExecutionProvider:
     from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvider
 
     return ThreadPoolExecutionProvider(max_workers=workers)
+
+
+async def recorded_executor(session: Session, workflow_id: str) -> str:
+    """The executor a stored workflow was started with (``engine["executor"]``), else ``thread``.
+
+    Raises:
+        WorkflowNotFound: No workflow has this id.
+    """
+    async with opened_store(session.db) as store:
+        record = await store.load_workflow(workflow_id)
+    kind = record.engine.get("executor")
+    return kind if kind in ("sync", "thread", "celery") else "thread"
 
 
 def exit_code_for(status: WorkflowStatus) -> int:
@@ -171,9 +184,20 @@ async def drive(
     """Run ``workflow`` until it completes, fails or waits; print the outcome; return the exit code."""
     started = time.monotonic()
     progress.mark()
-    if user_input is not None or workflow.status is WorkflowStatus.WAITING_HUMAN:
-        await workflow.next_step(user_input=user_input)
-    status = await workflow.run_to_completion()
+    with interrupt_guard(workflow.execution_provider, workflow.id, session.err):
+        try:
+            if user_input is not None or workflow.status is WorkflowStatus.WAITING_HUMAN:
+                await workflow.next_step(user_input=user_input)
+            status = await workflow.run_to_completion()
+        except Interrupted:
+            session.err.print(
+                Text(
+                    f"interrupted: workflow {workflow.id} stopped at step "
+                    f"'{workflow.current_step_name}'; the results that arrived are saved. "
+                    f"Continue with: ruvon resume {workflow.id}"
+                )
+            )
+            return EXIT_INTERRUPTED
     print_outcome(session, workflow, time.monotonic() - started)
     return exit_code_for(status)
 

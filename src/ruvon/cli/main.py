@@ -74,6 +74,14 @@ Executor = Annotated[
         "(start them with 'ruvon worker').",
     ),
 ]
+RecordedExecutor = Annotated[
+    ExecutorKind | None,
+    typer.Option(
+        "--executor",
+        help="sync, thread or celery; default: the executor the workflow was started with.",
+        show_default=False,
+    ),
+]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Threads for --executor thread.")]
 LeaseWait = Annotated[
     float | None,
@@ -238,7 +246,7 @@ def resume(
         str | None,
         typer.Option("--input", help="Input for a WAITING_HUMAN step: JSON text, or @file.json."),
     ] = None,
-    executor: Executor = ExecutorKind.thread,
+    executor: RecordedExecutor = None,
     workers: Workers = 10,
     wait: LeaseWait = None,
     detach: Annotated[
@@ -268,7 +276,7 @@ def resume(
 @app.command()
 def retry(
     workflow_id: WorkflowId,
-    executor: Executor = ExecutorKind.thread,
+    executor: RecordedExecutor = None,
     workers: Workers = 10,
     wait: LeaseWait = None,
     db: Db = DEFAULT_DB,
@@ -280,7 +288,7 @@ def retry(
 
 def _continue(
     workflow_id: str,
-    executor: ExecutorKind,
+    executor: ExecutorKind | None,
     workers: int,
     db: str,
     config_dir: Path | None,
@@ -293,7 +301,10 @@ def _continue(
 
     async def work() -> int:
         given = None if user_input is None else parse_json_object(user_input, "--input")
-        provider = commands.make_executor(executor.value, workers)
+        kind = (
+            executor.value if executor else await commands.recorded_executor(session, workflow_id)
+        )
+        provider = commands.make_executor(kind, workers)
         try:
             return await commands.continue_stored(
                 session, workflow_id, provider, retry=retry, user_input=given, wait=wait

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import logging
 import os
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -48,6 +50,8 @@ ALLOW_ENV = "RUVON_CELERY_ALLOW"
 log = logging.getLogger("ruvon.celery")
 
 _allowlist: tuple[str, ...] | None = None
+#: Never suggested for --allow, wherever they are installed.
+_NOT_USER = frozenset({"ruvon", "routilux", "builtins", *sys.builtin_module_names})
 
 
 def broker_url(explicit: str | None = None) -> str:
@@ -213,11 +217,42 @@ def _rebuild_state(message: dict[str, Any]) -> tuple[BaseModel | None, tuple[str
 
 
 def _not_allowed(kind: str, path: str, owner: str, prefixes: Sequence[str]) -> str:
-    top = path.split(".", 1)[0]
     return (
         f"The {kind} '{path}' (for '{owner}') is not allowed on this Celery worker: it runs only "
-        f"code under {list(prefixes) or 'no module'}. Start the worker with --allow {top} "
-        f"(or add '{top}' to {ALLOW_ENV})."
+        f"code under {list(prefixes) or 'no module'}. {allow_hint(path)}"
+    )
+
+
+def allow_hint(path: str) -> str:
+    """How to let a worker run ``path``: allow its top-level package, if that is the user's own.
+
+    A standard-library or installed third-party package is never suggested: allowing ``os`` or
+    ``subprocess`` would let anyone who can write to the broker run arbitrary commands.
+    """
+    top = path.split(".", 1)[0]
+    if is_user_package(top):
+        return f"Start the worker with --allow {top} (or add '{top}' to {ALLOW_ENV})."
+    return (
+        f"'{top}' is not a package of your own (it is part of Python or an installed library), "
+        f"and no worker should allow it: point the step at a function of your own package, and "
+        f"start the worker with --allow <your package>."
+    )
+
+
+def is_user_package(top: str) -> bool:
+    """Whether the top-level module ``top`` is neither the standard library nor installed under
+    site-packages (a module not importable here counts as the user's: only its name is known)."""
+    if top in _NOT_USER or top in sys.stdlib_module_names or not top.isidentifier():
+        return False
+    try:
+        spec = importlib.util.find_spec(top)  # looks the module up; runs none of its code
+    except (ImportError, ValueError):
+        return True
+    origin = (spec.origin or "") if spec is not None else ""
+    locations = spec.submodule_search_locations if spec is not None else None
+    paths = [origin, *(locations or [])]
+    return not any(
+        part in ("site-packages", "dist-packages") for p in paths for part in Path(p).parts
     )
 
 
