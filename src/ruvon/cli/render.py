@@ -10,14 +10,15 @@ import json
 import os
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
+if TYPE_CHECKING:  # types only: keeps the engine out of ``ruvon --help``
+    from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
 
 _STATUS_STYLES = {
     "COMPLETED": "green",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ruvon.definition import LoadedDefinition, load_definition
 from ruvon.errors import RuvonError
@@ -12,11 +17,16 @@ from ruvon.yaml_source import read_yaml
 
 @dataclass(slots=True)
 class FileReport:
-    """The outcome of validating one file: the loaded definition, or its problems."""
+    """The outcome of validating one file: the loaded definition, or its problems.
+
+    ``warnings`` are what was logged (or ``warnings.warn``-ed) while loading the file, by ruvon or
+    by the modules it imports; under ``--strict`` they are problems too.
+    """
 
     path: Path
     loaded: LoadedDefinition | None = None
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -24,14 +34,56 @@ class FileReport:
         return not self.problems
 
 
-def validate_file(path: Path) -> FileReport:
+def validate_file(
+    path: Path, parameters: Mapping[str, Any] | None = None, *, strict: bool = False
+) -> FileReport:
     """Parse, validate and import one definition file (its state model and functions too)."""
+    with _captured_warnings() as captured:
+        try:
+            raw = read_yaml(path)
+            loaded = load_definition(raw, source=str(path), path=path, parameters=parameters)
+        except RuvonError as exc:  # DefinitionError, and anything else the engine reports
+            report = FileReport(path, problems=problem_lines(str(exc)))
+        else:
+            report = FileReport(path, loaded=loaded)
+    named = [text if text.startswith(str(path)) else f"{path}: {text}" for text in captured]
+    if strict:
+        report.problems += [f"{text} (a warning; --strict makes it an error)" for text in named]
+        report.loaded = None if report.problems else report.loaded
+    else:
+        report.warnings = named
+    return report
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage().splitlines()[0] if record.getMessage() else "")
+
+
+@contextmanager
+def _captured_warnings() -> Iterator[list[str]]:
+    """Collect the warnings logged or ``warnings.warn``-ed inside the block (first line each).
+
+    The root logger's handlers are swapped out meanwhile, so the warnings are reported once, by
+    ``validate``, with the file they belong to.
+    """
+    captured: list[str] = []
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers[:] = [_Collect(captured)]
+    root.setLevel(min(saved_level or logging.WARNING, logging.WARNING))
     try:
-        raw = read_yaml(path)
-        loaded = load_definition(raw, source=str(path), path=path)
-    except RuvonError as exc:  # DefinitionError, and anything else the engine reports
-        return FileReport(path, problems=problem_lines(str(exc)))
-    return FileReport(path, loaded=loaded)
+        with warnings.catch_warnings(record=True) as raised:
+            warnings.simplefilter("always")
+            yield captured
+        captured += [f"{w.category.__name__}: {w.message}" for w in raised]
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
@@ -45,12 +97,14 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return expanded
 
 
-def validate_files(paths: list[Path]) -> list[FileReport]:
+def validate_files(
+    paths: list[Path], parameters: Mapping[str, Any] | None = None, *, strict: bool = False
+) -> list[FileReport]:
     """Validate every file (directories: their YAML files).
 
     Two files defining one ``workflow_type`` are a problem of the second.
     """
-    reports = [validate_file(path) for path in expand_paths(paths)]
+    reports = [validate_file(p, parameters, strict=strict) for p in expand_paths(paths)]
     first_file: dict[str, Path] = {}
     for report in reports:
         if report.loaded is None:
@@ -71,3 +125,21 @@ def problem_lines(message: str) -> list[str]:
     if len(lines) > 1 and lines[0].endswith("problems:"):
         lines = lines[1:]  # the "<file> has N problems:" header; each problem names the file
     return [line.removeprefix("- ") for line in lines]
+
+
+def report_json(report: FileReport, *, with_graph: bool = False) -> dict[str, Any]:
+    """One file of ``ruvon validate --json`` (fields documented in docs/cli.md)."""
+    definition = report.loaded.definition if report.ok and report.loaded else None
+    document: dict[str, Any] = {
+        "file": str(report.path),
+        "ok": report.ok,
+        "workflow_type": definition.workflow_type if definition else None,
+        "steps": len(definition.steps) if definition else None,
+        "problems": list(report.problems),
+        "warnings": list(report.warnings),
+    }
+    if with_graph:
+        from ruvon.cli.graph import mermaid_flowchart
+
+        document["graph"] = mermaid_flowchart(definition) if definition else None
+    return document
