@@ -186,8 +186,8 @@ async def drive(
             status = await workflow.run_to_completion()
     except SystemExit as exc:
         # Workflow code called sys.exit(): report it as the failure it is, never as our exit code.
-        at = f" in step '{workflow.current_step_name}'" if workflow.current_step_name else ""
-        where = f"{at} of workflow {workflow.id}"
+        at = f"in step '{workflow.current_step_name}'" if workflow.current_step_name else ""
+        where = f"{at} of workflow {workflow.id}".strip()
         print_error(
             session.err,
             system_exit_message(exc, where) + f"\nThen continue with: ruvon resume {workflow.id}",
