@@ -136,7 +136,7 @@ def worker(
     from ruvon.implementations.execution import celery_worker
 
     argv = [arg for prefix in prefixes for arg in ("--allow", prefix)]
-    workers = concurrency or max(4, os.cpu_count() or 1)
+    workers = concurrency or default_concurrency()
     argv += ["--concurrency", str(workers), "--pool", pool, "--loglevel", loglevel]
     options = (
         ("--queue", queue),
@@ -148,6 +148,11 @@ def worker(
         if value:
             argv += [flag, value]
     celery_worker.main(argv)
+
+
+def default_concurrency() -> int:
+    """The worker's default concurrency: the CPU count, but at least 4 (tasks often wait on I/O)."""
+    return max(4, os.cpu_count() or 1)
 
 
 def definition_modules(config_dir: Path | None) -> list[str]:
