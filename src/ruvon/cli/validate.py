@@ -10,9 +10,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruvon.definition import LoadedDefinition, load_definition
+from ruvon.definition import LoadedDefinition, load_definition, parse_definition
 from ruvon.errors import RuvonError
-from ruvon.yaml_source import read_yaml
+from ruvon.loading import import_object
+from ruvon.yaml_source import line_of, read_yaml
+
+# Keys whose value is the dotted path of something ruvon imports.
+_PATH_KEYS = (
+    "function",
+    "function_path",
+    "compensate_function",
+    "initial_state_model",
+    "input_model",
+)
 
 
 @dataclass(slots=True)
@@ -41,11 +51,10 @@ def validate_file(
     with _captured_warnings() as captured:
         try:
             raw = read_yaml(path)
-            loaded = load_definition(raw, source=str(path), path=path, parameters=parameters)
-        except RuvonError as exc:  # DefinitionError, and anything else the engine reports
+        except RuvonError as exc:
             report = FileReport(path, problems=problem_lines(str(exc)))
         else:
-            report = FileReport(path, loaded=loaded)
+            report = _load(path, raw, parameters)
     named = [text if text.startswith(str(path)) else f"{path}: {text}" for text in captured]
     if strict:
         report.problems += [f"{text} (a warning; --strict makes it an error)" for text in named]
@@ -53,6 +62,71 @@ def validate_file(
     else:
         report.warnings = named
     return report
+
+
+def _load(path: Path, raw: Any, parameters: Mapping[str, Any] | None) -> FileReport:
+    try:
+        loaded = load_definition(raw, source=str(path), path=path, parameters=parameters)
+    except RuvonError as exc:  # DefinitionError, and anything else the engine reports
+        problems = problem_lines(str(exc))
+    else:
+        return FileReport(path, loaded=loaded)
+    try:
+        parse_definition(raw, source=str(path), path=path, parameters=parameters)
+    except RuvonError:
+        # The engine stops before importing when the schema is wrong: report the imports too, so
+        # one run shows every class of problem.
+        problems += import_problems(raw, path)
+    return FileReport(path, problems=[with_line(p, raw, path) for p in problems])
+
+
+def named_paths(
+    node: Any, loc: tuple[str | int, ...] = ()
+) -> Iterator[tuple[list[str | int], str]]:
+    """``(location, dotted path)`` of every importable name written in the raw definition."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in _PATH_KEYS and isinstance(value, str) and "." in value:
+                if "{{" not in value and "${" not in value:
+                    yield [*loc, key], value
+            else:
+                yield from named_paths(value, (*loc, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from named_paths(item, (*loc, index))
+
+
+def import_problems(raw: Any, path: Path) -> list[str]:
+    """One problem, with its line, per dotted path in ``raw`` that does not import."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for loc, dotted in named_paths(raw):
+        if dotted in seen:
+            continue
+        seen.add(dotted)
+        try:
+            import_object(dotted)
+        except (ImportError, RuvonError) as exc:
+            line = line_of(path, loc)
+            at = f"{path}, line {line}" if line else str(path)
+            problems.append(
+                f"{at}: {loc[-1]} '{dotted}' cannot be imported: {str(exc).rstrip('.')}. Check "
+                f"the dotted path and that its package is importable (on sys.path)."
+            )
+    return problems
+
+
+def with_line(problem: str, raw: Any, path: Path) -> str:
+    """``problem`` with the YAML line of the dotted path it quotes, when it names no line yet."""
+    prefix = f"{path}, "
+    if not problem.startswith(prefix) or problem.startswith(f"{prefix}line "):
+        return problem
+    for loc, dotted in named_paths(raw):
+        if f"'{dotted}'" in problem:
+            line = line_of(path, loc)
+            if line:
+                return f"{prefix}line {line}, {problem.removeprefix(prefix)}"
+    return problem
 
 
 class _Collect(logging.Handler):
