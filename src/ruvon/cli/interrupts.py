@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.text import Text
 
+from ruvon.cli.exits import EXIT_INTERRUPTED
 from ruvon.providers.execution import ExecutionProvider
 
-EXIT_INTERRUPTED = 130
+__all__ = ["EXIT_INTERRUPTED", "interrupt_guard"]
 
 
 @contextmanager

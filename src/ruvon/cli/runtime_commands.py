@@ -16,7 +16,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ruvon.cli.commands import EXIT_OK, Session, make_executor
+from ruvon.cli.commands import Session, make_executor
+from ruvon.cli.exits import EXIT_OK
 from ruvon.cli.render import format_time, status_text
 from ruvon.cli.store import opened_store
 from ruvon.runtime.leases import LeaseStore, WorkerInfo, Zombie
