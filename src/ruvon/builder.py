@@ -39,6 +39,7 @@ class _Entry:
     workflow_type: str
     path: Path
     state_model: str | None = None
+    raw: Mapping[str, Any] | None = None  # a definition given as data, not read from ``path``
 
 
 class WorkflowBuilder:
@@ -143,6 +144,42 @@ class WorkflowBuilder:
             )
         self._entries[entry.workflow_type] = entry
 
+    def register_definition(
+        self, definition: Mapping[str, Any], *, source: str | None = None
+    ) -> str:
+        """Add a definition given as data (a dict shaped like the YAML); return its workflow type.
+
+        It is validated and its functions imported at once, so a broken definition fails here.
+
+        Args:
+            definition: The definition, with ``workflow_type``, ``initial_state_model`` and ``steps``.
+            source: A name for messages (default: ``<definition of TYPE>``).
+
+        Raises:
+            DefinitionError: The definition is invalid, or its type is already defined elsewhere.
+        """
+        workflow_type = definition.get("workflow_type")
+        if not isinstance(workflow_type, str) or not workflow_type:
+            raise DefinitionError(
+                f"{source or 'A definition given to register_definition'} has no 'workflow_type' "
+                f"string; add one (e.g. workflow_type: OrderProcessing)."
+            )
+        label = source or f"<definition of {workflow_type}>"
+        existing = self._entries.get(workflow_type)
+        if existing is not None and existing.raw is None:
+            raise DefinitionError(
+                f"The workflow_type '{workflow_type}' is defined twice: in {existing.path} and in "
+                f"{label}. Rename one of them."
+            )
+        self._entries[workflow_type] = _Entry(workflow_type, Path(label), raw=dict(definition))
+        self._loaded.pop(workflow_type, None)
+        try:
+            self.get_definition(workflow_type)
+        except Exception:
+            del self._entries[workflow_type]
+            raise
+        return workflow_type
+
     @property
     def workflow_types(self) -> dict[str, Path]:
         """Known workflow types and the files that define them."""
@@ -156,11 +193,14 @@ class WorkflowBuilder:
         entry = self._entries.get(workflow_type)
         if entry is None:
             raise self._unknown(workflow_type)
-        raw = read_yaml(entry.path)
+        raw = read_yaml(entry.path) if entry.raw is None else entry.raw
         if isinstance(raw, Mapping) and entry.state_model and "initial_state_model" not in raw:
             raw = {**raw, "initial_state_model": entry.state_model}
         loaded = load_definition(
-            raw, source=str(entry.path), path=entry.path, parameters=self.parameters
+            raw,
+            source=str(entry.path),
+            path=entry.path if entry.raw is None else None,
+            parameters=self.parameters,
         )
         self._check_children(loaded)
         self._loaded[workflow_type] = loaded

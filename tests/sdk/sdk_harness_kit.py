@@ -1,0 +1,70 @@
+"""State model and step functions for the harness tests (importable as ``sdk_harness_kit``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ruvon.models import StepContext
+
+REAL_CALLS: list[str] = []
+
+
+class Order(BaseModel):
+    order_id: str = "ORD-1"
+    amount: float = 0.0
+    validated: bool = False
+    charged: bool = False
+    shipped: bool = False
+    approved: bool | None = None
+    reviewer: str | None = None
+    route: str | None = None
+    refunded: bool = False
+    quote: dict[str, Any] | None = None
+    log: list[str] = Field(default_factory=list)
+
+
+def validate(state: Order, context: StepContext) -> dict[str, Any]:
+    REAL_CALLS.append(context.step_name)
+    return {"validated": True}
+
+
+def charge(state: Order, context: StepContext) -> dict[str, Any]:
+    REAL_CALLS.append(context.step_name)
+    return {"charged": True}
+
+
+def ship(state: Order, context: StepContext) -> dict[str, Any]:
+    REAL_CALLS.append(context.step_name)
+    return {"shipped": True}
+
+
+def refund(state: Order, context: StepContext) -> dict[str, Any]:
+    REAL_CALLS.append("refund")
+    return {"refunded": True}
+
+
+def order_definition(**changes: Any) -> dict[str, Any]:
+    """A three-step order workflow, as data."""
+    definition: dict[str, Any] = {
+        "workflow_type": "HarnessOrder",
+        "initial_state_model": "sdk_harness_kit.Order",
+        "saga_mode": True,
+        "steps": [
+            {
+                "name": "Validate",
+                "function": "sdk_harness_kit.validate",
+                "automate_next": True,
+            },
+            {
+                "name": "Charge",
+                "function": "sdk_harness_kit.charge",
+                "compensate_function": "sdk_harness_kit.refund",
+                "automate_next": True,
+            },
+            {"name": "Ship", "function": "sdk_harness_kit.ship"},
+        ],
+    }
+    definition.update(changes)
+    return definition
