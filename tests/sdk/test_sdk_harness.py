@@ -71,7 +71,7 @@ async def test_a_mock_with_a_function_gets_state_context_and_kwargs() -> None:
 async def test_an_unknown_mock_name_is_refused() -> None:
     async with TestHarness(definitions=(kit.order_definition(),)) as harness:
         harness.mock_step("Chrage", {"charged": True})
-        with pytest.raises(HarnessError, match="'Chrage'.*no such step"):
+        with pytest.raises(HarnessError, match=r"'Chrage'.*no such step"):
             await harness.start_workflow("HarnessOrder")
 
 
