@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import uuid
@@ -56,6 +57,15 @@ class WorkflowBuilder:
         config_dir: Where definitions live; default ``$RUVON_CONFIG_DIR``, else ``./config``.
         parameters: Values for ``{{ parameters.x }}`` placeholders in definitions, overriding the
             defaults under each definition's top-level ``parameters:``.
+        persistence_provider: The store ``create_workflow`` and ``load_workflow`` use when they are
+            not given one (default: one in-memory store per builder).
+        execution_provider: The executor they use when not given one (default: a thread pool).
+        observer: The observer they use when not given one (default: none).
+        registry_path: The path of a registry YAML (the published SDK's name for passing a path as
+            ``workflow_registry``).
+        expression_evaluator: The SDK's name for ``expression_evaluator_cls``; a class, or an
+            instance whose class is used.
+        template_engine: The SDK's name for ``template_engine_cls``; a class or an instance.
     """
 
     def __init__(
@@ -66,16 +76,26 @@ class WorkflowBuilder:
         config_dir: str | Path | None = None,
         *,
         parameters: Mapping[str, Any] | None = None,
+        persistence_provider: PersistenceProvider | None = None,
+        execution_provider: ExecutionProvider | None = None,
+        observer: WorkflowObserver | None = None,
+        registry_path: str | Path | None = None,
+        expression_evaluator: ExpressionEvaluator | type[ExpressionEvaluator] | None = None,
+        template_engine: TemplateEngine | type[TemplateEngine] | None = None,
     ) -> None:
         self.config_dir = Path(config_dir or os.environ.get("RUVON_CONFIG_DIR") or "config")
-        self.expression_evaluator_cls = expression_evaluator_cls
-        self.template_engine_cls = template_engine_cls
+        self.expression_evaluator_cls = _class_of(expression_evaluator, expression_evaluator_cls)
+        self.template_engine_cls = _class_of(template_engine, template_engine_cls)
         self.parameters = dict(parameters or {})
         self._entries: dict[str, _Entry] = {}
         self._unreadable: list[DefinitionError] = []
         self._loaded: dict[str, LoadedDefinition] = {}
-        self._default_persistence: PersistenceProvider | None = None
-        self._default_executor: ExecutionProvider | None = None
+        self._default_persistence: PersistenceProvider | None = persistence_provider
+        self._store_given = persistence_provider is not None
+        self._default_executor: ExecutionProvider | None = execution_provider
+        self.observer = observer
+        if workflow_registry is None and registry_path is not None:
+            workflow_registry = registry_path
         if isinstance(workflow_registry, Mapping):
             self._register_mapping(
                 workflow_registry, "the workflow_registry given to WorkflowBuilder"
@@ -180,6 +200,42 @@ class WorkflowBuilder:
             raise
         return workflow_type
 
+    def load_workflow_config(self, workflow_type: str, config_file: str | Path) -> None:
+        """Register the definition in ``config_file`` as ``workflow_type`` and load it now.
+
+        Raises:
+            DefinitionError: The file is invalid, defines another ``workflow_type``, or the type is
+                already defined by another file.
+        """
+        path = Path(config_file)
+        raw = read_yaml(path)
+        declared = raw.get("workflow_type") if isinstance(raw, Mapping) else None
+        if declared is not None and declared != workflow_type:
+            raise DefinitionError(
+                f"{path} defines workflow_type '{declared}', but load_workflow_config was asked to "
+                f"register it as '{workflow_type}'. Use the same name in both places."
+            )
+        self._add(_Entry(workflow_type, path))
+        self._loaded.pop(workflow_type, None)
+        self.get_definition(workflow_type)
+
+    def get_workflow_config(self, workflow_type: str) -> dict[str, Any]:
+        """The definition of ``workflow_type`` as data (as written, parameters substituted).
+
+        ``workflow_version`` is always present (``"1.0"`` when the file has none).
+
+        Raises:
+            WorkflowNotFound: The type is unknown.
+        """
+        loaded = self.get_definition(workflow_type)
+        config = copy.deepcopy(loaded.raw)
+        config.setdefault("workflow_version", loaded.definition.workflow_version)
+        return config
+
+    def list_available_workflows(self) -> list[str]:
+        """The known workflow types, sorted."""
+        return sorted(self._entries)
+
     @property
     def workflow_types(self) -> dict[str, Path]:
         """Known workflow types and the files that define them."""
@@ -238,7 +294,7 @@ class WorkflowBuilder:
     async def create_workflow(
         self,
         workflow_type: str,
-        persistence_provider: PersistenceProvider | None = None,
+        persistence_provider: PersistenceProvider | Mapping[str, Any] | None = None,
         execution_provider: ExecutionProvider | None = None,
         workflow_builder: WorkflowBuilder | None = None,
         expression_evaluator_cls: type[ExpressionEvaluator] | None = None,
@@ -252,16 +308,26 @@ class WorkflowBuilder:
     ) -> Workflow:
         """Create, save and return a new ACTIVE workflow of ``workflow_type``.
 
-        Omitted providers get defaults shared by this builder: in-memory persistence, a thread pool
-        of 10 workers and a no-op observer. ``metadata`` is the caller's own data, saved with the
-        workflow (``workflow.metadata``) and given to step functions as ``context.metadata``; the
-        engine never writes to it.
+        Omitted providers get the builder's (``WorkflowBuilder(persistence_provider=...,
+        execution_provider=..., observer=...)``), else defaults shared by this builder: in-memory
+        persistence, a thread pool of 10 workers and no observer. A dict as the second positional
+        argument is ``initial_data`` (``create_workflow("Order", {"id": 1})``, as the published SDK
+        allows). ``metadata`` is the caller's own data, saved with the workflow
+        (``workflow.metadata``) and given to step functions as ``context.metadata``; the engine
+        never writes to it.
 
         Raises:
             WorkflowNotFound: The type is unknown (the message lists the known ones).
             DefinitionError: The definition, its state model or a function is invalid.
             StateValidationError: ``initial_data`` does not fit the state model.
         """
+        if isinstance(persistence_provider, Mapping):
+            if initial_data is not None:
+                raise ConfigurationError(
+                    f"create_workflow('{workflow_type}', ...) got initial data twice: as the second "
+                    f"positional argument and as initial_data=. Pass it once."
+                )
+            persistence_provider, initial_data = None, persistence_provider
         loaded = self.get_definition(workflow_type)
         data = dict(initial_data or {})
         _warn_unknown_keys(loaded, data)
@@ -276,7 +342,7 @@ class WorkflowBuilder:
             state=state,
             persistence=persistence,
             executor=execution_provider or self._executor(),
-            observer=workflow_observer or NoopObserver(),
+            observer=workflow_observer or self.observer or NoopObserver(),
             expression_evaluator_cls=expression_evaluator_cls or self.expression_evaluator_cls,
             template_engine_cls=template_engine_cls or self.template_engine_cls,
             builder=workflow_builder or self,
@@ -288,18 +354,32 @@ class WorkflowBuilder:
 
     async def load_workflow(
         self,
-        workflow_id: str,
+        workflow_id: str | uuid.UUID,
         persistence_provider: PersistenceProvider | None = None,
         execution_provider: ExecutionProvider | None = None,
         workflow_observer: WorkflowObserver | None = None,
     ) -> Workflow:
         """Reload a saved workflow with the definition it was started with.
 
+        Uses ``persistence_provider``, else the builder's store (see the constructor).
+
         Raises:
-            WorkflowNotFound: No workflow with that id is stored.
+            WorkflowNotFound: No workflow with that id is stored (when the builder only has its own
+                in-memory store, the message says how to point it at a database).
         """
+        workflow_id = str(workflow_id)
         persistence = await self._persistence(persistence_provider)
-        record = await persistence.load_workflow(workflow_id)
+        try:
+            record = await persistence.load_workflow(workflow_id)
+        except WorkflowNotFound as exc:
+            if persistence_provider is not None or self._store_given:
+                raise
+            raise WorkflowNotFound(
+                f"{exc} This builder has no store of its own, so it looked in the in-memory store "
+                f"of this process only. To reload workflows saved elsewhere, create the builder "
+                f"with one: WorkflowBuilder(persistence_provider=SQLitePersistenceProvider("
+                f"'ruvon.db')), or pass persistence_provider=... to load_workflow."
+            ) from None
         source = f"the definition stored with workflow {workflow_id} ({record.workflow_type})"
         loaded = load_definition(record.definition, source=source)
         state = loaded.state_model.model_validate(record.state)
@@ -309,7 +389,7 @@ class WorkflowBuilder:
             state=state,
             persistence=persistence,
             executor=execution_provider or self._executor(),
-            observer=workflow_observer or NoopObserver(),
+            observer=workflow_observer or self.observer or NoopObserver(),
             expression_evaluator_cls=self.expression_evaluator_cls,
             template_engine_cls=self.template_engine_cls,
             builder=self,
@@ -332,6 +412,13 @@ class WorkflowBuilder:
 
             self._default_executor = ThreadPoolExecutionProvider(max_workers=10)
         return self._default_executor
+
+
+def _class_of(given: Any, default: type[Any]) -> Any:
+    """``given`` if it is a class, its class if it is an instance, else ``default``."""
+    if given is None:
+        return default
+    return given if isinstance(given, type) else type(given)
 
 
 def _warn_unknown_keys(loaded: LoadedDefinition, data: Mapping[str, Any]) -> None:

@@ -147,7 +147,6 @@ def _parallel_builder(executor: Any) -> WorkflowBuilder:
     return builder
 
 
-@pytest.mark.xfail(strict=True, reason=PHASE2)
 async def test_parallel_execution_runs_the_three_checks_at_once() -> None:
     tasks = importlib.import_module("sdk_order_processor.tasks")
     tasks.SPANS.clear()
