@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ruvon.definition_checks import (
     input_models_of,
@@ -19,8 +27,11 @@ from ruvon.definition_checks import (
 from ruvon.errors import DefinitionError
 from ruvon.loading import load_function, load_model
 from ruvon.parameters import substitute
+from ruvon.sdk_checks import sdk_problems
+from ruvon.sdk_forms import workflow_aliases, workflow_form
 from ruvon.step_models import (
     STEP_MODELS,
+    STEP_TYPE_ALIASES,
     AnyStep,
     RetryPolicy,
     RouteDefinition,
@@ -58,6 +69,11 @@ class WorkflowDefinition(Strict):
     saga_mode: bool = False
     parameters: dict[str, Any] = Field(default_factory=dict)
     steps: list[AnyStep] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sdk_form(cls, data: Any) -> Any:
+        return workflow_form(data)
 
     @field_validator("workflow_version", mode="before")
     @classmethod
@@ -119,7 +135,9 @@ def _substituted(raw: Any, source: str, parameters: Mapping[str, Any] | None) ->
 
 
 def _validate(raw: dict[str, Any], source: str, path: Path | None) -> WorkflowDefinition:
-    problems = _step_type_problems(raw, source, path)
+    raw, aliased = workflow_aliases(raw)
+    problems = [f"{_at(source, path, [key])}: {message}" for key, message in aliased]
+    problems += _step_type_problems(raw, source, path)
     try:
         definition = WorkflowDefinition.model_validate(raw)
     except ValidationError as exc:
@@ -129,7 +147,8 @@ def _validate(raw: dict[str, Any], source: str, path: Path | None) -> WorkflowDe
         problems += [f"{_at(source, path, loc)}: {m}" for loc, m in _partial_problems(raw)]
         raise DefinitionError(_join(source, problems)) from None
     located = [
-        f"{_at(source, path, loc)}: {message}" for loc, message in semantic_problems(definition)
+        f"{_at(source, path, loc)}: {message}"
+        for loc, message in [*semantic_problems(definition), *sdk_problems(definition)]
     ]
     if problems + located:
         raise DefinitionError(_join(source, problems + located))
@@ -219,7 +238,7 @@ def _step_type_problems(raw: Mapping[str, Any], source: str, path: Path | None) 
             if not isinstance(step, Mapping):
                 continue
             kind = step.get("type")
-            if isinstance(kind, str) and upper(kind) not in STEP_MODELS:
+            if isinstance(kind, str) and upper(kind) not in {*STEP_MODELS, *STEP_TYPE_ALIASES}:
                 name = step.get("name", f"#{i + 1}")
                 problems.append(
                     f"{_at(source, path, [*loc, i, 'type'])}: step '{name}' has the unknown type "
@@ -260,6 +279,10 @@ def _describe(error: Any, raw: Mapping[str, Any], source: str, path: Path | None
         return f"{where}: {subject}has an unknown key '{loc[-1]}'. {_valid_keys(loc, model)}"
     if kind == "missing":
         return f"{where}: {subject}is missing the required key '{loc[-1]}'."
+    if kind == "value_error":  # a model's own check: the message is already a sentence
+        subject, _ = _subject([*loc, ""], raw)
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return f"{where}: {subject}{message}".rstrip(".") + "."
     return f"{where}: {subject}key '{_dotted(loc)}': {error['msg']} (got {error.get('input')!r})."
 
 

@@ -74,7 +74,6 @@ async def test_decision_guide_routes_by_amount(
     assert workflow.current_step_name == target  # page fix: current_step
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}: '- default: StepName' routes")
 @pytest.mark.parametrize(
     ("amount", "target"),
     [(20000, "High_Value_Review"), (5000, "Standard_Processing"), (10, "Auto_Approve")],
