@@ -32,7 +32,6 @@ def _no_config_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}: builder providers, dependencies, execution_time")
 async def test_create_workflow_guide_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PAGES / "create_workflow")
     persistence = SQLitePersistenceProvider(db_path=":memory:")
@@ -186,7 +185,6 @@ async def test_saga_guide_success_runs_no_compensation(monkeypatch: pytest.Monke
     assert workflow.state.transaction_id is not None  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}: dependencies, context.execution_time")
 async def test_testing_guide_basic_and_reload(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PAGES / "testing")
     harness = TestHarness()
@@ -208,7 +206,6 @@ async def test_testing_guide_basic_and_reload(monkeypatch: pytest.MonkeyPatch) -
     assert await harness.run(mocked) == "COMPLETED" and mocked.state.payment_id == "PAY-X"
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}: dependencies, context.execution_time")
 async def test_testing_guide_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PAGES / "testing")
     harness = TestHarness()
