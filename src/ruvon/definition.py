@@ -240,9 +240,15 @@ def _step_type_problems(raw: Mapping[str, Any], source: str, path: Path | None) 
             kind = step.get("type")
             if isinstance(kind, str) and upper(kind) not in {*STEP_MODELS, *STEP_TYPE_ALIASES}:
                 name = step.get("name", f"#{i + 1}")
+                later = (
+                    " (schedules are not supported yet; they arrive with timers and events)"
+                    if upper(kind) == "CRON_SCHEDULE"
+                    else ""
+                )
                 problems.append(
                     f"{_at(source, path, [*loc, i, 'type'])}: step '{name}' has the unknown type "
-                    f"'{kind}'. Valid step types: {', '.join(STEP_MODELS)}."
+                    f"'{kind}'{later}. Valid step types: "
+                    f"{', '.join([*STEP_MODELS, *STEP_TYPE_ALIASES])}."
                 )
             visit(step.get("loop_body"), [*loc, i, "loop_body"])
 
