@@ -132,7 +132,6 @@ async def test_human_guide_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
     assert workflow.state.approved is False
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}: http_config and the SDK's output_key")
 async def test_http_guide_stores_the_parsed_body_and_routes_on_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -43,7 +43,8 @@ async def run_http(run: StepRun) -> StepOutcome:
     """Run an HTTP step: render the request from the state, send it, check the status.
 
     The result is ``{"status_code", "headers", "body"}`` (``body`` parsed when the response is
-    JSON, else text). With ``output_key`` the same dict is validated into that state field.
+    JSON, else text). With ``output_key``, :func:`stored_response` of it is validated into that
+    state field.
 
     Raises:
         ConfigurationError: httpx is not installed.
@@ -70,10 +71,29 @@ async def run_http(run: StepRun) -> StepOutcome:
     _check_status(run, step, request, response)
     if step.output_key is not None:
         try:
-            apply_result(run.state, {step.output_key: result}, run.where, step_name=step.name)
+            apply_result(
+                run.state,
+                {step.output_key: stored_response(step, result)},
+                run.where,
+                step_name=step.name,
+            )
         except StepFailed as exc:  # the request succeeded: sending it again would not help
             raise StepFailed(str(exc), step_name=step.name, retryable=False) from None
     return StepOutcome(result=result, state=run.state)
+
+
+def stored_response(step: HttpStep, response: dict[str, Any]) -> Any:
+    """What ``output_key`` receives: the whole response, the body, or the parts in ``includes``.
+
+    Without ``includes`` (our flat form) it is ``{"status_code", "headers", "body"}``; with
+    ``includes: [body]`` (the default of the SDK's ``http_config:`` form) the body alone; with more
+    than the body, a dict of the parts named.
+    """
+    if step.includes is None:
+        return response
+    if step.includes == ["body"]:
+        return response["body"]
+    return {part: response[part] for part in step.includes}
 
 
 def _import_httpx() -> Any:
