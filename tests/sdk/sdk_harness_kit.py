@@ -68,3 +68,8 @@ def order_definition(**changes: Any) -> dict[str, Any]:
     }
     definition.update(changes)
     return definition
+
+
+def greet(state: Any, context: StepContext) -> dict[str, Any]:
+    """A step over a dict state (``builtins.dict``): reads with ``get`` and ``[]``."""
+    return {"greeting": f"Hello, {state.get('name', 'World')}!", "count": state["count"] + 1}

@@ -36,7 +36,7 @@ def _no_config_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}; builtins.dict state; execute_next_step")
+@pytest.mark.xfail(strict=True, reason="needs Workflow.execute_next_step")
 async def test_getting_started_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PAGES / "getting_started")
     persistence = SQLitePersistenceProvider(db_path=":memory:")

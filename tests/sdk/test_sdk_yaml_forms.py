@@ -311,3 +311,42 @@ def test_a_template_mixed_into_text_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_type_still_lists_the_valid_ones(tmp_path: Path) -> None:
     text = problems_of(definition({"name": "S", "type": "CRON_SCHEDULE"}), tmp_path)
     assert "unknown type 'CRON_SCHEDULE'" in text and "FIRE_AND_FORGET" in text
+
+
+# -- builtins.dict state ------------------------------------------------------------------------
+async def test_a_dict_state_takes_any_field_and_reads_like_a_dict() -> None:
+    from ruvon.testing import TestHarness
+
+    raw = {
+        "workflow_type": "Hello",
+        "initial_state_model": "builtins.dict",
+        "steps": [
+            {
+                "name": "Greet",
+                "type": "DECISION",
+                "function": f"{KIT}.greet",
+                "automate_next": True,
+                "routes": [
+                    {"condition": "state.count > 1", "target": "Again"},
+                    {"default": "Done"},
+                ],
+            },
+            {"name": "Again", "function": f"{KIT}.greet"},
+            {"name": "Done", "function": f"{KIT}.greet"},
+        ],
+    }
+    async with TestHarness(definitions=(raw,)) as harness:
+        workflow = await harness.start_workflow("Hello", {"name": "Alice", "count": 0})
+        assert await harness.run(workflow) == "COMPLETED"
+        state = workflow.state
+        assert state.get("greeting") == "Hello, Alice!" and state["count"] == 2  # type: ignore[attr-defined]
+        assert "name" in state and state.get("missing", 7) == 7  # type: ignore[operator,attr-defined]
+        assert harness.step_path(workflow) == ["Greet", "Done"]
+        reloaded = await harness.load_workflow(workflow.id)
+        assert reloaded.state.model_dump() == {
+            "name": "Alice",
+            "count": 3,
+            "greeting": "Hello, Alice!",
+        }
+        with pytest.raises(KeyError):
+            _ = state["nope"]  # type: ignore[index]
