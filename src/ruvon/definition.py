@@ -25,6 +25,7 @@ from ruvon.definition_checks import (
     state_field_problems,
 )
 from ruvon.errors import DefinitionError
+from ruvon.injection import Expansion, expand
 from ruvon.loading import load_function, load_model
 from ruvon.parameters import substitute
 from ruvon.sdk_checks import sdk_problems
@@ -98,10 +99,15 @@ class LoadedDefinition:
     step_index: dict[str, int] = field(default_factory=dict)
     async_functions: frozenset[str] = frozenset()
 
+    expansion: Expansion | None = None
+
     @property
     def steps(self) -> list[StepBase]:
-        """The steps in order."""
-        return list(self.definition.steps)
+        """The steps in run order: the file's top-level steps, each followed by the steps its
+        ``dynamic_injection`` rules may insert."""
+        if self.expansion is None:
+            self.expansion = expand(self.definition.steps)
+        return self.expansion.steps
 
 
 def parse_definition(
@@ -194,6 +200,7 @@ def load_definition(
         raise problems[0]
     if problems:
         raise DefinitionError(_join(source, [str(p) for p in problems]))
+    expansion = expand(definition.steps)
     return LoadedDefinition(
         definition=definition,
         raw=dict(raw),
@@ -201,7 +208,8 @@ def load_definition(
         state_model=state_model,
         functions=functions,
         input_models=input_models,
-        step_index={step.name: i for i, step in enumerate(definition.steps)},
+        step_index={step.name: i for i, step in enumerate(expansion.steps)},
+        expansion=expansion,
         async_functions=frozenset(
             p for p, f in functions.items() if inspect.iscoroutinefunction(f)
         ),

@@ -56,5 +56,14 @@ def _dependency_problems(steps: Sequence[StepBase], loc: Loc, before: list[str])
             )
         if isinstance(step, LoopStep):
             problems += _dependency_problems(step.loop_body, [*loc, i, "loop_body"], earlier)
+            problems += [
+                (
+                    [*loc, i, "loop_body", k, "dynamic_injection"],
+                    f"step '{body.name}' is inside LOOP '{step.name}'; 'dynamic_injection' works on "
+                    f"top-level steps only. Move the rule to the LOOP step or to a top-level step.",
+                )
+                for k, body in enumerate(step.loop_body)
+                if body.dynamic_injection is not None
+            ]
         earlier.append(step.name)
     return problems

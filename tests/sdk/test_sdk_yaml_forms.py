@@ -350,3 +350,45 @@ async def test_a_dict_state_takes_any_field_and_reads_like_a_dict() -> None:
         }
         with pytest.raises(KeyError):
             _ = state["nope"]  # type: ignore[index]
+
+
+def _injection_workflow() -> dict[str, Any]:
+    review = {"name": "Manual_Review", "type": "HUMAN_IN_LOOP", "automate_next": True}
+    audit = step("Audit", automate_next=True, function=f"{KIT}.charge")
+    rules = [
+        {"condition_key": "route", "value_match": "high", "steps_to_insert": [review]},
+        {"condition_key": "state.amount", "value_is_not": [0], "steps_to_insert": [audit]},
+    ]
+    return definition(
+        step("Evaluate", automate_next=True, dynamic_injection={"rules": rules}),
+        step("Done", function=f"{KIT}.ship"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"route": "low", "amount": 0}, ["Evaluate", "Done"]),
+        ({"route": "low", "amount": 5}, ["Evaluate", "Audit", "Done"]),
+        ({"route": "high", "amount": 0}, ["Evaluate", "Manual_Review", "Done"]),
+        ({"route": "high", "amount": 5}, ["Evaluate", "Manual_Review", "Audit", "Done"]),
+    ],
+)
+async def test_dynamic_injection_inserts_the_steps_of_matching_rules(
+    data: dict[str, Any], path: list[str]
+) -> None:
+    from ruvon.testing import TestHarness
+
+    async with TestHarness(definitions=(_injection_workflow(),)) as harness:
+        workflow = await harness.start_workflow("Forms", data)
+        status = await harness.run(workflow, {"Manual_Review": {"reviewer": "kim"}})
+        assert status == "COMPLETED"
+        assert harness.step_path(workflow) == path
+        assert workflow.state.shipped and workflow.state.charged == ("Audit" in path)
+
+
+def test_dynamic_injection_inside_a_loop_body_is_refused(tmp_path: Path) -> None:
+    rule = {"condition_key": "route", "value_match": 1, "steps_to_insert": [step("X")]}
+    body = [step("Inner", dynamic_injection={"rules": [rule]})]
+    loop = {"name": "L", "type": "LOOP", "iterate_over": "log", "loop_body": body}
+    assert "top-level steps only" in problems_of(definition(loop), tmp_path)
