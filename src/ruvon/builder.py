@@ -26,6 +26,7 @@ from ruvon.providers.persistence import PersistenceProvider
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.results import accepted_keys, extra_mode
 from ruvon.step_models import SubWorkflowStep
+from ruvon.template_names import TemplateNames
 from ruvon.workflow import Workflow
 from ruvon.yaml_source import read_yaml
 
@@ -94,6 +95,8 @@ class WorkflowBuilder:
         self._store_given = persistence_provider is not None
         self._default_executor: ExecutionProvider | None = execution_provider
         self.observer = observer
+        #: What templates may read as env.X / secrets.X (a registry file may add names).
+        self.template_names = TemplateNames.from_sources()
         if workflow_registry is None and registry_path is not None:
             workflow_registry = registry_path
         if isinstance(workflow_registry, Mapping):
@@ -129,6 +132,7 @@ class WorkflowBuilder:
                 f"{path}: a workflow registry needs a 'workflows:' list of entries with 'type', "
                 f"'config_file' and 'initial_state_model'."
             )
+        self.template_names = TemplateNames.from_sources(raw)
         base = path.parent
         for i, item in enumerate(workflows):
             if not isinstance(item, Mapping) or "type" not in item or "config_file" not in item:
@@ -259,6 +263,7 @@ class WorkflowBuilder:
             parameters=self.parameters,
         )
         self._check_children(loaded)
+        loaded.template_names = self.template_names
         self._loaded[workflow_type] = loaded
         return loaded
 
@@ -382,6 +387,7 @@ class WorkflowBuilder:
             ) from None
         source = f"the definition stored with workflow {workflow_id} ({record.workflow_type})"
         loaded = load_definition(record.definition, source=source)
+        loaded.template_names = self.template_names
         state = loaded.state_model.model_validate(record.state)
         return Workflow(
             workflow_id=record.id,

@@ -42,6 +42,7 @@ from ruvon.step_models import (
     TaskDefinition,
     upper,
 )
+from ruvon.template_names import TemplateNames
 from ruvon.yaml_source import line_of
 
 __all__ = [
@@ -100,6 +101,8 @@ class LoadedDefinition:
     async_functions: frozenset[str] = frozenset()
 
     expansion: Expansion | None = None
+    #: Names templates may read as ``env.X`` / ``secrets.X`` (set by the builder).
+    template_names: TemplateNames | None = None
 
     @property
     def steps(self) -> list[StepBase]:

@@ -17,6 +17,7 @@ from ruvon.providers.template_engine import TemplateEngine
 from ruvon.results import apply_result
 from ruvon.step_models import HttpStep, RetryPolicy
 from ruvon.steps.base import StepKind, StepOutcome, StepRun
+from ruvon.template_names import TemplateNames, template_values
 
 if TYPE_CHECKING:
     import httpx
@@ -60,7 +61,9 @@ async def run_http(run: StepRun) -> StepOutcome:
         )
     lib = _import_httpx()
     _check_output_key(run, step)
-    engine = run.workflow.template_engine_cls({**run.kwargs, "state": run.state})
+    engine = run.workflow.template_engine_cls(
+        {**run.kwargs, "state": run.state, **_allowed_names(run, step)}
+    )
     request = render_request(step, engine, run.where, step.name)
     response = await _send(lib, run, step, request)
     result = {
@@ -80,6 +83,30 @@ async def run_http(run: StepRun) -> StepOutcome:
         except StepFailed as exc:  # the request succeeded: sending it again would not help
             raise StepFailed(str(exc), step_name=step.name, retryable=False) from None
     return StepOutcome(result=result, state=run.state)
+
+
+def _allowed_names(run: StepRun, step: HttpStep) -> dict[str, Any]:
+    """``env`` / ``secrets`` for the step's templates: only the names the deployer allows."""
+    templates = [("url", step.url)]
+    templates += [(f"headers.{k}", v) for k, v in step.headers.items()]
+    templates += [(f"query.{k}", v) for k, v in step.query.items()]
+    templates += _body_templates(step.body, "body")
+    names = run.loaded.template_names or TemplateNames.from_sources()
+    try:
+        values = template_values(templates, names, run.where)
+    except TemplateError as exc:
+        raise StepFailed(str(exc), step_name=step.name, retryable=False) from None
+    return {ns: found for ns, found in values.items() if found}
+
+
+def _body_templates(value: Any, key: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(key, value)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in _body_templates(v, f"{key}.{k}")]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _body_templates(v, f"{key}[{i}]")]
+    return []
 
 
 def stored_response(step: HttpStep, response: dict[str, Any]) -> Any:

@@ -89,6 +89,7 @@ class TestHarness:
         self._source = WorkflowBuilder(config_dir=config_dir, parameters=parameters)
         # Holds the mocked copies; an empty registry keeps it from discovering files itself.
         self._builder = WorkflowBuilder({}, config_dir=config_dir, parameters=parameters)
+        self._builder.template_names = self._source.template_names
         self._given: dict[str, dict[str, Any]] = {}
         self._steps: dict[str, StepMock] = {}
         self._compensations: dict[str, StepMock] = {}
