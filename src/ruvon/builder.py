@@ -321,6 +321,9 @@ class WorkflowBuilder:
         (``workflow.metadata``) and given to step functions as ``context.metadata``; the engine
         never writes to it.
 
+        When the first step has ``automate_start: true``, it runs before this returns (and the
+        steps after it while they chain).
+
         Raises:
             WorkflowNotFound: The type is unknown (the message lists the known ones).
             DefinitionError: The definition, its state model or a function is invalid.
@@ -355,6 +358,8 @@ class WorkflowBuilder:
             metadata=dict(metadata or {}),
         )
         await workflow.start()
+        if workflow.steps[0].automate_start:  # the SDK's "this step starts by itself"
+            await workflow.next_step()
         return workflow
 
     async def load_workflow(

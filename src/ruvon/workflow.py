@@ -221,7 +221,9 @@ class Workflow:
                 await transitions.fail_step(self, step, message, started, WorkflowStatus.FAILED)
                 return self.last_result, None
             next_name = await transitions.advance(self, step, outcome, started, next_index)
-            if next_name is None or not step.automate_next:
+            if next_name is None or not (
+                step.automate_next or self.steps[self.current_step].automate_start
+            ):
                 return outcome.result, next_name
             step = self._steps[self.current_step]
 

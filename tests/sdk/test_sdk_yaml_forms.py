@@ -392,3 +392,22 @@ def test_dynamic_injection_inside_a_loop_body_is_refused(tmp_path: Path) -> None
     body = [step("Inner", dynamic_injection={"rules": [rule]})]
     loop = {"name": "L", "type": "LOOP", "iterate_over": "log", "loop_body": body}
     assert "top-level steps only" in problems_of(definition(loop), tmp_path)
+
+
+async def test_automate_start_runs_a_step_without_a_call() -> None:
+    from ruvon.testing import TestHarness
+
+    raw = definition(
+        step("Validate", automate_start=True),
+        step("Charge", function=f"{KIT}.charge"),
+        step("Ship", function=f"{KIT}.ship", automate_start=True),
+    )
+    async with TestHarness(definitions=(raw,)) as harness:
+        workflow = await harness.start_workflow("Forms")
+        # The first step started on creation; Charge waits for a call (no automate_next, no start).
+        assert harness.step_path(workflow) == ["Validate"]
+        assert workflow.current_step_name == "Charge"
+        await harness.next_step(workflow)
+        # Ship starts by itself after Charge.
+        assert harness.step_path(workflow) == ["Validate", "Charge", "Ship"]
+        assert workflow.status == "COMPLETED"
