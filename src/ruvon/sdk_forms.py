@@ -134,6 +134,7 @@ def _retry_policy(step: dict[str, Any]) -> dict[str, Any]:
         "max_attempts": policy.max_attempts,
         "backoff_seconds": policy.delay_seconds,
         "backoff_multiplier": 1.0,
+        "jitter": 0.0,
     }
     return step
 
