@@ -62,6 +62,11 @@ class EngineRecord:
         sub_workflows: Child workflows that SUB_WORKFLOW steps wait for, by step name.
         saga_completed: Steps with a ``compensate_function`` that completed, in order.
         compensations: The compensations that ran when a saga failed.
+        saga_mode: Compensation was turned on with ``enable_saga_mode()`` (the YAML's
+            ``saga_mode`` is in the definition).
+        paused_by: The step that finished by pausing (``WorkflowPauseDirective``); the workflow
+            waits for input for the step after it.
+        cancel_reason: Why ``cancel(reason=...)`` cancelled the workflow.
     """
 
     error: Failure | None = None
@@ -71,6 +76,9 @@ class EngineRecord:
     sub_workflows: dict[str, PendingChild] = field(default_factory=dict)
     saga_completed: list[str] = field(default_factory=list)
     compensations: list[Compensation] = field(default_factory=list)
+    saga_mode: bool = False
+    paused_by: str | None = None
+    cancel_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""
@@ -89,6 +97,12 @@ class EngineRecord:
             data["saga_completed"] = list(self.saga_completed)
         if self.compensations:
             data["compensations"] = [c.to_dict() for c in self.compensations]
+        if self.saga_mode:
+            data["saga_mode"] = True
+        if self.paused_by is not None:
+            data["paused_by"] = self.paused_by
+        if self.cancel_reason is not None:
+            data["cancel_reason"] = self.cancel_reason
         return data
 
     @classmethod
@@ -120,6 +134,9 @@ class EngineRecord:
                 for c in _list(data.get("compensations"))
                 if isinstance(c, Mapping)
             ],
+            saga_mode=data.get("saga_mode") is True,
+            paused_by=_text(data.get("paused_by")),
+            cancel_reason=_text(data.get("cancel_reason")),
         )
 
 
@@ -132,6 +149,10 @@ def _failure(value: Any) -> Failure | None:
         message=str(value.get("message") or ""),
         at=float(at) if isinstance(at, int | float) else 0.0,
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ruvon import attempts, routing, transitions
+from ruvon import attempts, pausing, routing, transitions
 from ruvon.definition import LoadedDefinition
 from ruvon.engine_record import Compensation, EngineRecord, Failure
 from ruvon.errors import RuvonError, WorkflowStateError
@@ -22,6 +22,7 @@ from ruvon.providers.template_engine import TemplateEngine
 from ruvon.step_models import StepBase
 from ruvon.steps.base import StepOutcome
 from ruvon.steps.dispatch import validate_input
+from ruvon.workflow_api import WorkflowApi
 
 if TYPE_CHECKING:
     from ruvon.steps.base import BuilderHandle
@@ -37,7 +38,7 @@ _RUNNABLE = frozenset(
 )
 
 
-class Workflow:
+class Workflow(WorkflowApi):
     """A running workflow. Create one with ``WorkflowBuilder.create_workflow``.
 
     Attributes:
@@ -193,9 +194,12 @@ class Workflow:
                 f"Check workflow.status before calling next_step(), or retry() a FAILED workflow."
             )
         step = self._steps[self.current_step]
-        if self.status is WorkflowStatus.WAITING_HUMAN and user_input is None:
+        if self.status is WorkflowStatus.WAITING_HUMAN and pausing.is_empty(user_input):
             return None, step.name
-        validated = validate_input(self.loaded, step, user_input)
+        if self.status is WorkflowStatus.WAITING_HUMAN and self.engine.paused_by is not None:
+            validated = await pausing.resume(self, step, user_input)
+        else:
+            validated = validate_input(self.loaded, step, user_input)
         if self.status is not WorkflowStatus.ACTIVE:
             await self.set_status(WorkflowStatus.ACTIVE)
         timed = overrides(self.observer, "on_step_started")
@@ -208,6 +212,8 @@ class Workflow:
             validated = None
             if outcome is None:
                 return self.last_result, None
+            if outcome.paused is not None:  # the step is finished; input goes to the next one
+                return outcome.result, await pausing.finish(self, step, outcome, started)
             if outcome.wait is not None:
                 if not await transitions.wait(self, step, outcome, started):
                     return self.last_result, None
@@ -286,8 +292,12 @@ class Workflow:
             self.engine.error = None
         await self.set_status(WorkflowStatus.ACTIVE, save=True)
 
-    async def cancel(self) -> None:
-        """Mark the workflow CANCELLED and save it; no further step runs."""
+    async def cancel(self, reason: str | None = None) -> None:
+        """Mark the workflow CANCELLED and save it; no further step runs (no compensation).
+
+        Args:
+            reason: Why, kept with the workflow and written to its execution log.
+        """
         if self.status.is_terminal:
             raise WorkflowStateError(
                 f"Workflow {self.id} is already {self.status.value}; only a running workflow can be "
@@ -295,6 +305,9 @@ class Workflow:
             )
         for future in self.pending_async.values():
             future.cancel()
+        self.engine.cancel_reason = reason
+        if reason is not None:
+            self.add_log([LogEntry(self.id, "CANCELLED", self.current_step_name, message=reason)])
         await self.set_status(WorkflowStatus.CANCELLED, save=True)
 
     def take_log(self) -> list[LogEntry]:

@@ -23,7 +23,6 @@ from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
 from ruvon.testing import TestHarness
 
 PAGES = Path(__file__).resolve().parent / "pages"
-PHASE2 = "needs the SDK-compatibility forms"
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +86,6 @@ async def test_step_types_page_default_route(
     assert workflow.current_step_name == target
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}: dependencies; a pausing step is finished")
 async def test_human_guide_pauses_then_the_next_step_gets_the_input(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -116,7 +114,6 @@ async def test_human_guide_pauses_then_the_next_step_gets_the_input(
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}: dependencies; a pausing step is finished")
 async def test_human_guide_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PAGES / "human")
     harness = TestHarness()
@@ -168,7 +165,6 @@ async def _saga_mode_run(monkeypatch: pytest.MonkeyPatch, fail: bool) -> object:
     return workflow
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}: enable_saga_mode()")
 async def test_saga_guide_compensates_on_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     workflow = await _saga_mode_run(monkeypatch, fail=True)
     assert workflow.status == "FAILED_ROLLED_BACK"  # type: ignore[attr-defined]
@@ -176,7 +172,6 @@ async def test_saga_guide_compensates_on_failure(monkeypatch: pytest.MonkeyPatch
     assert workflow.state.refund_id is not None  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}: enable_saga_mode()")
 async def test_saga_guide_success_runs_no_compensation(monkeypatch: pytest.MonkeyPatch) -> None:
     workflow = await _saga_mode_run(monkeypatch, fail=False)
     assert workflow.status == "COMPLETED"  # type: ignore[attr-defined]

@@ -27,7 +27,6 @@ from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
 from ruvon.implementations.templating.jinja2 import Jinja2TemplateEngine
 
 PAGES = Path(__file__).resolve().parent / "pages"
-PHASE2 = "needs the SDK-compatibility API (builder providers/observer, load_workflow_config)"
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +35,6 @@ def _no_config_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-@pytest.mark.xfail(strict=True, reason="needs Workflow.execute_next_step")
 async def test_getting_started_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PAGES / "getting_started")
     persistence = SQLitePersistenceProvider(db_path=":memory:")
@@ -107,7 +105,6 @@ async def _task_manager(db_path: str) -> Any:
     return workflow, paused, steps.RAN
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}; a pausing step is finished (pausing rule)")
 @pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")
 async def test_task_manager_pauses_for_approval_then_completes(tmp_path: Path) -> None:
     workflow, paused, ran = await _task_manager(str(tmp_path / "tasks.db"))
@@ -213,7 +210,6 @@ async def _saga(fail: bool) -> Any:
     return workflow
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}; enable_saga_mode()")
 async def test_saga_success_runs_no_compensation() -> None:
     workflow = await _saga(fail=False)
     assert workflow.status == "COMPLETED"
@@ -223,7 +219,6 @@ async def test_saga_success_runs_no_compensation() -> None:
     assert state.workflow_status == "completed"
 
 
-@pytest.mark.xfail(strict=True, reason=f"{PHASE2}; enable_saga_mode()")
 async def test_saga_failure_compensates_in_reverse_order() -> None:
     workflow = await _saga(fail=True)
     assert workflow.status == "FAILED_ROLLED_BACK"
