@@ -73,3 +73,29 @@ def order_definition(**changes: Any) -> dict[str, Any]:
 def greet(state: Any, context: StepContext) -> dict[str, Any]:
     """A step over a dict state (``builtins.dict``): reads with ``get`` and ``[]``."""
     return {"greeting": f"Hello, {state.get('name', 'World')}!", "count": state["count"] + 1}
+
+
+class Decision(BaseModel):
+    approved: bool
+    reviewer: str
+
+
+def ask(state: Order, context: StepContext) -> dict[str, Any]:
+    """Pause for a decision (the SDK's pattern); the result merges before the wait."""
+    from ruvon.models import WorkflowPauseDirective
+
+    raise WorkflowPauseDirective(result={"route": "asked"}, waiting_for="a manager's decision")
+
+
+def record(
+    state: Order, context: StepContext, approved: bool = False, reviewer: str = "", **_: Any
+) -> dict[str, Any]:
+    """Receive the input as keyword arguments and as context.validated_input."""
+    REAL_CALLS.append(f"record:{type(context.validated_input).__name__}")
+    return {"log": [*state.log, f"{approved}:{reviewer}"]}
+
+
+def greet_on_arrival(state: Order, context: StepContext) -> dict[str, Any]:
+    """A HUMAN_IN_LOOP function that does not pause: called on arrival, then with the input."""
+    REAL_CALLS.append(f"arrival:{context.validated_input is not None}")
+    return {"log": [*state.log, "seen"]}

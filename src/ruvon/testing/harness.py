@@ -34,21 +34,29 @@ _MOVING = frozenset({WorkflowStatus.ACTIVE, WorkflowStatus.PENDING_ASYNC})
 
 
 class _PathRecorder(WorkflowObserver):
-    """Records, per workflow, the steps that finished, in order."""
+    """Records, per workflow, the steps that finished, in order; forwards every hook to the test's
+    own observer, if it gave one."""
 
-    def __init__(self) -> None:
-        self.paths: dict[str, list[str]] = {}
-
-    async def on_step_executed(
-        self,
-        workflow_id: str,
-        step_name: str,
-        step_index: int,
-        status: str,
-        result: Any,
-        current_state: dict[str, Any],
+    def __init__(
+        self, paths: dict[str, list[str]], forward: WorkflowObserver | None = None
     ) -> None:
-        self.paths.setdefault(workflow_id, []).append(step_name)
+        self.paths = paths
+        self.forward = forward
+
+
+def _forwarding(name: str) -> Any:
+    async def hook(self: _PathRecorder, *args: Any, **kwargs: Any) -> None:
+        if name == "on_step_executed":
+            self.paths.setdefault(args[0], []).append(args[1])
+        if self.forward is not None:
+            await getattr(self.forward, name)(*args, **kwargs)
+
+    hook.__name__ = name
+    return hook
+
+
+for _hook in [name for name in vars(WorkflowObserver) if name.startswith("on_")]:
+    setattr(_PathRecorder, _hook, _forwarding(_hook))
 
 
 class TestHarness:
@@ -94,7 +102,7 @@ class TestHarness:
         self._steps: dict[str, StepMock] = {}
         self._compensations: dict[str, StepMock] = {}
         self._replies: dict[str, HttpReply] = {}
-        self._recorder = _PathRecorder()
+        self._paths: dict[str, list[str]] = {}
         self._workflows: dict[str, Workflow] = {}
         #: Every call of a mocked step or task, in order.
         self.calls: list[Call] = []
@@ -183,14 +191,16 @@ class TestHarness:
     ) -> Workflow:
         """Create a workflow of ``workflow_type`` with the current mocks; it has not run yet.
 
-        Extra keyword arguments go to ``WorkflowBuilder.create_workflow``.
+        Extra keyword arguments go to ``WorkflowBuilder.create_workflow``; a
+        ``workflow_observer`` given there gets every event too.
         """
         self._prepare(workflow_type)
+        observer = _PathRecorder(self._paths, kwargs.pop("workflow_observer", None))
         workflow = await self._builder.create_workflow(
             workflow_type,
             persistence_provider=self.persistence,
             execution_provider=self.executor,
-            workflow_observer=self._recorder,
+            workflow_observer=observer,
             initial_data=initial_data,
             **kwargs,
         )
@@ -203,7 +213,7 @@ class TestHarness:
             workflow_id,
             persistence_provider=self.persistence,
             execution_provider=self.executor,
-            workflow_observer=self._recorder,
+            workflow_observer=_PathRecorder(self._paths),
         )
 
     async def next_step(self, workflow: Workflow | str, user_input: Any = None) -> Any:
@@ -258,7 +268,7 @@ class TestHarness:
     def step_path(self, workflow: Workflow | str) -> list[str]:
         """Names of the steps the workflow finished, in order (a jump back repeats names)."""
         workflow_id = workflow if isinstance(workflow, str) else workflow.id
-        return list(self._recorder.paths.get(workflow_id, []))
+        return list(self._paths.get(workflow_id, []))
 
     def assert_step_path(self, workflow: Workflow | str, expected: list[str]) -> None:
         """Fail with both paths shown unless the workflow finished exactly ``expected``."""
