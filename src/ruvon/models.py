@@ -77,6 +77,7 @@ class StepContext:
         metadata: The workflow's metadata (read it; write through returned dicts).
         loop_item: Inside a LOOP body or a dynamic PARALLEL fan-out, the current item.
         loop_index: The current item's index (or the iteration number of a WHILE loop).
+        parent_workflow_id: The id of the parent workflow, when this one is a child.
     """
 
     workflow_id: str
@@ -89,6 +90,7 @@ class StepContext:
     metadata: dict[str, Any] = field(default_factory=dict)
     loop_item: Any = None
     loop_index: int | None = None
+    parent_workflow_id: str | None = None
 
     @property
     def execution_time(self) -> datetime:
