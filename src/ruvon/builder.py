@@ -22,7 +22,7 @@ from ruvon.implementations.templating.jinja2 import Jinja2TemplateEngine
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
-from ruvon.providers.persistence import PersistenceProvider
+from ruvon.providers.persistence import PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.results import accepted_keys, extra_mode
 from ruvon.step_models import SubWorkflowStep
@@ -31,6 +31,8 @@ from ruvon.workflow import Workflow
 from ruvon.yaml_source import read_yaml
 
 REGISTRY_FILE = "workflow_registry.yaml"
+#: How many stored workflows ``list_workflows`` reads when it filters by owner keys.
+OWNER_SCAN_LIMIT = 10_000
 _log = logging.getLogger("ruvon.workflow")
 
 
@@ -310,6 +312,10 @@ class WorkflowBuilder:
         workflow_id: str | None = None,
         parent_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        owner_id: str | None = None,
+        org_id: str | None = None,
+        priority: int | None = None,
+        data_region: str | None = None,
     ) -> Workflow:
         """Create, save and return a new ACTIVE workflow of ``workflow_type``.
 
@@ -320,6 +326,10 @@ class WorkflowBuilder:
         allows). ``metadata`` is the caller's own data, saved with the workflow
         (``workflow.metadata``) and given to step functions as ``context.metadata``; the engine
         never writes to it.
+
+        ``owner_id``, ``org_id``, ``priority`` and ``data_region`` (the published SDK's
+        multi-tenancy keys) are saved with the workflow (``workflow.owner_id``, ...) and filter
+        ``list_workflows``.
 
         When the first step has ``automate_start: true``, it runs before this returns (and the
         steps after it while they chain).
@@ -357,6 +367,9 @@ class WorkflowBuilder:
             parent_id=parent_id,
             metadata=dict(metadata or {}),
         )
+        owner = {"owner_id": owner_id, "org_id": org_id, "priority": priority}
+        owner["data_region"] = data_region
+        workflow.engine.owner = {key: value for key, value in owner.items() if value is not None}
         await workflow.start()
         if workflow.steps[0].automate_start:  # the SDK's "this step starts by itself"
             await workflow.next_step()
@@ -407,6 +420,33 @@ class WorkflowBuilder:
             record=record,
         )
 
+    async def list_workflows(
+        self,
+        *,
+        status: str | None = None,
+        workflow_type: str | None = None,
+        owner_id: str | None = None,
+        org_id: str | None = None,
+        priority: int | None = None,
+        limit: int = 100,
+        persistence_provider: PersistenceProvider | None = None,
+    ) -> list[WorkflowRecord]:
+        """Stored workflows, newest first, filtered by status, type and the owner keys given.
+
+        The owner filters are applied to the records the store returns (up to
+        ``OWNER_SCAN_LIMIT`` of them), so they suit dashboards and tests, not millions of rows.
+        """
+        persistence = await self._persistence(persistence_provider)
+        wanted = {"owner_id": owner_id, "org_id": org_id, "priority": priority}
+        wanted = {key: value for key, value in wanted.items() if value is not None}
+        scan = OWNER_SCAN_LIMIT if wanted else limit
+        records = await persistence.list_workflows(
+            status=status, workflow_type=workflow_type, limit=scan
+        )
+        if wanted:
+            records = [r for r in records if _owned(r, wanted)]
+        return records[:limit]
+
     async def _persistence(self, given: PersistenceProvider | None) -> PersistenceProvider:
         if given is None:
             if self._default_persistence is None:
@@ -423,6 +463,11 @@ class WorkflowBuilder:
 
             self._default_executor = ThreadPoolExecutionProvider(max_workers=10)
         return self._default_executor
+
+
+def _owned(record: WorkflowRecord, wanted: Mapping[str, Any]) -> bool:
+    owner = record.engine.get("owner") if isinstance(record.engine, Mapping) else None
+    return isinstance(owner, Mapping) and all(owner.get(k) == v for k, v in wanted.items())
 
 
 def _class_of(given: Any, default: type[Any]) -> Any:

@@ -67,6 +67,8 @@ class EngineRecord:
         paused_by: The step that finished by pausing (``WorkflowPauseDirective``); the workflow
             waits for input for the step after it.
         cancel_reason: Why ``cancel(reason=...)`` cancelled the workflow.
+        owner: Who the workflow belongs to (``create_workflow(owner_id=..., org_id=...,
+            priority=..., data_region=...)``): the keys given, as plain data.
     """
 
     error: Failure | None = None
@@ -79,6 +81,7 @@ class EngineRecord:
     saga_mode: bool = False
     paused_by: str | None = None
     cancel_reason: str | None = None
+    owner: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""
@@ -103,6 +106,8 @@ class EngineRecord:
             data["paused_by"] = self.paused_by
         if self.cancel_reason is not None:
             data["cancel_reason"] = self.cancel_reason
+        if self.owner:
+            data["owner"] = dict(self.owner)
         return data
 
     @classmethod
@@ -137,6 +142,7 @@ class EngineRecord:
             saga_mode=data.get("saga_mode") is True,
             paused_by=_text(data.get("paused_by")),
             cancel_reason=_text(data.get("cancel_reason")),
+            owner=dict(_mapping(data.get("owner"))),
         )
 
 

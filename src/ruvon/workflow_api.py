@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from ruvon.engine_record import EngineRecord
     from ruvon.providers.persistence import LogEntry
 
+#: What ``create_workflow`` records about who a workflow belongs to.
+OWNER_KEYS = ("owner_id", "org_id", "priority", "data_region")
+
 #: Statuses in which the next step may be changed by ``jump_to_step``.
 _MOVABLE = frozenset({WorkflowStatus.ACTIVE, WorkflowStatus.WAITING_HUMAN, WorkflowStatus.FAILED})
 
@@ -90,6 +93,26 @@ class WorkflowApi:
         return copy.deepcopy(self.loaded.raw)
 
     @property
+    def owner_id(self) -> str | None:
+        """The owner given to ``create_workflow(owner_id=...)`` (multi-tenancy), else ``None``."""
+        return self.engine.owner.get("owner_id")
+
+    @property
+    def org_id(self) -> str | None:
+        """The organisation given to ``create_workflow(org_id=...)``, else ``None``."""
+        return self.engine.owner.get("org_id")
+
+    @property
+    def priority(self) -> int | None:
+        """The priority given to ``create_workflow(priority=...)``, else ``None``."""
+        return self.engine.owner.get("priority")
+
+    @property
+    def data_region(self) -> str | None:
+        """The data region given to ``create_workflow(data_region=...)``, else ``None``."""
+        return self.engine.owner.get("data_region")
+
+    @property
     def saga_mode(self) -> bool:
         """Whether a failure compensates the completed steps (YAML or ``enable_saga_mode``)."""
         return self.loaded.definition.saga_mode or self.engine.saga_mode
@@ -146,6 +169,7 @@ class WorkflowApi:
             "engine": self.engine.to_dict(),
             "error": self.error,
             "saga_mode": self.saga_mode,
+            **{key: self.engine.owner.get(key) for key in OWNER_KEYS},
             "parent_id": self.parent_id,
             "created_at": self.created_at,
         }

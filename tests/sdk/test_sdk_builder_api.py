@@ -101,3 +101,22 @@ def test_evaluator_and_engine_may_be_instances(tmp_path: Path) -> None:
         config_dir=tmp_path, expression_evaluator=SimpleExpressionEvaluator({})
     )
     assert builder.expression_evaluator_cls is SimpleExpressionEvaluator
+
+
+async def test_owner_keys_are_stored_and_listable(tmp_path: Path) -> None:
+    store = SQLitePersistenceProvider(db_path=tmp_path / "ruvon.db")
+    builder = WorkflowBuilder(config_dir=_config(tmp_path), persistence_provider=store)
+    first = await builder.create_workflow(
+        "HarnessOrder", {"amount": 1}, owner_id="tenant-a", org_id="acme", priority=5
+    )
+    await builder.create_workflow("HarnessOrder", owner_id="tenant-b", data_region="eu")
+    await builder.create_workflow("HarnessOrder")
+    reloaded = await builder.load_workflow(first.id)
+    assert (reloaded.owner_id, reloaded.org_id, reloaded.priority) == ("tenant-a", "acme", 5)
+    assert reloaded.to_dict()["owner_id"] == "tenant-a" and reloaded.data_region is None
+    mine = await builder.list_workflows(owner_id="tenant-a")
+    assert [r.id for r in mine] == [first.id]
+    assert len(await builder.list_workflows(org_id="acme", priority=5)) == 1
+    assert await builder.list_workflows(owner_id="tenant-a", priority=1) == []
+    assert len(await builder.list_workflows()) == 3
+    await store.close()
