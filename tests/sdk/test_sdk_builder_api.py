@@ -120,3 +120,19 @@ async def test_owner_keys_are_stored_and_listable(tmp_path: Path) -> None:
     assert await builder.list_workflows(owner_id="tenant-a", priority=1) == []
     assert len(await builder.list_workflows()) == 3
     await store.close()
+
+
+def test_postgres_provider_takes_the_sdk_argument_names() -> None:
+    from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+    store = PostgresPersistenceProvider(
+        db_url="postgresql://u@127.0.0.1/test", pool_min_size=2, pool_max_size=4
+    )
+    assert (store.dsn, store.min_size, store.max_size) == ("postgresql://u@127.0.0.1/test", 2, 4)
+    assert PostgresPersistenceProvider("postgresql://x/y").max_size == 10
+    with pytest.raises(ConfigurationError, match="both dsn and db_url"):
+        PostgresPersistenceProvider("postgresql://a/b", db_url="postgresql://c/d")
+    with pytest.raises(ConfigurationError, match="needs a connection string"):
+        PostgresPersistenceProvider()
+    with pytest.raises(ConfigurationError, match="min_size=5, max_size=4"):
+        PostgresPersistenceProvider(db_url="postgresql://a/b", pool_min_size=5, pool_max_size=4)

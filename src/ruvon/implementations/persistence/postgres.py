@@ -90,9 +90,23 @@ class PostgresPersistenceProvider(PersistenceProvider):
         dsn: A libpq connection string or URI.
         min_size: Connections the pool keeps open.
         max_size: Most connections the pool opens.
+        db_url, pool_min_size, pool_max_size: The published SDK's names of ``dsn``, ``min_size``
+            and ``max_size`` (keyword only; give each setting once).
     """
 
-    def __init__(self, dsn: str, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(
+        self,
+        dsn: str | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+        *,
+        db_url: str | None = None,
+        pool_min_size: int | None = None,
+        pool_max_size: int | None = None,
+    ) -> None:
+        dsn, min_size, max_size = sdk_pool_arguments(
+            dsn, min_size, max_size, db_url, pool_min_size, pool_max_size
+        )
         if not 0 <= min_size <= max_size or max_size < 1:
             raise ConfigurationError(
                 f"PostgresPersistenceProvider(min_size={min_size}, max_size={max_size}) needs "
@@ -342,4 +356,35 @@ def _task_values(record: TaskRecord) -> tuple[Any, ...]:
         record.error,
         record.started_at,
         record.ended_at,
+    )
+
+
+def sdk_pool_arguments(
+    dsn: str | None,
+    min_size: int,
+    max_size: int,
+    db_url: str | None,
+    pool_min_size: int | None,
+    pool_max_size: int | None,
+) -> tuple[str, int, int]:
+    """``(dsn, min_size, max_size)`` from ours or the SDK's argument names.
+
+    Raises:
+        ConfigurationError: No connection string, or one setting given under both names.
+    """
+    if dsn is not None and db_url is not None:
+        raise ConfigurationError(
+            "PostgresPersistenceProvider got both dsn and db_url (two names of the connection "
+            "string); pass one."
+        )
+    url = dsn if dsn is not None else db_url
+    if url is None:
+        raise ConfigurationError(
+            "PostgresPersistenceProvider needs a connection string: "
+            "PostgresPersistenceProvider('postgresql://user:pw@host/db') (or db_url=...)."
+        )
+    return (
+        url,
+        min_size if pool_min_size is None else pool_min_size,
+        max_size if pool_max_size is None else pool_max_size,
     )
