@@ -39,3 +39,24 @@ def test_registry_problems_name_the_entry_and_the_fix(tmp_path: Path) -> None:
     assert "entry 2: unknown key 'colour'" in text and "missing.yaml, which does not exist" in text
     assert "entry 3 needs 'type' and 'config_file'" in text
     assert len(problems) == 6
+
+
+def test_ruvon_validate_reads_a_registry_in_config_as_a_registry(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ruvon.cli.main import app
+
+    config = tmp_path / "config"
+    config.mkdir()
+    page = PAGES / "getting_started" / "config"
+    for name in ("hello_workflow.yaml", "workflow_registry.yaml"):
+        (config / name).write_text((page / name).read_text("utf-8"), "utf-8")
+    result = CliRunner().invoke(app, ["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "workflow_registry.yaml  (registry, 1 workflow)" in result.output
+    (config / "workflow_registry.yaml").write_text(
+        "workflows:\n  - {type: Other, config_file: hello_workflow.yaml}\n", "utf-8"
+    )
+    result = CliRunner().invoke(app, ["validate", str(config)])
+    assert result.exit_code != 0
+    assert "registers type 'Other'" in result.output

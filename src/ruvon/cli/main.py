@@ -164,6 +164,9 @@ def validate(
                     f"{report.path}  ({definition.workflow_type}, {_count(len(definition.steps), 'step')})"
                 )
             )
+        if report.ok and report.registered is not None:
+            registry = f"registry, {_count(report.registered, 'workflow')}"
+            _out.print(Text("ok  ", style="bold green") + Text(f"{report.path}  ({registry})"))
         for problem in report.problems:
             print_error(_err, problem)
     invalid = sum(not report.ok for report in reports)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ruvon.definition import LoadedDefinition, load_definition
 from ruvon.errors import RuvonError
+from ruvon.registry_file import is_registry, registry_problems
 from ruvon.yaml_source import read_yaml
 
 
@@ -17,6 +18,8 @@ class FileReport:
     path: Path
     loaded: LoadedDefinition | None = None
     problems: list[str] = field(default_factory=list)
+    #: For a registry file (a ``workflows:`` list), how many workflows it registers.
+    registered: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -28,6 +31,10 @@ def validate_file(path: Path) -> FileReport:
     """Parse, validate and import one definition file (its state model and functions too)."""
     try:
         raw = read_yaml(path)
+        if is_registry(raw):  # a workflow_registry.yaml beside the definitions
+            workflows = raw.get("workflows")
+            count = len(workflows) if isinstance(workflows, list) else 0
+            return FileReport(path, problems=registry_problems(path, raw), registered=count)
         loaded = load_definition(raw, source=str(path), path=path)
     except RuvonError as exc:  # DefinitionError, and anything else the engine reports
         return FileReport(path, problems=problem_lines(str(exc)))
