@@ -75,6 +75,7 @@ def _step_run(wf: Workflow, step: StepBase, user_input: Any, attempt: int) -> St
         validated_input=user_input,
         previous_step_result=wf.last_result,
         metadata=wf.metadata,
+        parent_workflow_id=wf.parent_id,
     )
     return _with(wf, step, wf.state, context)
 

@@ -64,6 +64,13 @@ class EngineRecord:
         compensations: The compensations that ran when a saga failed.
         executor: The kind of executor the workflow was started with (``ExecutionProvider.kind``:
             ``sync``, ``thread``, ``celery``), so ``ruvon resume``/``retry`` pick the same one.
+        saga_mode: Compensation was turned on with ``enable_saga_mode()`` (the YAML's
+            ``saga_mode`` is in the definition).
+        paused_by: The step that finished by pausing (``WorkflowPauseDirective``); the workflow
+            waits for input for the step after it.
+        cancel_reason: Why ``cancel(reason=...)`` cancelled the workflow.
+        owner: Who the workflow belongs to (``create_workflow(owner_id=..., org_id=...,
+            priority=..., data_region=...)``): the keys given, as plain data.
     """
 
     error: Failure | None = None
@@ -74,6 +81,10 @@ class EngineRecord:
     saga_completed: list[str] = field(default_factory=list)
     compensations: list[Compensation] = field(default_factory=list)
     executor: str | None = None
+    saga_mode: bool = False
+    paused_by: str | None = None
+    cancel_reason: str | None = None
+    owner: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""
@@ -94,6 +105,14 @@ class EngineRecord:
             data["compensations"] = [c.to_dict() for c in self.compensations]
         if self.executor is not None:
             data["executor"] = self.executor
+        if self.saga_mode:
+            data["saga_mode"] = True
+        if self.paused_by is not None:
+            data["paused_by"] = self.paused_by
+        if self.cancel_reason is not None:
+            data["cancel_reason"] = self.cancel_reason
+        if self.owner:
+            data["owner"] = dict(self.owner)
         return data
 
     @classmethod
@@ -126,6 +145,10 @@ class EngineRecord:
                 if isinstance(c, Mapping)
             ],
             executor=str(data["executor"]) if isinstance(data.get("executor"), str) else None,
+            saga_mode=data.get("saga_mode") is True,
+            paused_by=_text(data.get("paused_by")),
+            cancel_reason=_text(data.get("cancel_reason")),
+            owner=dict(_mapping(data.get("owner"))),
         )
 
 
@@ -138,6 +161,10 @@ def _failure(value: Any) -> Failure | None:
         message=str(value.get("message") or ""),
         at=float(at) if isinstance(at, int | float) else 0.0,
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

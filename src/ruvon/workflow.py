@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ruvon import attempts, routing, transitions
+from ruvon import attempts, pausing, routing, transitions
 from ruvon.definition import LoadedDefinition
 from ruvon.engine_record import Compensation, EngineRecord, Failure
 from ruvon.errors import RuvonError, WorkflowStateError
@@ -23,6 +23,7 @@ from ruvon.runtime.session import in_session
 from ruvon.step_models import StepBase
 from ruvon.steps.base import StepOutcome
 from ruvon.steps.dispatch import validate_input
+from ruvon.workflow_api import WorkflowApi
 
 if TYPE_CHECKING:
     from ruvon.runtime.session import Session
@@ -39,7 +40,7 @@ _RUNNABLE = frozenset(
 )
 
 
-class Workflow:
+class Workflow(WorkflowApi):
     """A running workflow. Create one with ``WorkflowBuilder.create_workflow``.
 
     Attributes:
@@ -206,9 +207,12 @@ class Workflow:
                 f"Check workflow.status before calling next_step(), or retry() a FAILED workflow."
             )
         step = self._steps[self.current_step]
-        if self.status is WorkflowStatus.WAITING_HUMAN and user_input is None:
+        if self.status is WorkflowStatus.WAITING_HUMAN and pausing.is_empty(user_input):
             return None, step.name
-        validated = validate_input(self.loaded, step, user_input)
+        if self.status is WorkflowStatus.WAITING_HUMAN and self.engine.paused_by is not None:
+            validated = await pausing.resume(self, step, user_input)
+        else:
+            validated = validate_input(self.loaded, step, user_input)
         if self.status is not WorkflowStatus.ACTIVE:
             await self.set_status(WorkflowStatus.ACTIVE)
         timed = overrides(self.observer, "on_step_started")
@@ -221,6 +225,8 @@ class Workflow:
             validated = None
             if outcome is None:
                 return self.last_result, None
+            if outcome.paused is not None:  # the step is finished; input goes to the next one
+                return outcome.result, await pausing.finish(self, step, outcome, started)
             if outcome.wait is not None:
                 if not await transitions.wait(self, step, outcome, started):
                     return self.last_result, None
@@ -234,7 +240,9 @@ class Workflow:
                 await transitions.fail_step(self, step, message, started, WorkflowStatus.FAILED)
                 return self.last_result, None
             next_name = await transitions.advance(self, step, outcome, started, next_index)
-            if next_name is None or not step.automate_next:
+            if next_name is None or not (
+                step.automate_next or self.steps[self.current_step].automate_start
+            ):
                 return outcome.result, next_name
             step = self._steps[self.current_step]
 
@@ -300,8 +308,12 @@ class Workflow:
             self.engine.error = None
         await self.set_status(WorkflowStatus.ACTIVE, save=True)
 
-    async def cancel(self) -> None:
-        """Mark the workflow CANCELLED and save it; no further step runs."""
+    async def cancel(self, reason: str | None = None) -> None:
+        """Mark the workflow CANCELLED and save it; no further step runs (no compensation).
+
+        Args:
+            reason: Why, kept with the workflow and written to its execution log.
+        """
         if self.status.is_terminal:
             raise WorkflowStateError(
                 f"Workflow {self.id} is already {self.status.value}; only a running workflow can be "
@@ -309,6 +321,9 @@ class Workflow:
             )
         for future in self.pending_async.values():
             future.cancel()
+        self.engine.cancel_reason = reason
+        if reason is not None:
+            self.add_log([LogEntry(self.id, "CANCELLED", self.current_step_name, message=reason)])
         await self.set_status(WorkflowStatus.CANCELLED, save=True)
         if self.session is not None:  # a driver of this object stops at its next save
             self.session.signal.cancelled = True

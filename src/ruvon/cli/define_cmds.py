@@ -67,6 +67,9 @@ def _print_reports(reports: list[Any], graph: bool) -> None:
             if graph:
                 sys.stdout.write(mermaid_flowchart(definition))
                 sys.stdout.flush()
+        if report.ok and report.registered is not None:
+            registry = f"registry, {_count(report.registered, 'workflow')}"
+            out.print(Text("ok  ", style="bold green") + Text(f"{report.path}  ({registry})"))
         for warning in report.warnings:
             err.print(Text("warning: ", style="yellow") + Text(warning))
         for problem in report.problems:

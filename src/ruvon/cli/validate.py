@@ -13,6 +13,7 @@ from typing import Any
 from ruvon.definition import LoadedDefinition, load_definition, parse_definition
 from ruvon.errors import RuvonError
 from ruvon.loading import import_object
+from ruvon.registry_file import is_registry, registry_problems
 from ruvon.yaml_source import line_of, read_yaml
 
 # Keys whose value is the dotted path of something ruvon imports.
@@ -37,6 +38,8 @@ class FileReport:
     loaded: LoadedDefinition | None = None
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: For a registry file (a ``workflows:`` list), how many workflows it registers.
+    registered: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -66,6 +69,10 @@ def validate_file(
 
 def _load(path: Path, raw: Any, parameters: Mapping[str, Any] | None) -> FileReport:
     try:
+        if is_registry(raw):  # a workflow_registry.yaml beside the definitions
+            workflows = raw.get("workflows")
+            count = len(workflows) if isinstance(workflows, list) else 0
+            return FileReport(path, problems=registry_problems(path, raw), registered=count)
         loaded = load_definition(raw, source=str(path), path=path, parameters=parameters)
     except RuvonError as exc:  # DefinitionError, and anything else the engine reports
         problems = problem_lines(str(exc))

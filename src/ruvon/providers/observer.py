@@ -65,6 +65,33 @@ class WorkflowObserver:
     ) -> None:
         """The workflow's status changed."""
 
+    async def on_workflow_paused(self, workflow_id: str, step_name: str, reason: str) -> None:
+        """The workflow stopped to wait for input at (or after) ``step_name``."""
+
+    async def on_workflow_resumed(
+        self, workflow_id: str, step_name: str, resume_data: dict[str, Any]
+    ) -> None:
+        """A waiting workflow got input; ``step_name`` is the step that receives it."""
+
+    async def on_compensation_started(
+        self, workflow_id: str, step_name: str, step_index: int
+    ) -> None:
+        """A saga compensation of ``step_name`` is about to run."""
+
+    async def on_compensation_completed(
+        self,
+        workflow_id: str,
+        step_name: str,
+        success: bool,
+        error: Exception | str | None = None,
+    ) -> None:
+        """A saga compensation ran; ``error`` says why it failed when ``success`` is False."""
+
+    async def on_child_workflow_started(
+        self, parent_id: str, child_id: str, child_type: str
+    ) -> None:
+        """A step started a child workflow (SUB_WORKFLOW, FIRE_AND_FORGET or the directive)."""
+
 
 _log = logging.getLogger("ruvon.workflow")
 
