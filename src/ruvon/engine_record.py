@@ -62,6 +62,9 @@ class EngineRecord:
         sub_workflows: Child workflows that SUB_WORKFLOW steps wait for, by step name.
         saga_completed: Steps with a ``compensate_function`` that completed, in order.
         compensations: The compensations that ran when a saga failed.
+        trace: The workflow's trace context as W3C headers (``{"traceparent": ...}``), written by
+            a tracing observer when the workflow is created, so every process that drives it
+            later continues the same trace (see ``ruvon.observability.otel``).
     """
 
     error: Failure | None = None
@@ -71,6 +74,7 @@ class EngineRecord:
     sub_workflows: dict[str, PendingChild] = field(default_factory=dict)
     saga_completed: list[str] = field(default_factory=list)
     compensations: list[Compensation] = field(default_factory=list)
+    trace: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""
@@ -89,6 +93,8 @@ class EngineRecord:
             data["saga_completed"] = list(self.saga_completed)
         if self.compensations:
             data["compensations"] = [c.to_dict() for c in self.compensations]
+        if self.trace:
+            data["trace"] = dict(self.trace)
         return data
 
     @classmethod
@@ -120,6 +126,11 @@ class EngineRecord:
                 for c in _list(data.get("compensations"))
                 if isinstance(c, Mapping)
             ],
+            trace={
+                str(k): v
+                for k, v in _mapping(data.get("trace")).items()
+                if isinstance(v, str) and len(v) <= 512
+            },
         )
 
 

@@ -24,6 +24,7 @@ import asyncio
 import inspect
 import logging
 import math
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -414,8 +415,8 @@ def _outcome_from(item: dict[str, Any]) -> TaskOutcome:
 
 
 def _message(batch: ParallelBatch, state: dict[str, Any], calls: list[TaskCall]) -> dict[str, Any]:
-    """The JSON message of one chunk."""
-    return {
+    """The JSON message of one chunk (with ``trace``: the sender's span context, see otel)."""
+    message = {
         "v": 1,
         "workflow_id": batch.workflow_id,
         "workflow_type": batch.workflow_type,
@@ -427,6 +428,11 @@ def _message(batch: ParallelBatch, state: dict[str, Any], calls: list[TaskCall])
         "share_state": batch.share_state,
         "tasks": [_task_message(c) for c in calls],
     }
+    if "ruvon.observability.otel" in sys.modules:  # a tracer is in use: workers join its trace
+        carrier = sys.modules["ruvon.observability.otel"].inject()
+        if carrier:
+            message["trace"] = carrier
+    return message
 
 
 def _task_message(call: TaskCall) -> dict[str, Any]:
