@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 CORE = Path(__file__).resolve().parent.parent / "core"
-if str(CORE) not in sys.path:
-    sys.path.insert(0, str(CORE))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [p for p in (str(CORE), str(HERE)) if p not in sys.path]
 
 from ruvon.builder import WorkflowBuilder  # noqa: E402
 

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from obs_kit import FAILING, FLOW, PARTIAL
+
 from ruvon.builder import WorkflowBuilder
 from ruvon.engine_record import EngineRecord
 from ruvon.implementations.execution.sync import SyncExecutor
@@ -14,53 +16,6 @@ from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
 from ruvon.models import WorkflowStatus
 from ruvon.observability.composite import CompositeObserver
 from ruvon.observability.otel import OpenTelemetryObserver
-
-FLOW = """\
-workflow_type: "Traced"
-initial_state_model: "core_kit.State"
-steps:
-  - name: "Prepare"
-    function: "core_kit.increment"
-    automate_next: true
-  - name: "Fan"
-    type: "PARALLEL"
-    automate_next: true
-    tasks:
-      - name: "left"
-        function_path: "core_kit.task_a"
-      - name: "right"
-        function_path: "core_kit.task_b"
-  - name: "Approve"
-    function: "core_kit.pause_for_input"
-    automate_next: true
-  - name: "Finish"
-    function: "core_kit.increment"
-"""
-
-FAILING = """\
-workflow_type: "Broken"
-initial_state_model: "core_kit.State"
-steps:
-  - name: "Prepare"
-    function: "core_kit.increment"
-    automate_next: true
-  - name: "Charge"
-    function: "core_kit.mutate_then_fail"
-"""
-
-PARTIAL = """\
-workflow_type: "Partial"
-initial_state_model: "core_kit.State"
-steps:
-  - name: "Fan"
-    type: "PARALLEL"
-    allow_partial_success: true
-    tasks:
-      - name: "good"
-        function_path: "core_kit.task_c"
-      - name: "bad"
-        function_path: "core_kit.task_fail"
-"""
 
 
 def by_name(finished: Any) -> dict[str, Any]:
@@ -215,7 +170,9 @@ async def test_the_composite_observer_feeds_several_observers(
     wf = await builder_for(FAILING).create_workflow("Broken", workflow_observer=both)
     await wf.run_to_completion()
     assert "step Charge" in by_name(exporter.get_finished_spans())
-    assert registry.get_sample_value("ruvon_workflows_failed_total", {"workflow_type": "Broken"}) == 1
+    assert (
+        registry.get_sample_value("ruvon_workflows_failed_total", {"workflow_type": "Broken"}) == 1
+    )
 
 
 def test_the_trace_context_round_trips_through_the_engine_record() -> None:
