@@ -192,3 +192,33 @@ def test_render_latest_defaults_to_ruvons_registry() -> None:
     body, content_type = metrics.render_latest()
     assert b"ruvon_workflows_started_total" in body or b"ruvon_workflows_started" in body
     assert content_type == metrics.CONTENT_TYPE_LATEST
+
+
+async def test_the_environment_adds_observers_next_to_the_given_one(
+    builder_for: Callable[[str], WorkflowBuilder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ruvon.implementations.observability.logging import LoggingObserver
+    from ruvon.observability import CompositeObserver
+    from ruvon.observability.otel import OpenTelemetryObserver
+
+    given = LoggingObserver()
+    builder = builder_for(FAILING)
+    plain = await builder.create_workflow("Broken", workflow_observer=given)
+    assert plain.observer is given, "no switch: the given observer alone"
+    monkeypatch.setenv("RUVON_METRICS", "1")
+    monkeypatch.setenv("RUVON_OTEL", "1")
+    wf = await builder.create_workflow("Broken", workflow_observer=given)
+    assert isinstance(wf.observer, CompositeObserver)
+    kinds = [type(o) for o in wf.observer.observers]
+    assert kinds == [LoggingObserver, OpenTelemetryObserver, metrics.PrometheusObserver]
+    assert wf.observer.observers[2] is metrics.default_observer()
+    # No SDK tracer provider is installed in this process: nothing is recorded, nothing saved.
+    assert wf.engine.trace == {}
+    before = metrics.REGISTRY.get_sample_value(
+        "ruvon_workflows_failed_total", {"workflow_type": "Broken"}
+    )
+    await wf.run_to_completion()
+    after = metrics.REGISTRY.get_sample_value(
+        "ruvon_workflows_failed_total", {"workflow_type": "Broken"}
+    )
+    assert (after or 0) - (before or 0) == 1
