@@ -302,7 +302,6 @@ def worker_spans(message: Mapping[str, Any]) -> Iterator[Any]:
                 yield span
 
         yield task_span
-        flush()
 
 
 @contextmanager
@@ -317,13 +316,6 @@ def end_task_span(span: Any, error: str | None) -> None:
     span.set_attribute("ruvon.task.status", "FAILED" if error else "COMPLETED")
     if error:
         _record_error(span, error)
-
-
-def flush() -> None:
-    """Export the spans the global tracer provider still buffers (no-op without an SDK)."""
-    force = getattr(trace.get_tracer_provider(), "force_flush", None)
-    if callable(force):
-        force(5000)
 
 
 # -- a simple exporter: spans as JSON lines --------------------------------------------------------

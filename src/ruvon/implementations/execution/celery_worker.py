@@ -165,7 +165,7 @@ def _traced(message: dict[str, Any]) -> Iterator[Any]:
         return
     try:
         from ruvon.observability import otel
-    except ImportError:  # the otel extra is not installed on this worker
+    except ConfigurationError:  # the otel extra is not installed on this worker
         yield _untraced_task
         return
     otel.configure_from_env()
