@@ -183,3 +183,61 @@ def test_the_trace_context_round_trips_through_the_engine_record() -> None:
     assert EngineRecord().to_dict() == {}, "nothing is saved without a tracer"
     odd = EngineRecord.from_dict({"trace": {"traceparent": 5, "x": "y" * 1000}})
     assert odd.trace == {}, "hand-edited or oversized entries are skipped"
+
+
+async def test_a_sub_workflow_trace_hangs_under_the_parents_step(
+    tmp_path: Path, spans: tuple[Any, Any]
+) -> None:
+    provider, exporter = spans
+    config = tmp_path / "subflows"
+    config.mkdir()
+    (config / "parent.yaml").write_text(
+        'workflow_type: "Parent"\ninitial_state_model: "core_kit.State"\nsteps:\n'
+        '  - name: "RunChild"\n    type: SUB_WORKFLOW\n    workflow_type: "Child"\n'
+        '    output_key: "details"\n    automate_next: true\n'
+        '  - name: "Finish"\n    function: "core_kit.increment"\n',
+        encoding="utf-8",
+    )
+    (config / "child.yaml").write_text(
+        'workflow_type: "Child"\ninitial_state_model: "core_kit.State"\nsteps:\n'
+        '  - name: "Inner"\n    function: "core_kit.increment"\n',
+        encoding="utf-8",
+    )
+    parent = await WorkflowBuilder(config_dir=config).create_workflow(
+        "Parent", workflow_observer=OpenTelemetryObserver(provider)
+    )
+    await parent.run_to_completion()
+    assert parent.status is WorkflowStatus.COMPLETED
+    finished = exporter.get_finished_spans()
+    found = by_name(finished)
+    assert len({span.context.trace_id for span in finished}) == 1, "the child joins the trace"
+    child_root = found["workflow Child"]
+    assert child_root.parent.span_id == found["step RunChild"].context.span_id
+    assert child_root.attributes["ruvon.workflow.parent_id"] == parent.id
+    assert found["step Inner"].parent.span_id == child_root.context.span_id
+    assert found["step Finish"].parent.span_id == found["workflow Parent"].context.span_id
+
+
+async def test_workflows_driven_concurrently_keep_their_own_traces(
+    builder_for: Callable[[str], WorkflowBuilder], spans: tuple[Any, Any]
+) -> None:
+    import asyncio
+
+    provider, exporter = spans
+    observer = OpenTelemetryObserver(provider)
+    builder = builder_for(PARTIAL)
+    flows = [
+        await builder.create_workflow(
+            "Partial",
+            execution_provider=ThreadPoolExecutionProvider(max_workers=2),
+            workflow_observer=observer,
+        )
+        for _ in range(3)
+    ]
+    await asyncio.gather(*(wf.run_to_completion() for wf in flows))
+    finished = exporter.get_finished_spans()
+    for wf in flows:
+        mine = [s for s in finished if s.attributes.get("ruvon.workflow.id") == wf.id]
+        assert len(mine) == 5, [s.name for s in mine]  # root, step, two tasks, end
+        assert len({s.context.trace_id for s in mine}) == 1
+    assert len({s.context.trace_id for s in finished}) == 3
