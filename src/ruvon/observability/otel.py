@@ -174,10 +174,8 @@ class OpenTelemetryObserver(WorkflowObserver):
             return
         span = open_step.span
         span.set_attribute("ruvon.step.status", status)
-        if error is not None:
+        if error is not None:  # success leaves the status UNSET, as OpenTelemetry advises
             _record_error(span, error)
-        else:
-            span.set_status(Status(StatusCode.OK))
         span.end()
         otel_context.detach(open_step.token)  # logs (never raises) if out of order
 
