@@ -18,6 +18,7 @@ from ruvon.errors import ConfigurationError, StateValidationError, WorkflowNotFo
 from ruvon.implementations.expression_evaluator.simple import SimpleExpressionEvaluator
 from ruvon.implementations.observability.noop import NoopObserver
 from ruvon.implementations.templating.jinja2 import Jinja2TemplateEngine
+from ruvon.observability.env import env_observer
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
@@ -166,7 +167,7 @@ class WorkflowBuilder(DefinitionCatalog):
             state=state,
             persistence=persistence,
             executor=execution_provider or self._executor(),
-            observer=workflow_observer or self.observer or NoopObserver(),
+            observer=env_observer(workflow_observer or self.observer) or NoopObserver(),
             expression_evaluator_cls=expression_evaluator_cls or self.expression_evaluator_cls,
             template_engine_cls=template_engine_cls or self.template_engine_cls,
             builder=workflow_builder or self,
@@ -248,7 +249,7 @@ class WorkflowBuilder(DefinitionCatalog):
             state=state,
             persistence=persistence,
             executor=execution_provider or self._executor(),
-            observer=workflow_observer or self.observer or NoopObserver(),
+            observer=env_observer(workflow_observer or self.observer) or NoopObserver(),
             expression_evaluator_cls=self.expression_evaluator_cls,
             template_engine_cls=self.template_engine_cls,
             builder=self,

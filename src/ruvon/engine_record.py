@@ -71,6 +71,9 @@ class EngineRecord:
         cancel_reason: Why ``cancel(reason=...)`` cancelled the workflow.
         owner: Who the workflow belongs to (``create_workflow(owner_id=..., org_id=...,
             priority=..., data_region=...)``): the keys given, as plain data.
+        trace: The workflow's trace context as W3C headers (``{"traceparent": ...}``), written by
+            a tracing observer when the workflow is created, so every process that drives it
+            later continues the same trace (see ``ruvon.observability.otel``).
     """
 
     error: Failure | None = None
@@ -85,6 +88,7 @@ class EngineRecord:
     paused_by: str | None = None
     cancel_reason: str | None = None
     owner: dict[str, Any] = field(default_factory=dict)
+    trace: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""
@@ -113,6 +117,8 @@ class EngineRecord:
             data["cancel_reason"] = self.cancel_reason
         if self.owner:
             data["owner"] = dict(self.owner)
+        if self.trace:
+            data["trace"] = dict(self.trace)
         return data
 
     @classmethod
@@ -149,6 +155,11 @@ class EngineRecord:
             paused_by=_text(data.get("paused_by")),
             cancel_reason=_text(data.get("cancel_reason")),
             owner=dict(_mapping(data.get("owner"))),
+            trace={
+                str(k): v
+                for k, v in _mapping(data.get("trace")).items()
+                if isinstance(v, str) and len(v) <= 512
+            },
         )
 
 

@@ -16,7 +16,7 @@ from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
-from ruvon.providers.observer import WorkflowObserver, notify, overrides
+from ruvon.providers.observer import WorkflowObserver, notify, notify_attach, overrides
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.runtime.session import in_session
@@ -110,6 +110,8 @@ class Workflow(WorkflowApi):
         self.resumed_step = self.current_step_name if record else None
         # The lease held while a driver runs this workflow (see ruvon.runtime.session).
         self.session: Session | None = None
+        if overrides(observer, "attach"):  # e.g. a tracer reads or writes engine.trace
+            notify_attach(observer, self)
 
     # -- read-only views -------------------------------------------------------------------------
     @property

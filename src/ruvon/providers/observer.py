@@ -14,6 +14,10 @@ class WorkflowObserver:
     dashboard never fails a workflow.
     """
 
+    def attach(self, workflow: Any) -> None:
+        """A ``Workflow`` object was made with this observer: created (before its first save,
+        ``workflow.engine`` may still be written) or loaded from the store. Synchronous."""
+
     async def on_workflow_started(
         self, workflow_id: str, workflow_type: str, initial_state: dict[str, Any]
     ) -> None:
@@ -110,3 +114,11 @@ async def notify(hook: Callable[..., Awaitable[None]], *args: Any) -> None:
         _log.exception(
             "observer hook %s raised; the workflow goes on", getattr(hook, "__name__", hook)
         )
+
+
+def notify_attach(observer: WorkflowObserver, workflow: Any) -> None:
+    """Call ``observer.attach(workflow)``; an exception from it is logged, never raised."""
+    try:
+        observer.attach(workflow)
+    except Exception:
+        _log.exception("observer hook attach raised; the workflow goes on")

@@ -6,6 +6,7 @@ See :mod:`ruvon.implementations.execution.celery` for the executor and the id sc
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -238,8 +239,8 @@ def outcome_from(item: dict[str, Any]) -> TaskOutcome:
 def chunk_message(
     batch: ParallelBatch, state: dict[str, Any], calls: list[TaskCall]
 ) -> dict[str, Any]:
-    """The JSON message of one chunk."""
-    return {
+    """The JSON message of one chunk (with ``trace``: the sender's span context, see otel)."""
+    message: dict[str, Any] = {
         "v": 1,
         "workflow_id": batch.workflow_id,
         "workflow_type": batch.workflow_type,
@@ -251,6 +252,12 @@ def chunk_message(
         "share_state": batch.share_state,
         "tasks": [task_message(c) for c in calls],
     }
+    otel = sys.modules.get("ruvon.observability.otel")
+    if otel is not None:  # a tracer is in use: the workers' spans join its trace
+        carrier = otel.inject()
+        if carrier:
+            message["trace"] = carrier
+    return message
 
 
 def task_message(call: TaskCall) -> dict[str, Any]:

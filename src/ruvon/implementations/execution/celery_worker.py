@@ -13,13 +13,14 @@ state as JSON; the worker rebuilds the state model, runs each task with :func:`r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.util
 import logging
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,14 +143,45 @@ def run_chunk(message: dict[str, Any]) -> list[dict[str, Any]]:
         share_state=bool(message.get("share_state", False)),
     )
     outcomes = []
-    for task in tasks:
-        if refusal is not None:
-            outcome = TaskOutcome(task["name"], error=refusal[0], error_type=refusal[1])
-        else:
-            assert state is not None
-            outcome = _run_one(batch, state, task, prefixes)
-        outcomes.append(_jsonable(outcome))
+    with _traced(message) as task_span:
+        for task in tasks:
+            with task_span(task["name"]) as span:
+                if refusal is not None:
+                    outcome = TaskOutcome(task["name"], error=refusal[0], error_type=refusal[1])
+                else:
+                    assert state is not None
+                    outcome = _run_one(batch, state, task, prefixes)
+                _end_span(span, outcome.error)
+            outcomes.append(_jsonable(outcome))
     return outcomes
+
+
+@contextlib.contextmanager
+def _untraced_task(name: str) -> Iterator[None]:
+    yield None
+
+
+@contextlib.contextmanager
+def _traced(message: dict[str, Any]) -> Iterator[Any]:
+    """Spans joining the caller's trace when the message carries one and OpenTelemetry is here."""
+    if not message.get("trace"):
+        yield _untraced_task
+        return
+    try:
+        from ruvon.observability import otel
+    except ConfigurationError:  # the otel extra is not installed on this worker
+        yield _untraced_task
+        return
+    otel.configure_from_env()
+    with otel.worker_spans(message) as task_span:
+        yield task_span
+
+
+def _end_span(span: Any, error: str | None) -> None:
+    if span is not None:
+        from ruvon.observability import otel
+
+        otel.end_task_span(span, error)
 
 
 class _NoState(BaseModel):
