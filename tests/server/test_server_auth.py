@@ -136,7 +136,9 @@ def test_addresses() -> None:
 
 
 def test_a_non_loopback_address_needs_a_token() -> None:
-    with pytest.raises(ConfigurationError, match="Refusing to serve .* on 0.0.0.0 without a token"):
+    with pytest.raises(
+        ConfigurationError, match=r"Refusing to serve .* on 0\.0\.0\.0 without a token"
+    ):
         check_exposure("0.0.0.0", None)
     check_exposure("0.0.0.0", TOKEN)
     check_exposure("127.0.0.1", None)
