@@ -151,9 +151,11 @@ def task_timeline(tasks: Sequence[dict[str, Any]], now: float | None = None) -> 
         name = f"{task.get('step')} › {task.get('task')}"
         status = str(task.get("status") or "RUNNING").lower()
         tip = f"{name}: {ended - began:.3f}s ({task.get('status') or 'running'})"
+        steps = {t.get("step") for t in timed}
+        label = str(task.get("task")) if len(steps) == 1 else name
         parts.append(
             f'<text class="label" x="{_LABEL_W - 8}" y="{y + 15}" text-anchor="end">'
-            f"{escape(_short(name, 30))}</text>"
+            f"{escape(_short(label, 30))}</text>"
             f'<rect class="bar {escape(status)}" data-task="{escape(task.get("task"))}" '
             f'data-start="{began:.6f}" data-end="{ended:.6f}" x="{x:.1f}" y="{y}" '
             f'width="{w:.1f}" height="{_ROW - 8}" rx="3"><title>{escape(tip)}</title></rect>'
