@@ -22,8 +22,11 @@ async def serve_with_http(
     token: str | None,
 ) -> int:
     """Serve the API and dashboard on ``address`` (and drive workflows unless ``drive`` is off)."""
+    from ruvon.server.run import check_exposure, parse_address, serve_http
+
     try:
-        from ruvon.server.run import check_exposure, parse_address, serve_http
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
     except ImportError as exc:
         raise ConfigurationError(
             f"'ruvon serve --http' needs FastAPI and uvicorn ({exc}). Install them with "

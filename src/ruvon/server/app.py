@@ -163,7 +163,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, LeaseHeld):
             body["owner"] = exc.owner
             body["lease_expires_at"] = exc.expires_at
-        if request.url.path.startswith("/ui/"):
+        if not request.url.path.startswith(("/api/", "/healthz", "/metrics", "/openapi")):
             return HTMLResponse(_error_page(str(exc)), status_code=code)
         return JSONResponse(body, status_code=code)
 
