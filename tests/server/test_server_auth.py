@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -157,3 +160,50 @@ def test_ruvon_serve_refuses_to_listen_openly_without_a_token(tmp_path: Path) ->
     assert done.returncode == 1
     assert "Refusing to serve the HTTP API and dashboard on 0.0.0.0 without a token" in done.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_ruvon_serve_http_with_a_token(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUVON_")}
+    env["RUVON_API_TOKEN"] = TOKEN
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ruvon.cli.main",
+            "serve",
+            "--http",
+            f"127.0.0.1:{port}",
+            "--no-drive",
+            "--db",
+            "x.db",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert httpx.get(url + "/api/workflows").status_code == 401
+        authorized = httpx.get(url + "/api/workflows", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert authorized.json() == {"workflows": [], "next_cursor": None}
+        assert httpx.get(
+            url + "/api/workers", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json() == {"workers": []}  # --no-drive: no worker in this process
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"dashboard and API on http://127.0.0.1:{port}/ (token required)" in err

@@ -116,6 +116,8 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MAX_BARS = 200
+"""Task runs drawn at most (the latest); a large fan-out keeps the page small."""
 _LABEL_W = 200
 _BAR_AREA = 560
 _ROW = 24
@@ -130,6 +132,8 @@ def task_timeline(tasks: Sequence[dict[str, Any]], now: float | None = None) -> 
     timed = [t for t in tasks if t.get("started_at")]
     if not timed:
         return Markup('<p class="dim">No PARALLEL task has run yet.</p>')
+    left_out = max(len(timed) - MAX_BARS, 0)
+    timed = timed[-MAX_BARS:]
     now = time.time() if now is None else now
     start = min(float(t["started_at"]) for t in timed)
     end = max(float(t.get("ended_at") or now) for t in timed)
@@ -167,4 +171,6 @@ def task_timeline(tasks: Sequence[dict[str, Any]], now: float | None = None) -> 
         f'<text class="axis" x="{_LABEL_W + _BAR_AREA}" y="{axis_y + 10}" text-anchor="end">'
         f"{span:.2f} s</text></svg>"
     )
+    if left_out:
+        parts.append(f'<p class="dim">The {left_out} earlier task runs are left out.</p>')
     return Markup("".join(parts))
