@@ -198,7 +198,7 @@ def measure(url: str, ids: list[str], seconds: int, connections: int) -> None:
         assert httpx.get(bare_url).json()["id"] == target
         for url_of in (ruvon_url, bare_url):  # warm both up
             wrk(url_of, 2, connections)
-        for _ in range(2):  # interleaved, best of two each
+        for _ in range(3):  # interleaved, best of three each
             results["ruvon"].append(wrk(ruvon_url, seconds, connections))
             results["bare"].append(wrk(bare_url, seconds, connections))
         ours, bare = max(results["ruvon"]), max(results["bare"])

@@ -32,8 +32,9 @@ def summary(record: WorkflowRecord) -> dict[str, Any]:
 
 async def load_details(persistence: PersistenceProvider, workflow_id: str) -> dict[str, Any]:
     """Everything about one workflow (raises WorkflowNotFound naming the id)."""
-    record = await persistence.load_workflow(workflow_id)
-    log = await persistence.load_log(workflow_id)
+    from ruvon.server.queries import load_with_log
+
+    record, log = await load_with_log(persistence, workflow_id)
     step = step_name_at(record) or ""
     order = declared_tasks(record, step)
     saved = await persistence.load_task_results(workflow_id, step) if order else {}

@@ -12,10 +12,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ruvon.errors import RuvonError
-from ruvon.implementations.persistence.schema import workflow_from_row
+from ruvon.errors import RuvonError, WorkflowNotFound
+from ruvon.implementations.persistence.schema import (
+    LOG_COLUMNS,
+    WORKFLOW_COLUMNS,
+    log_from_row,
+    not_found_message,
+    workflow_from_row,
+)
 from ruvon.implementations.persistence.sql import SQLPersistenceProvider
-from ruvon.providers.persistence import PersistenceProvider, WorkflowRecord
+from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
 from ruvon.runtime.session import unwrap
 
 MAX_PAGE = 500
@@ -157,3 +163,28 @@ async def change_mark(persistence: PersistenceProvider, workflow_id: str | None)
         return ":".join(str(v) for v in rows[0]) if rows else ""
     records = await store.list_workflows(limit=_FALLBACK_SCAN)
     return f"{len(records)}:{max((r.updated_at for r in records), default=0)}"
+
+
+async def load_with_log(
+    persistence: PersistenceProvider, workflow_id: str
+) -> tuple[WorkflowRecord, list[LogEntry]]:
+    """A workflow and its execution log (on PostgreSQL in one round trip).
+
+    Raises:
+        WorkflowNotFound: No such workflow (the message names the id).
+    """
+    store = unwrap(persistence)
+    if not (isinstance(store, SQLPersistenceProvider) and store.dialect.postgres):
+        return await store.load_workflow(workflow_id), await store.load_log(workflow_id)
+    columns = ", ".join(f"w.{c}" for c in WORKFLOW_COLUMNS)
+    entry = ", ".join(f"l.{c}" for c in LOG_COLUMNS)
+    sql = (
+        f"SELECT {columns}, (SELECT json_agg(json_build_array({entry}) ORDER BY l.id) "
+        f"FROM execution_log l WHERE l.workflow_id = w.id) FROM workflows w WHERE w.id = %s"
+    )
+    rows = await store._fetch(f"load workflow '{workflow_id}'", sql, (workflow_id,))
+    if not rows:
+        raise WorkflowNotFound(not_found_message(workflow_id, store._label))
+    row = rows[0]
+    record = workflow_from_row(row[:-1], store.dialect.load_json)
+    return record, [log_from_row(item) for item in row[-1] or []]
