@@ -175,6 +175,9 @@ def test_retry_after_a_failure(server: LiveServer) -> None:
         assert failed["error"]["step"] == "Finish"
         assert "the shipping service said no" in failed["error"]["message"]
         assert f"ruvon retry {workflow_id}" in failed["error"]["hint"]
+        page = client.get(f"/workflows/{workflow_id}").text
+        assert 'id="error"' in page and "the shipping service said no" in page
+        assert 'id="retry"' in page and 'class="step current failed"' in page
 
         retried = client.post(f"/api/workflows/{workflow_id}/retry")
         assert retried.status_code == 202, retried.text
