@@ -66,14 +66,28 @@ def checked_data(
     return {key: value for key, value in data.items() if key in known}
 
 
+def input_step(workflow: Workflow) -> tuple[Any, type[BaseModel] | None]:
+    """The step whose ``input_model`` checks input for ``workflow``, and that model (or None).
+
+    As in ``ruvon.pausing``: after a step paused (``engine.paused_by``), that step's model if it
+    has one, else the model of the step that receives the input (the current one).
+    """
+    current = workflow.steps[workflow.current_step]
+    models = workflow.loaded.input_models
+    paused = workflow.engine.paused_by
+    index = workflow.loaded.step_index.get(paused) if paused else None
+    if index is not None and models.get(paused or "") is not None:
+        return workflow.steps[index], models[paused or ""]
+    return current, models.get(current.name)
+
+
 def checked_input(workflow: Workflow, user_input: Any) -> Any:
     """``user_input`` for the waiting step, checked against its ``input_model``.
 
     Raises:
         InputError: It does not fit; the message names the fields and the command to retry.
     """
-    step = workflow.steps[workflow.current_step]
-    model: type[BaseModel] | None = workflow.loaded.input_models.get(step.name)
+    step, model = input_step(workflow)
     if model is None:
         return user_input
     try:
@@ -91,8 +105,7 @@ def checked_input(workflow: Workflow, user_input: Any) -> Any:
 
 def input_hint(workflow: Workflow) -> str:
     """What the waiting step of ``workflow`` takes as input, and the command that gives it."""
-    step = workflow.steps[workflow.current_step]
-    model: type[BaseModel] | None = workflow.loaded.input_models.get(step.name)
+    step, model = input_step(workflow)
     command = f"ruvon resume {workflow.id} --input"
     if model is None:
         return (

@@ -77,6 +77,26 @@ def serve(
     ] = 0.5,
     executor: Executor = ExecutorKind.thread,
     workers: Workers = 10,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            help="Also serve the HTTP API and dashboard on HOST:PORT (e.g. 127.0.0.1:8080).",
+        ),
+    ] = None,
+    drive: Annotated[
+        bool,
+        typer.Option("--drive/--no-drive", help="With --http: also drive workflows (a worker)."),
+    ] = True,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="RUVON_API_TOKEN",
+            help="With --http: the token every API call and dashboard page needs.",
+            show_default=False,
+        ),
+    ] = None,
     db: Db = DEFAULT_DB,
     config_dir: ConfigDir = None,
 ) -> None:
@@ -93,7 +113,9 @@ def serve(
             lease_seconds=lease_seconds,
             poll_seconds=poll,
         )
-        return await runtime_commands.serve_store(session, options, executor.value, workers)
+        return await runtime_commands.serve_store(
+            session, options, executor.value, workers, http=http, drive=drive, token=token
+        )
 
     finish(work)
 
