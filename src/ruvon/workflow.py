@@ -253,9 +253,17 @@ class Workflow(WorkflowApi):
         return await in_session(self, self._run_to_completion)
 
     async def _run_to_completion(self) -> WorkflowStatus:
-        while self.status in (WorkflowStatus.ACTIVE, WorkflowStatus.PENDING_ASYNC):
+        # A PENDING_SUB_WORKFLOW parent is looked at once more: its child may have ended since
+        # (a reloaded parent whose child completed goes on instead of returning at once).
+        looked = False
+        while True:
+            if self.status in (WorkflowStatus.ACTIVE, WorkflowStatus.PENDING_ASYNC):
+                looked = False
+            elif self.status is WorkflowStatus.PENDING_SUB_WORKFLOW and not looked:
+                looked = True
+            else:
+                return self.status
             await self.next_step()
-        return self.status
 
     async def checkpoint(self, state: BaseModel) -> None:
         """Save ``state``, the engine record and pending log entries now (used inside long steps)."""

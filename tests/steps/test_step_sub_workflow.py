@@ -157,3 +157,21 @@ async def test_bad_sub_workflow_definition_is_reported_with_line(env: Env) -> No
     message = str(caught.value)
     assert "step 'RunChild' is missing the required key 'workflow_type'" in message
     assert "wf0.yaml, line 6" in message and "'WAIT' or 'FIRE_AND_FORGET'" in message
+
+
+async def test_run_to_completion_of_a_reloaded_parent_whose_child_completed_goes_on(
+    env: Env,
+) -> None:
+    parent = await env.start(PARENT, HUMAN_CHILD, data={"n": 1})
+    result, _ = await parent.next_step()
+    assert parent.status == WorkflowStatus.PENDING_SUB_WORKFLOW
+    child = await env.builder().load_workflow(
+        result["child_workflow_id"], persistence_provider=env.store, execution_provider=env.executor
+    )
+    await child.next_step(user_input={"note": "approved"})
+    assert child.status == WorkflowStatus.COMPLETED
+
+    again = await env.reload(parent)
+    assert again.status == WorkflowStatus.PENDING_SUB_WORKFLOW
+    assert await again.run_to_completion() == WorkflowStatus.COMPLETED
+    assert again.state.child is not None and again.state.child["n"] == 4

@@ -24,7 +24,8 @@ from ruvon.step_models import SubWorkflowMode, SubWorkflowStep
 from ruvon.steps.base import BuilderHandle, StepKind, StepOutcome, StepRun
 
 _log = logging.getLogger("ruvon.workflow")
-_background: set[asyncio.Task[Any]] = set()
+# FIRE_AND_FORGET children this process runs in the background, by task: their ids.
+_background: dict[asyncio.Task[Any], str] = {}
 
 
 class ChildWorkflowFailed(StepFailed):
@@ -45,12 +46,24 @@ async def run_sub_workflow(run: StepRun) -> StepOutcome:
             # Serving workers run the child if this process does not get to (it exits first).
             await queue_for_workers(run.persistence, child.id)
             task = asyncio.ensure_future(_run_detached(child))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
+            _background[task] = child.id
+            task.add_done_callback(lambda done: _background.pop(done, None))
         update = {step.output_key: child.id} if step.output_key else {}
         apply_result(run.state, update, run.where, step_name=step.name)
         return StepOutcome(result={"child_workflow_id": child.id}, state=run.state)
     return await start_child(run, step.workflow_type, data, step.output_key)
+
+
+async def background_children(timeout: float | None = None) -> list[str]:
+    """Wait (up to ``timeout`` seconds) for the FIRE_AND_FORGET children this process runs.
+
+    Returns the ids of the children that were running when called. A child still running at the
+    timeout stays queued for serving workers (``ruvon serve``) or ``ruvon resume``.
+    """
+    running = dict(_background)
+    if running:
+        await asyncio.wait(list(running), timeout=timeout)
+    return list(running.values())
 
 
 async def _run_detached(child: Any) -> None:
