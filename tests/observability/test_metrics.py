@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,27 +143,6 @@ def test_a_failing_store_reports_runtime_up_zero(caplog: pytest.LogCaptureFixtur
     assert got[("ruvon_runtime_up", ())] == 0
     assert ("ruvon_queue_depth", ()) not in got
     assert "cannot read leases from a Unknown" in caplog.text
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    base = os.environ.get("RUVON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        import psycopg
-
-        with psycopg.connect(base, connect_timeout=3, autocommit=True) as conn:
-            schema = f"ruvon_obs_{uuid.uuid4().hex[:12]}"
-            conn.execute(f"CREATE SCHEMA {schema}")
-    except Exception as exc:
-        message = f"PostgreSQL is not reachable at '{base}' ({exc}); set RUVON_TEST_POSTGRES_URL."
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.mark.postgres

@@ -5,40 +5,14 @@ Without a reachable PostgreSQL server its tests are skipped, except with ``CI=tr
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from server_kit import LiveServer, write_project
 
-BASE_URL = os.environ.get("RUVON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A URL whose search_path is a new, empty schema, dropped after the test."""
-    try:
-        import psycopg
-
-        with psycopg.connect(BASE_URL, connect_timeout=3, autocommit=True) as conn:
-            schema = f"ruvon_srv_{uuid.uuid4().hex[:12]}"
-            conn.execute(f"CREATE SCHEMA {schema}")
-    except Exception as exc:
-        message = (
-            f"PostgreSQL is not reachable at '{BASE_URL}' ({exc}); set RUVON_TEST_POSTGRES_URL."
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield f"{BASE_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(BASE_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
