@@ -422,12 +422,27 @@ def serve(
     ] = 0.5,
     executor: Executor = ExecutorKind.thread,
     workers: Workers = 10,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention",
+            envvar="RUVON_RETENTION",
+            help="Purge ended workflows hourly, e.g. COMPLETED=30d,FAILED=90d (default: never).",
+        ),
+    ] = None,
     db: Db = DEFAULT_DB,
     config_dir: ConfigDir = None,
 ) -> None:
     """Claim runnable workflows and drive them until SIGTERM (then checkpoint, release, exit 0)."""
     from ruvon.cli import runtime_commands
+    from ruvon.runtime.retention import parse_retention
     from ruvon.runtime.serve import ServeOptions
+
+    try:
+        rules = parse_retention(retention) if retention else {}
+    except RuvonError as exc:
+        print_error(_err, str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
 
     session = _session(db, config_dir)
     options = ServeOptions(
@@ -435,6 +450,7 @@ def serve(
         types=tuple(types or ()),
         lease_seconds=lease_seconds,
         poll_seconds=poll,
+        retention=rules,
     )
     _finish(lambda: runtime_commands.serve_store(session, options, executor.value, workers))
 
@@ -463,6 +479,11 @@ def scan_zombies(
 
     session = _session(db, None)
     _finish(lambda: runtime_commands.scan_zombies(session, fix, as_json))
+
+
+from ruvon.cli import schedule_cmds  # noqa: E402
+
+schedule_cmds.register(app)
 
 
 def _count(number: int, noun: str) -> str:
