@@ -25,7 +25,11 @@ def start(worker: Worker) -> list[asyncio.Task[None]]:
     stopping = worker.is_stopping
     if worker.options.schedules:
         loop = schedules.schedule_loop(
-            worker.builder, worker.persistence, owner=worker.id, stopping=stopping
+            worker.builder,
+            worker.persistence,
+            owner=worker.id,
+            stopping=stopping,
+            claim_seconds=max(worker.options.lease_seconds, 1.0),
         )
         tasks.append(asyncio.create_task(loop, name="ruvon-serve-schedules"))
     if worker.options.retention:

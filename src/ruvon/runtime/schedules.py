@@ -600,6 +600,7 @@ async def schedule_loop(
     owner: str,
     stopping: Callable[[], bool],
     bound: float = LOOP_BOUND_SECONDS,
+    claim_seconds: float = CLAIM_SECONDS,
     clock: Callable[[], float] = time.time,
 ) -> None:
     """A serving worker's schedule loop: sleep until the next due tick (at most ``bound`` s),
@@ -619,7 +620,9 @@ async def schedule_loop(
             due = await next_due(persistence)
             now = clock()
             if due is not None and due <= now:
-                fired = await run_due(builder, persistence, owner=owner, now=now)
+                fired = await run_due(
+                    builder, persistence, owner=owner, now=now, claim_seconds=claim_seconds
+                )
                 # Another worker holds the due claim: look again a little later, not at once.
                 wait = 0.0 if fired else backoff
                 backoff = 0.05 if fired else min(backoff * 2, bound)
