@@ -13,9 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ruvon import state_migrations
 from ruvon.definition import LoadedDefinition, load_definition
 from ruvon.definition_checks import walk
-from ruvon.errors import ConfigurationError, DefinitionError, StateValidationError, WorkflowNotFound
+from ruvon.errors import (
+    ConfigurationError,
+    DefinitionError,
+    StateValidationError,
+    WorkflowLoadError,
+    WorkflowNotFound,
+)
 from ruvon.implementations.expression_evaluator.simple import SimpleExpressionEvaluator
 from ruvon.implementations.observability.noop import NoopObserver
 from ruvon.implementations.templating.jinja2 import Jinja2TemplateEngine
@@ -307,11 +314,18 @@ class WorkflowBuilder:
 
         Raises:
             WorkflowNotFound: No workflow with that id is stored.
+            WorkflowLoadError: The stored state or definition does not load with the current code
+                (after the state migrations, see ``ruvon.state_migrations``); the workflow was
+                marked FAILED with the same message, naming the field or function.
         """
         persistence = await self._persistence(persistence_provider)
         record = await persistence.load_workflow(workflow_id)
-        loaded = self._stored_definition(record.workflow_type, record.definition)
-        state = loaded.state_model.model_validate(record.state)
+        try:  # migrations of the stored state; a workflow that cannot load is marked FAILED
+            prepared = state_migrations.prepare(self, record)
+        except WorkflowLoadError as exc:
+            await state_migrations.mark_failed(persistence, record, str(exc))
+            raise
+        loaded, state = prepared.loaded, prepared.state
         return Workflow(
             workflow_id=record.id,
             loaded=loaded,

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ruvon.builder import WorkflowBuilder
-from ruvon.errors import LeaseLost, PersistenceError, WorkflowCancelled
+from ruvon.errors import LeaseLost, PersistenceError, WorkflowCancelled, WorkflowLoadError
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.persistence import PersistenceProvider
@@ -203,6 +203,11 @@ class Worker:
             workflow = await self.builder.load_workflow(
                 workflow_id, persistence_provider=self.persistence, execution_provider=self.executor
             )
+        except WorkflowLoadError as exc:  # marked FAILED with the hint; nothing to drive
+            self.stats.errors += 1
+            _log.error("worker %s: workflow %s is FAILED: %s", self.id, workflow_id, exc)
+            await store.release(workflow_id, self.id)
+            return
         except Exception:
             self.stats.errors += 1
             _log.exception(
