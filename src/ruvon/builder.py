@@ -325,6 +325,7 @@ class WorkflowBuilder:
         except WorkflowLoadError as exc:
             await state_migrations.mark_failed(persistence, record, str(exc))
             raise
+        record = await state_migrations.persist(persistence, record, prepared)
         loaded, state = prepared.loaded, prepared.state
         return Workflow(
             workflow_id=record.id,

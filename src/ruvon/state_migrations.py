@@ -265,3 +265,93 @@ def _step_name(record: WorkflowRecord) -> str:
         if isinstance(step, dict) and step.get("name"):
             return str(step["name"])
     return "(load)"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheck:
+    """The outcome of checking one in-flight workflow against the current code."""
+
+    workflow_id: str
+    workflow_type: str
+    status: str
+    workflow_version: str
+    problem: str | None = None
+    migrated_to: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the workflow loads (after its migrations)."""
+        return self.problem is None
+
+
+def check_record(builder: WorkflowBuilder, record: WorkflowRecord) -> StoredCheck:
+    """Check that a stored workflow loads with the current code: its definition's imports and
+    function signatures, its state after the migrations, and its current step. Writes nothing."""
+    base = StoredCheck(record.id, record.workflow_type, record.status, record.workflow_version)
+    try:
+        prepared = prepare(builder, record)
+    except WorkflowLoadError as exc:
+        return replace(base, problem=str(exc))
+    steps = prepared.loaded.steps
+    if not 0 <= record.current_step <= len(steps):
+        return replace(
+            base,
+            problem=f"Workflow {record.id} ({record.workflow_type}) is at step number "
+            f"{record.current_step}, but its definition has {len(steps)} steps. Cancel it "
+            f"('ruvon cancel {record.id}').",
+        )
+    if prepared.migrated_from is None:
+        return base
+    return replace(base, migrated_to=prepared.loaded.definition.workflow_version)
+
+
+async def persist(
+    persistence: PersistenceProvider, record: WorkflowRecord, prepared: Prepared
+) -> WorkflowRecord:
+    """Save a migrated state with its new ``workflow_version`` at once (version-checked), so the
+    migration runs once; return the record as now stored. Left unsaved (and migrated again on the
+    next load) when another writer saved the workflow meanwhile."""
+    if prepared.migrated_from is None:
+        return record
+    from ruvon.runtime.leases import lease_store_for
+    from ruvon.runtime.session import unwrap
+    from ruvon.runtime.sql_leases import SqlLeaseStore
+
+    version = prepared.loaded.definition.workflow_version
+    state = prepared.state.model_dump(mode="json")
+    raw = prepared.loaded.raw
+    now = time.time()
+    note = f"state migrated from workflow_version {prepared.migrated_from} to {version}"
+    store = lease_store_for(unwrap(persistence))
+    if not isinstance(store, SqlLeaseStore):
+        migrated = replace(record, workflow_version=version, definition=raw, state=state)
+        try:
+            saved = await persistence.save_workflow(
+                migrated, log=[LogEntry(record.id, "STATE_MIGRATED", at=now, message=note)]
+            )
+        except RuvonError:
+            return record
+        return replace(migrated, version=saved, updated_at=now)
+    db = store._db
+    async with db.transaction(f"save the migrated state of workflow '{record.id}'") as tx:
+        changed = await tx.count(
+            "UPDATE workflows SET workflow_version = %s, definition = %s, state = %s, "
+            "version = version + 1, updated_at = %s WHERE id = %s AND version = %s",
+            (version, db.to_json(raw), db.to_json(state), now, record.id, record.version),
+        )
+        if changed:
+            await tx.count(
+                "INSERT INTO execution_log (workflow_id, event, step_name, task_name, at, "
+                "duration, message) VALUES (%s, 'STATE_MIGRATED', NULL, NULL, %s, NULL, %s)",
+                (record.id, now, note),
+            )
+    if not changed:
+        return record
+    return replace(
+        record,
+        workflow_version=version,
+        definition=raw,
+        state=state,
+        version=record.version + 1,
+        updated_at=now,
+    )

@@ -155,14 +155,31 @@ def _exit_code(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
 @app.command()
 def validate(
     files: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
             help="Workflow definition YAML files, or directories of them.", show_default=False
         ),
-    ],
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Also check every in-flight workflow stored there against the current code.",
+        ),
+    ] = None,
+    config_dir: ConfigDir = None,
 ) -> None:
     """Check definition files: YAML, schema, state model and functions. Lists every problem."""
-    reports = validate_files(files)
+    if not files and db is None:
+        print_error(_err, "name definition files (or directories) to check, or --db URL.")
+        raise typer.Exit(EXIT_USAGE)
+    if db is not None:  # in-flight workflows of a store (see ruvon.cli.validate_db)
+        from ruvon.cli import validate_db
+
+        code = _exit_code(lambda: validate_db.validate_store(_session(db, config_dir)))
+        if not files or code != EXIT_OK:
+            raise typer.Exit(code)
+    reports = validate_files(files or [])
     for report in reports:
         if report.ok and report.loaded is not None:
             definition = report.loaded.definition
