@@ -115,10 +115,9 @@ def migrations_of(
     version = None
     if current is not None:
         version = current.definition.workflow_version
-        raw = current.raw.get("migrations") or {}
-        for source, spec in dict(raw).items():
-            path, to = (spec, None) if isinstance(spec, str) else (spec["function"], spec.get("to"))
-            steps[str(source)] = Step(str(path), _import(str(path), workflow_type), to)
+        for source, spec in current.definition.migrations.items():
+            path, to = (spec, None) if isinstance(spec, str) else (spec.function, spec.to)
+            steps[source] = Step(path, _import(path, workflow_type), to)
     for (kind, source), (func, to) in _REGISTRY.items():
         if kind == workflow_type:
             name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', '?')}"
@@ -190,17 +189,24 @@ def migrate(
 
 
 def validation_hint(
-    record: WorkflowRecord, model: type[BaseModel], exc: ValidationError, version: str
+    record: WorkflowRecord,
+    model: type[BaseModel],
+    exc: ValidationError,
+    version: str,
+    current_version: str | None = None,
 ) -> str:
     """The message for a stored state that does not fit the current model."""
     fields = []
     for error in exc.errors()[:5]:
         where = ".".join(str(part) for part in error["loc"]) or "(root)"
         fields.append(f"'{where}': {error['msg']}")
+    bump = ""
+    if current_version == version:  # a migration from the current version never runs
+        bump = f"raise workflow_version of {record.workflow_type} above {version} and "
     return (
         f"Workflow {record.id} ({record.workflow_type}, stored at workflow_version {version}) "
         f"cannot be loaded: its state does not fit {model.__module__}.{model.__qualname__}: "
-        f"{'; '.join(fields)}. Give the field a default, or add a migration for version "
+        f"{'; '.join(fields)}. Give the field a default, or {bump}add a migration for version "
         f"{version} (under 'migrations:' in the definition of {record.workflow_type}, "
         f"'\"{version}\": package.module.function' taking and returning the state as a dict), "
         f"then 'ruvon retry {record.id}'."
@@ -226,7 +232,8 @@ def prepare(builder: WorkflowBuilder, record: WorkflowRecord) -> Prepared:
     try:
         state = loaded.state_model.model_validate(state_data)
     except ValidationError as exc:
-        raise WorkflowLoadError(validation_hint(record, loaded.state_model, exc, version)) from None
+        hint = validation_hint(record, loaded.state_model, exc, version, current_version)
+        raise WorkflowLoadError(hint) from None
     if version == record.workflow_version:
         return Prepared(loaded, state)
     raw = {**record.definition, "workflow_version": version}

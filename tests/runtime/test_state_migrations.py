@@ -273,3 +273,11 @@ async def test_a_serving_worker_fails_an_unloadable_workflow_and_goes_on(code, s
     )
     assert stats.errors == 1
     assert await leases.zombies(time.time() + 3600) == []  # the lease was released
+
+
+async def test_a_model_change_without_a_version_bump_says_to_bump_it(code, store) -> None:
+    provider, _ = store
+    workflow_id = await waiting(code, provider)
+    code.deploy(MODELS_V2, "1")
+    with pytest.raises(WorkflowLoadError, match="raise workflow_version of Review above 1 and"):
+        await load(code, provider, workflow_id)

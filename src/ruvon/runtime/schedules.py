@@ -347,37 +347,45 @@ async def add_schedule(
         created_at=moment,
         created_by=created_by,
     )
+    values = (
+        record.id,
+        record.name,
+        record.workflow_type,
+        record.cron,
+        record.timezone,
+        dialect.to_json(record.data),
+        record.catch_up,
+        record.max_catch_up,
+        record.grace_seconds,
+        record.next_run_at,
+        record.runs,
+        record.created_at,
+        record.created_by,
+    )
+    insert = (
+        f"INSERT INTO ruvon_schedules ({_COLUMNS}) VALUES "
+        f"(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL, %s, %s) "
+        f"ON CONFLICT (name) DO "
+    )
+    if replace:  # one statement: concurrent replaces of one name leave one schedule
+        insert += (
+            "UPDATE SET workflow_type = excluded.workflow_type, cron = excluded.cron, "
+            "timezone = excluded.timezone, data = excluded.data, catch_up = excluded.catch_up, "
+            "max_catch_up = excluded.max_catch_up, grace_seconds = excluded.grace_seconds, "
+            "next_run_at = excluded.next_run_at, claimed_by = NULL, claim_expires_at = NULL, "
+            "created_by = excluded.created_by"
+        )
+    else:
+        insert += "NOTHING"
     async with dialect.transaction(f"add the schedule '{label}'") as tx:
-        existing = await tx.rows(
-            "SELECT id, runs FROM ruvon_schedules WHERE name = %s" + dialect.row_lock, (label,)
-        )
-        if existing and not replace:
+        rows = await tx.rows(insert + " RETURNING id, runs, created_at", values)
+        if not rows:
+            found = await tx.rows("SELECT id FROM ruvon_schedules WHERE name = %s", (label,))
             raise ScheduleError(
-                f"A schedule named {label!r} exists already (id {existing[0][0]}). Remove it "
-                f"first ('ruvon schedule remove {label}') or choose another --name."
+                f"A schedule named {label!r} exists already (id {found[0][0] if found else '?'}). "
+                f"Remove it first ('ruvon schedule remove {label}') or choose another --name."
             )
-        if existing:
-            record.id, record.runs = str(existing[0][0]), int(existing[0][1])
-            await tx.count("DELETE FROM ruvon_schedules WHERE id = %s", (record.id,))
-        await tx.count(
-            f"INSERT INTO ruvon_schedules ({_COLUMNS}) VALUES "
-            f"(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, %s, NULL, NULL, %s, %s)",
-            (
-                record.id,
-                record.name,
-                record.workflow_type,
-                record.cron,
-                record.timezone,
-                dialect.to_json(record.data),
-                record.catch_up,
-                record.max_catch_up,
-                record.grace_seconds,
-                record.next_run_at,
-                record.runs,
-                record.created_at,
-                record.created_by,
-            ),
-        )
+    record.id, record.runs, record.created_at = str(rows[0][0]), int(rows[0][1]), float(rows[0][2])
     return record
 
 
