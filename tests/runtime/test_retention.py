@@ -181,6 +181,8 @@ def test_cli_purge_schedule_commands_and_serve_retention(project) -> None:
     added = project.run("schedule", "add", "Chain5", "--cron", "0 3 * * *", "--name", "nightly")
     assert added.returncode == 0, added.stderr
     assert "schedule nightly (" in added.stdout
+    table = project.run("schedule", "list")
+    assert table.returncode == 0 and "nightly" in table.stdout and "0 3 * * * (UTC)" in table.stdout
     listed = json.loads(project.run("schedule", "list", "--json").stdout)
     assert [(s["name"], s["cron"], s["catch_up"]) for s in listed] == [
         ("nightly", "0 3 * * *", "coalesce")
