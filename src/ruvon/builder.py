@@ -12,9 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ruvon import state_migrations
 from ruvon.catalog import DefinitionCatalog
 from ruvon.definition import LoadedDefinition, load_definition
-from ruvon.errors import ConfigurationError, StateValidationError, WorkflowNotFound
+from ruvon.errors import (
+    ConfigurationError,
+    StateValidationError,
+    WorkflowLoadError,
+    WorkflowNotFound,
+)
 from ruvon.implementations.expression_evaluator.simple import SimpleExpressionEvaluator
 from ruvon.implementations.observability.noop import NoopObserver
 from ruvon.implementations.templating.jinja2 import Jinja2TemplateEngine
@@ -226,6 +232,9 @@ class WorkflowBuilder(DefinitionCatalog):
         Raises:
             WorkflowNotFound: No workflow with that id is stored (when the builder only has its own
                 in-memory store, the message says how to point it at a database).
+            WorkflowLoadError: The stored state or definition does not load with the current code
+                (after the state migrations, see ``ruvon.state_migrations``); the workflow was
+                marked FAILED with the same message, naming the field or function.
         """
         workflow_id = str(workflow_id)
         persistence = await self._persistence(persistence_provider)
@@ -240,9 +249,14 @@ class WorkflowBuilder(DefinitionCatalog):
                 f"with one: WorkflowBuilder(persistence_provider=SQLitePersistenceProvider("
                 f"'ruvon.db')), or pass persistence_provider=... to load_workflow."
             ) from None
-        loaded = self._stored_definition(record.workflow_type, record.definition)
+        try:  # migrations of the stored state; a workflow that cannot load is marked FAILED
+            prepared = state_migrations.prepare(self, record)
+        except WorkflowLoadError as exc:
+            await state_migrations.mark_failed(persistence, record, str(exc))
+            raise
+        record = await state_migrations.persist(persistence, record, prepared)
+        loaded, state = prepared.loaded, prepared.state
         loaded.template_names = self.template_names
-        state = loaded.state_model.model_validate(record.state)
         return Workflow(
             workflow_id=record.id,
             loaded=loaded,

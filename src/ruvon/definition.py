@@ -59,6 +59,18 @@ __all__ = [
 StepDefinition = StepBase
 
 
+class MigrationSpec(Strict):
+    """A state migration under ``migrations:``: its function and the version it produces."""
+
+    function: str
+    to: str | None = None
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _to_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+
 class WorkflowDefinition(Strict):
     """A whole workflow definition, as written in YAML."""
 
@@ -71,6 +83,7 @@ class WorkflowDefinition(Strict):
     saga_mode: bool = False
     parameters: dict[str, Any] = Field(default_factory=dict)
     steps: list[AnyStep] = Field(min_length=1)
+    migrations: dict[str, str | MigrationSpec] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -81,6 +94,13 @@ class WorkflowDefinition(Strict):
     @classmethod
     def _version_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int | float) else value
+
+    @field_validator("migrations", mode="before")
+    @classmethod
+    def _version_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(key): item for key, item in value.items()}
+        return value
 
 
 @dataclass(slots=True)

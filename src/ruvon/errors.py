@@ -148,3 +148,19 @@ class LeaseLost(VersionConflict):
 class WorkflowCancelled(VersionConflict):
     """The workflow was cancelled while this driver ran it; nothing more of this run is saved.
     A VersionConflict: the cancel is the newer write."""
+
+
+class ScheduleError(ConfigurationError):
+    """A schedule was given an invalid cron expression, time zone, policy or workflow type."""
+
+
+class ScheduleNotFound(RuvonError, KeyError):
+    """No schedule of that name or id is stored."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class WorkflowLoadError(RuvonError):
+    """A stored workflow cannot be loaded with the current code (state, migration or function);
+    the message names the field or function and how to fix it."""

@@ -40,6 +40,7 @@ class StepType(StrEnum):
     SUB_WORKFLOW = "SUB_WORKFLOW"
     ASYNC = "ASYNC"
     HTTP = "HTTP"
+    CRON_SCHEDULE = "CRON_SCHEDULE"
 
 
 def upper(value: Any) -> Any:
@@ -479,6 +480,35 @@ class HttpStep(StepBase):
     @classmethod
     def _method_any_case(cls, value: Any) -> Any:
         return upper(value)
+
+
+@step_model(StepType.CRON_SCHEDULE)
+class CronScheduleStep(StepBase):
+    """Store (or replace) the schedule ``schedule_name``: start ``target_workflow_type`` with
+    ``initial_data_template`` on every tick of ``cron_expression`` (see ``ruvon.runtime.schedules``).
+
+    ``schedule_name`` and the string values of ``initial_data_template`` are templates over the
+    state. The schedule lives on until it is removed (``ruvon schedule remove NAME``).
+    """
+
+    schedule_name: str
+    cron_expression: str
+    target_workflow_type: str
+    initial_data_template: dict[str, Any] = Field(default_factory=dict)
+    timezone: str = "UTC"
+    catch_up: str = "coalesce"
+    output_key: str | None = None
+
+    def problems(self) -> list[str]:
+        from ruvon.errors import ScheduleError
+        from ruvon.runtime.schedules import check_policy, parse_cron
+
+        try:
+            parse_cron(self.cron_expression, self.timezone)
+            check_policy(self.catch_up, 1, 0)
+        except ScheduleError as exc:
+            return [f"{self.label}: {exc}"]
+        return []
 
 
 #: Step types the published SDK names differently, and the model that reads each.

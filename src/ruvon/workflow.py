@@ -306,6 +306,8 @@ class Workflow(WorkflowApi):
     async def retry(self) -> None:
         """Make a FAILED workflow ACTIVE again at the step that failed, and save it.
 
+        (WAITING_HUMAN instead, if it failed while waiting for input after a paused step.)
+
         The next ``next_step()`` re-runs that step; for a PARALLEL step, tasks whose results were
         saved are not run again.
         """
@@ -316,7 +318,12 @@ class Workflow(WorkflowApi):
         if self.engine.error is not None:
             self.engine.retries.append(self.engine.error)
             self.engine.error = None
-        await self.set_status(WorkflowStatus.ACTIVE, save=True)
+        # A workflow that failed while it waited for input after a pause (it could not be loaded,
+        # see ruvon.state_migrations) waits for that input again.
+        waiting = self.engine.paused_by is not None
+        await self.set_status(
+            WorkflowStatus.WAITING_HUMAN if waiting else WorkflowStatus.ACTIVE, save=True
+        )
 
     async def cancel(self, reason: str | None = None) -> None:
         """Mark the workflow CANCELLED and save it; no further step runs (no compensation).

@@ -50,6 +50,11 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "async": ["after dispatch: PENDING_ASYNC", "rows=1234 sent=True status=COMPLETED"],
     "retry": ["attempt 1\n  attempt 2\n  attempt 3", "response=ok status=COMPLETED"],
+    "cron_schedule": [
+        "signup: COMPLETED; schedule weekly_report_u42 on '0 9 * * MON'",
+        "first run: Monday 09:00 UTC",
+        "report for u42: 3 lines, COMPLETED",
+    ],
     "parameters": [
         "parameters={}: carrier=parcel",
         "parameters={'heavy_kg': 5}: carrier=freight",

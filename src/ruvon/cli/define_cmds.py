@@ -12,18 +12,26 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from ruvon.cli.exits import EXIT_FAILED, EXIT_OK, err, finish, out
+from ruvon.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, err, exit_code, finish, out
 from ruvon.cli.options import ConfigDir, Json, Params
 from ruvon.cli.render import print_error
 
 
 def validate(
     files: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
             help="Workflow definition YAML files, or directories of them.", show_default=False
         ),
-    ],
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Also check every in-flight workflow stored there against the current code.",
+        ),
+    ] = None,
+    config_dir: ConfigDir = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Treat warnings as errors (exit 1 if any).")
     ] = False,
@@ -33,13 +41,31 @@ def validate(
     params: Params = None,
     json_out: Json = False,
 ) -> None:
-    """Check definition files: YAML, schema, state model and functions. Lists every problem."""
+    """Check definition files: YAML, schema, state model and functions. Lists every problem.
+
+    With ``--db URL``: also every in-flight workflow stored there, against the current code.
+    """
+    if not files and db is None:
+        print_error(err, "name definition files (or directories) to check, or --db URL.")
+        raise typer.Exit(EXIT_USAGE)
+    if db is not None:  # in-flight workflows of a store (see ruvon.cli.validate_db)
+
+        async def check_store() -> int:
+            from ruvon.cli import validate_db
+            from ruvon.cli.commands import Session
+
+            session = Session(db=db, config_dir=config_dir, out=out, err=err)
+            return await validate_db.validate_store(session, json_out)
+
+        code = exit_code(check_store)
+        if not files or code != EXIT_OK:
+            raise typer.Exit(code)
 
     async def work() -> int:
         from ruvon.cli.inputs import parse_params
         from ruvon.cli.validate import report_json, validate_files
 
-        reports = validate_files(files, parameters=parse_params(params), strict=strict)
+        reports = validate_files(files or [], parameters=parse_params(params), strict=strict)
         if json_out:
             document = {
                 "ok": all(r.ok for r in reports),

@@ -97,6 +97,14 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(
+            "--retention",
+            envvar="RUVON_RETENTION",
+            help="Purge ended workflows hourly, e.g. COMPLETED=30d,FAILED=90d (default: never).",
+        ),
+    ] = None,
     db: Db = DEFAULT_DB,
     config_dir: ConfigDir = None,
 ) -> None:
@@ -105,13 +113,21 @@ def serve(
 
     async def work() -> int:
         from ruvon.cli import runtime_commands
+        from ruvon.cli.inputs import InputError
+        from ruvon.errors import RuvonError
+        from ruvon.runtime.retention import parse_retention
         from ruvon.runtime.serve import ServeOptions
 
+        try:
+            rules = parse_retention(retention) if retention else {}
+        except RuvonError as exc:
+            raise InputError(str(exc)) from None
         options = ServeOptions(
             concurrency=concurrency,
             types=tuple(types or ()),
             lease_seconds=lease_seconds,
             poll_seconds=poll,
+            retention=rules,
         )
         return await runtime_commands.serve_store(
             session, options, executor.value, workers, http=http, drive=drive, token=token

@@ -23,10 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ruvon.builder import WorkflowBuilder
-from ruvon.errors import LeaseLost, PersistenceError, WorkflowCancelled
+from ruvon.errors import LeaseLost, PersistenceError, WorkflowCancelled, WorkflowLoadError
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.persistence import PersistenceProvider
+from ruvon.runtime import background
 from ruvon.runtime.leases import DEFAULT_LEASE_SECONDS, LeaseStore, WorkerInfo, process_owner
 from ruvon.runtime.session import DriverStopping, Session, hold
 from ruvon.runtime.start import leases_of
@@ -48,6 +49,8 @@ class ServeOptions:
         poll_seconds: How often to look for work (and expired leases) without a notification.
         grace_seconds: After ``stop()``, how long to wait for current steps before leaving them to
             their leases (default: ``lease_seconds``).
+        schedules: Start the workflows of due schedules (``ruvon schedule``).
+        retention: Purge ended workflows older than this many seconds, by status (empty: never).
     """
 
     concurrency: int = 4
@@ -55,6 +58,8 @@ class ServeOptions:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     poll_seconds: float = 0.5
     grace_seconds: float | None = None
+    schedules: bool = True
+    retention: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -104,6 +109,10 @@ class Worker:
         if self._wake is not None:
             self._wake.set()
 
+    def is_stopping(self) -> bool:
+        """Whether ``stop()`` was called."""
+        return self._stopping
+
     async def run(self) -> WorkerStats:
         """Serve until ``stop()``; return what was done."""
         await self.persistence.initialize()
@@ -119,6 +128,7 @@ class Worker:
             heartbeat_at=time.time(),
         )
         listener = asyncio.create_task(self._listen(store), name="ruvon-serve-listener")
+        extras = background.start(self)  # schedules, retention
         _log.info("worker %s serves (concurrency %d)", self.id, self.options.concurrency)
         try:
             await self._loop(store, info)
@@ -127,6 +137,7 @@ class Worker:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+            await background.stop(extras)
             await store.close()
             await store.remove_worker(self.id)
         return self.stats
@@ -192,6 +203,11 @@ class Worker:
             workflow = await self.builder.load_workflow(
                 workflow_id, persistence_provider=self.persistence, execution_provider=self.executor
             )
+        except WorkflowLoadError as exc:  # marked FAILED with the hint; nothing to drive
+            self.stats.errors += 1
+            _log.error("worker %s: workflow %s is FAILED: %s", self.id, workflow_id, exc)
+            await store.release(workflow_id, self.id)
+            return
         except Exception:
             self.stats.errors += 1
             _log.exception(

@@ -15,6 +15,7 @@ from typing import Any
 
 from ruvon.errors import SchemaVersionError
 from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
+from ruvon.runtime.schedule_schema import schedule_tables
 from ruvon.runtime.schema import runtime_tables
 
 MIGRATIONS_TABLE = "ruvon_schema_migrations"
@@ -195,6 +196,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         description="runtime: leases, hand-over to serving workers, idempotency keys, workers",
         sqlite=runtime_tables("REAL", "TEXT", "INTEGER"),
         postgres=runtime_tables("DOUBLE PRECISION", "JSONB", "BIGINT"),
+    ),
+    Migration(
+        version=4,
+        description="schedules (ruvon schedule, CRON_SCHEDULE) and indexes for retention purges",
+        sqlite=schedule_tables("REAL", "TEXT", "INTEGER"),
+        postgres=schedule_tables("DOUBLE PRECISION", "JSONB", "BIGINT"),
     ),
 )
 
