@@ -239,11 +239,13 @@ class CeleryExecutor(ExecutionProvider):
                 found[task_id] = (state, result.result)
         return found
 
-    def _send(self, batch: ParallelBatch, chunks: list[Chunk]) -> None:
+    def _send(
+        self, batch: ParallelBatch, chunks: list[Chunk], trace: dict[str, str] | None = None
+    ) -> None:
         state = batch.state_message()
         sent: list[str] = []
         for chunk in chunks:
-            message = chunk_message(batch, state, chunk.calls)
+            message = chunk_message(batch, state, chunk.calls, trace)
             try:
                 if chunk.stale:
                     chunk.result.forget()

@@ -68,6 +68,10 @@ class CeleryRun(OutcomeSource):
             batch.step_name, executor.backend_url, executor.backend_patience
         )
         self.workers = WorkerWatch(executor.app, executor.worker_check_interval)
+        # The caller's trace context, read here on the event loop (chunks are sent from worker
+        # threads, which do not see the step's span): the workers' spans join that trace.
+        otel = sys.modules.get("ruvon.observability.otel")
+        self.trace: dict[str, str] = otel.inject() if otel is not None else {}
 
     async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
         executor = self.executor
@@ -144,7 +148,7 @@ class CeleryRun(OutcomeSource):
             chunks = [started[result.id] for result in lost]
             for chunk in chunks:
                 chunk.stale, chunk.state = True, "PENDING"  # forget the dead worker's STARTED
-            self.executor._send(self.batch, chunks)
+            self.executor._send(self.batch, chunks, self.trace)
 
     def _refill(self) -> None:
         """Send unsent chunks while fewer than ``limit`` tasks are on the workers."""
@@ -160,7 +164,7 @@ class CeleryRun(OutcomeSource):
                 busy += len(self.unsent[0].calls)
                 batch.append(self.unsent.popleft())
         if batch:
-            self.executor._send(self.batch, batch)
+            self.executor._send(self.batch, batch, self.trace)
             for chunk in batch:
                 chunk.send = False
                 self.waiting[chunk.result.id] = chunk
@@ -237,9 +241,12 @@ def outcome_from(item: dict[str, Any]) -> TaskOutcome:
 
 
 def chunk_message(
-    batch: ParallelBatch, state: dict[str, Any], calls: list[TaskCall]
+    batch: ParallelBatch,
+    state: dict[str, Any],
+    calls: list[TaskCall],
+    trace: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The JSON message of one chunk (with ``trace``: the sender's span context, see otel)."""
+    """The JSON message of one chunk (with ``trace``, the sender's span context: see otel)."""
     message: dict[str, Any] = {
         "v": 1,
         "workflow_id": batch.workflow_id,
@@ -252,11 +259,8 @@ def chunk_message(
         "share_state": batch.share_state,
         "tasks": [task_message(c) for c in calls],
     }
-    otel = sys.modules.get("ruvon.observability.otel")
-    if otel is not None:  # a tracer is in use: the workers' spans join its trace
-        carrier = otel.inject()
-        if carrier:
-            message["trace"] = carrier
+    if trace:
+        message["trace"] = dict(trace)
     return message
 
 
