@@ -62,6 +62,10 @@ class EngineRecord:
         sub_workflows: Child workflows that SUB_WORKFLOW steps wait for, by step name.
         saga_completed: Steps with a ``compensate_function`` that completed, in order.
         compensations: The compensations that ran when a saga failed.
+        wake_at: When a SLEEPING workflow is due, or when a WAIT_FOR_SIGNAL step times out
+            (``time.time()`` seconds); ``None`` otherwise.
+        signals_seen: The id of the last signal consumed, by signal name (signals are consumed
+            once, in order: a later wait takes only newer ones).
     """
 
     error: Failure | None = None
@@ -71,6 +75,8 @@ class EngineRecord:
     sub_workflows: dict[str, PendingChild] = field(default_factory=dict)
     saga_completed: list[str] = field(default_factory=list)
     compensations: list[Compensation] = field(default_factory=list)
+    wake_at: float | None = None
+    signals_seen: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""
@@ -89,6 +95,10 @@ class EngineRecord:
             data["saga_completed"] = list(self.saga_completed)
         if self.compensations:
             data["compensations"] = [c.to_dict() for c in self.compensations]
+        if self.wake_at is not None:
+            data["wake_at"] = self.wake_at
+        if self.signals_seen:
+            data["signals_seen"] = dict(self.signals_seen)
         return data
 
     @classmethod
@@ -120,6 +130,12 @@ class EngineRecord:
                 for c in _list(data.get("compensations"))
                 if isinstance(c, Mapping)
             ],
+            wake_at=float(wake) if isinstance(wake := data.get("wake_at"), int | float) else None,
+            signals_seen={
+                str(name): int(seen)
+                for name, seen in _mapping(data.get("signals_seen")).items()
+                if isinstance(seen, int)
+            },
         )
 
 

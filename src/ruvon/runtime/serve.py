@@ -27,9 +27,12 @@ from ruvon.errors import LeaseLost, PersistenceError, WorkflowCancelled
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.persistence import PersistenceProvider
+from ruvon.runtime import clock
 from ruvon.runtime.leases import DEFAULT_LEASE_SECONDS, LeaseStore, WorkerInfo, process_owner
 from ruvon.runtime.session import DriverStopping, Session, hold
+from ruvon.runtime.sql_leases import PostgresLeaseStore
 from ruvon.runtime.start import leases_of
+from ruvon.runtime.timer_store import TimerStore, add_waker, remove_waker, timer_store_for
 from ruvon.workflow import Workflow
 
 _log = logging.getLogger("ruvon.runtime")
@@ -48,6 +51,11 @@ class ServeOptions:
         poll_seconds: How often to look for work (and expired leases) without a notification.
         grace_seconds: After ``stop()``, how long to wait for current steps before leaving them to
             their leases (default: ``lease_seconds``).
+        idle_seconds: How often an idle worker looks for work when the store notifies it of new
+            work, timers and signals (PostgreSQL; default ``max(poll_seconds, 1.5)``). Other stores
+            use ``poll_seconds``. Due timers wake the worker on time either way.
+        max_active: ``{workflow type: limit}`` recorded in the store at start (see
+            docs/runtime.md, "Queues").
     """
 
     concurrency: int = 4
@@ -55,6 +63,8 @@ class ServeOptions:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     poll_seconds: float = 0.5
     grace_seconds: float | None = None
+    idle_seconds: float | None = None
+    max_active: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -95,6 +105,7 @@ class Worker:
         self._sessions: dict[str, Session] = {}
         self._stopping = False
         self._wake: asyncio.Event | None = None
+        self._next_due: float | None = None  # the earliest wake-up the store reported
 
     def stop(self) -> None:
         """Stop claiming; current workflows stop after their current step (a checkpoint)."""
@@ -118,12 +129,18 @@ class Worker:
             started_at=time.time(),
             heartbeat_at=time.time(),
         )
+        timers = timer_store_for(self.persistence)
+        for workflow_type, limit in self.options.max_active.items():
+            if timers is not None:
+                await timers.set_limit(workflow_type, limit)
+        add_waker(self._wake)
         listener = asyncio.create_task(self._listen(store), name="ruvon-serve-listener")
         _log.info("worker %s serves (concurrency %d)", self.id, self.options.concurrency)
         try:
             await self._loop(store, info)
             await self._drain()
         finally:
+            remove_waker(self._wake)
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -133,30 +150,50 @@ class Worker:
 
     async def _loop(self, store: LeaseStore, info: WorkerInfo) -> None:
         assert self._wake is not None
+        timers = timer_store_for(self.persistence)
         beat_every = self.options.lease_seconds / 3
         next_beat = 0.0
+        queues_checked, has_queues = -1e9, False
+        idle = self.options.idle_seconds
+        if idle is None:
+            listens = isinstance(store, PostgresLeaseStore)
+            idle = max(self.options.poll_seconds, 1.5) if listens else self.options.poll_seconds
         while not self._stopping:
             self._wake.clear()
+            wait = idle
             try:
                 if time.monotonic() >= next_beat:
                     info.heartbeat_at = time.time()
                     await store.beat_worker(info)
                     next_beat = time.monotonic() + beat_every
-                if await self._claim(store):
+                if timers is not None:
+                    if time.monotonic() - queues_checked > 10 * idle:
+                        has_queues, queues_checked = await timers.has_queues(), time.monotonic()
+                    if has_queues:
+                        await timers.admit(self.options.types)
+                if await self._claim(store, timers):
                     continue  # full: the next wake is a drive ending (or the poll)
+                if timers is not None:
+                    self._next_due = await timers.next_due(self.options.types)
+                    if self._next_due is not None:  # past due: rows another worker is claiming
+                        wait = min(wait, max(self._next_due - clock.now(), 0.005))
             except PersistenceError as exc:  # the database is away: keep trying, keep driving
                 _log.warning("worker %s cannot claim work now: %s", self.id, exc)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.options.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
 
-    async def _claim(self, store: LeaseStore) -> bool:
+    async def _claim(self, store: LeaseStore, timers: TimerStore | None = None) -> bool:
         """Claim what fits and start driving it; return whether the worker is now full."""
         free = self.options.concurrency - len(self._running)
         if free <= 0:
             return False
-        for workflow_id in await store.claim(
-            self.id, free, self.options.lease_seconds, self.options.types
-        ):
+        claimed = await store.claim(self.id, free, self.options.lease_seconds, self.options.types)
+        due = self._next_due
+        if timers is not None and len(claimed) < free and due is not None and due <= clock.now():
+            claimed += await timers.claim_due(
+                self.id, free - len(claimed), self.options.lease_seconds, self.options.types
+            )
+        for workflow_id in claimed:
             self.stats.claimed += 1
             task = asyncio.create_task(self._drive(store, workflow_id))
             self._running[workflow_id] = task
@@ -172,8 +209,9 @@ class Worker:
         """Wake the loop when work is queued (PostgreSQL NOTIFY; elsewhere this just polls)."""
         assert self._wake is not None
         while not self._stopping:
-            await store.wait_for_work(max(self.options.poll_seconds, 1.0))
-            self._wake.set()
+            if await store.wait_for_work(max(self.options.poll_seconds, 1.0)):
+                self._next_due = clock.now()  # a new timer or signal may be due now
+                self._wake.set()
 
     async def _drain(self) -> None:
         """Wait for current drives to checkpoint; after the grace period leave them to their leases."""
@@ -231,6 +269,8 @@ class Worker:
         elif workflow.status is WorkflowStatus.PENDING_SUB_WORKFLOW:  # woken: a child ended
             await store.take_input(workflow.id, self.id)
             await workflow.next_step()
+        elif workflow.status in (WorkflowStatus.SLEEPING, WorkflowStatus.WAITING_SIGNAL):
+            await workflow.next_step()  # due, or a signal arrived
         while workflow.status in _DRIVABLE and not session.signal.stopping:
             await workflow.next_step()
 

@@ -447,10 +447,11 @@ class PostgresLeaseStore(SqlLeaseStore):
         self._dsn = dsn
         self._listener: Any = None
 
-    async def wait_for_work(self, timeout: float) -> None:
+    async def wait_for_work(self, timeout: float) -> bool:
         """Wait for a ``NOTIFY ruvon_work`` (sent when work is queued), at most ``timeout`` s."""
         import psycopg
 
+        told = False
         try:
             if self._listener is None:
                 self._listener = await psycopg.AsyncConnection.connect(
@@ -458,11 +459,12 @@ class PostgresLeaseStore(SqlLeaseStore):
                 )
                 await self._listener.execute(f"LISTEN {CHANNEL}")
             async for _ in self._listener.notifies(timeout=timeout, stop_after=1):
-                pass
+                told = True
         except psycopg.Error as exc:  # fall back to polling; reconnect next time
             _log.warning("listening for new work failed, polling instead: %s", exc)
             await self.close()
-            await super().wait_for_work(timeout)
+            return await super().wait_for_work(timeout)
+        return told
 
     async def close(self) -> None:
         """Close the listening connection."""

@@ -19,6 +19,7 @@ from ruvon.models import (
     StepContext,
     WorkflowJumpDirective,
     WorkflowPauseDirective,
+    WorkflowSleepDirective,
     WorkflowStatus,
 )
 from ruvon.providers.execution import ExecutionProvider
@@ -117,6 +118,7 @@ class StepOutcome:
     state: BaseModel
     jump_to: str | None = None
     wait: WorkflowStatus | None = None
+    sleep_until: float | None = None  # sleep (SLEEPING) after this step until then
     task_failures: dict[str, str] = field(default_factory=dict)
     log: list[LogEntry] = field(default_factory=list)
 
@@ -151,6 +153,7 @@ class Invocation:
     jump_to: str | None = None
     pause: bool = False
     sub_workflow: StartSubWorkflowDirective | None = None
+    sleep: WorkflowSleepDirective | None = None
 
 
 async def invoke(run: StepRun, dotted: str) -> Invocation:
@@ -166,8 +169,14 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
         call = functools.partial(func, **kwargs)
     try:
         if dotted in run.loaded.async_functions:
-            return Invocation(value=await call(run.state, run.context))
-        return Invocation(value=await run.executor.run_step(call, run.state, run.context))
+            value = await call(run.state, run.context)
+        else:
+            value = await run.executor.run_step(call, run.state, run.context)
+        if isinstance(value, WorkflowSleepDirective):  # returned instead of raised
+            return Invocation(value=value.result, sleep=value)
+        return Invocation(value=value)
+    except WorkflowSleepDirective as directive:
+        return Invocation(value=directive.result, sleep=directive)
     except WorkflowJumpDirective as directive:
         return Invocation(value=directive.result, jump_to=directive.target_step_name)
     except WorkflowPauseDirective as directive:

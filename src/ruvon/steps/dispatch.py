@@ -10,11 +10,11 @@ from ruvon.definition import LoadedDefinition
 from ruvon.engine_record import EngineRecord
 from ruvon.errors import RuvonError, StateValidationError
 from ruvon.step_models import STEP_MODELS, RetryPolicy, StepBase, StepType
-from ruvon.steps import async_step, http, human, loop, parallel, standard, sub_workflow
+from ruvon.steps import async_step, http, human, loop, parallel, standard, sub_workflow, timing
 from ruvon.steps.base import Runner, StepKind
 from ruvon.steps.sub_workflow import collect_child
 
-_MODULES = (standard, parallel, human, async_step, loop, sub_workflow, http)
+_MODULES = (standard, parallel, human, async_step, loop, sub_workflow, http, timing)
 
 KINDS: dict[StepType, StepKind] = {kind.type: kind for m in _MODULES for kind in m.KINDS}
 """Every step type's record, built from the ``KINDS`` each step module declares."""

@@ -11,6 +11,7 @@ from ruvon.models import WorkflowStatus
 from ruvon.results import apply_result, as_update, extra_mode
 from ruvon.step_models import HumanStep
 from ruvon.steps.base import StepKind, StepOutcome, StepRun, invoke
+from ruvon.steps.timing import directive_due
 
 
 async def run_human(run: StepRun) -> StepOutcome:
@@ -35,7 +36,10 @@ async def run_human(run: StepRun) -> StepOutcome:
     result = as_update(called.value, where, run.step.function)
     apply_result(run.state, result, where, step_name=run.step.name)
     wait = WorkflowStatus.WAITING_HUMAN if called.pause else None
-    return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, wait=wait)
+    sleep = None if called.sleep is None else directive_due(called.sleep, where)
+    return StepOutcome(
+        result=result, state=run.state, jump_to=called.jump_to, wait=wait, sleep_until=sleep
+    )
 
 
 def _state_fields(state: BaseModel, fields: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from ruvon.results import apply_result, as_update
 from ruvon.step_models import DecisionStep, StandardStep
 from ruvon.steps.base import StepKind, StepOutcome, StepRun, invoke
 from ruvon.steps.sub_workflow import start_child
+from ruvon.steps.timing import directive_due
 
 
 async def run_standard(run: StepRun) -> StepOutcome:
@@ -33,7 +34,10 @@ async def run_standard(run: StepRun) -> StepOutcome:
     result = as_update(called.value, where, run.step.function)
     apply_result(run.state, result, where, step_name=run.step.name)
     wait = WorkflowStatus.WAITING_HUMAN if called.pause else None
-    return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, wait=wait)
+    sleep = None if called.sleep is None else directive_due(called.sleep, where)
+    return StepOutcome(
+        result=result, state=run.state, jump_to=called.jump_to, wait=wait, sleep_until=sleep
+    )
 
 
 KINDS = (StepKind(StandardStep, run_standard), StepKind(DecisionStep, run_standard))

@@ -16,6 +16,7 @@ from typing import Any
 from ruvon.errors import SchemaVersionError
 from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
 from ruvon.runtime.schema import runtime_tables
+from ruvon.runtime.timer_schema import timer_tables
 
 MIGRATIONS_TABLE = "ruvon_schema_migrations"
 
@@ -195,6 +196,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         description="runtime: leases, hand-over to serving workers, idempotency keys, workers",
         sqlite=runtime_tables("REAL", "TEXT", "INTEGER"),
         postgres=runtime_tables("DOUBLE PRECISION", "JSONB", "BIGINT"),
+    ),
+    Migration(
+        version=4,
+        description="timers, signals and queues: wake_at, the signal inbox, max_active per type",
+        sqlite=timer_tables("REAL", "TEXT", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        postgres=timer_tables(
+            "DOUBLE PRECISION", "JSONB", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+        ),
     ),
 )
 
