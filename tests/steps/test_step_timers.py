@@ -75,7 +75,7 @@ def fake() -> Iterator[clock.FakeClock]:
 
 async def test_sleep_step_sleeps_until_due_then_goes_on(env: Env, fake: clock.FakeClock) -> None:
     workflow = await env.start(SLEEPS)
-    result, next_name = await workflow.next_step()
+    _result, next_name = await workflow.next_step()
     assert workflow.status == WorkflowStatus.SLEEPING and next_name == "Last"
     assert workflow.wake_at == fake.value + 90
     stored = await env.store.load_workflow(workflow.id)

@@ -6,6 +6,7 @@ builder, the workflow and the store.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,8 +146,10 @@ async def _go_on(
     """Retry or check the status, then drive (inside the lease)."""
     if retry:
         await workflow.retry()
-    elif workflow.status not in (WorkflowStatus.ACTIVE, WorkflowStatus.WAITING_HUMAN):
+    elif workflow.status not in _RESUMABLE:
         raise WorkflowStateError(_not_resumable(workflow))
+    elif workflow.status is WorkflowStatus.SLEEPING and not_due(workflow):
+        raise WorkflowStateError(not_due(workflow))
     session.out.print(
         Text("▶ ", style="bold cyan")
         + Text(f"{workflow.workflow_type} {workflow.id} continues at step ")
@@ -160,8 +163,31 @@ def _not_resumable(workflow: Workflow) -> str:
         WorkflowStatus.FAILED: f" Run 'ruvon retry {workflow.id}' to re-run the failed step.",
     }.get(workflow.status, "")
     return (
-        f"Workflow {workflow.id} is {workflow.status.value}; only an ACTIVE or WAITING_HUMAN "
-        f"workflow can be resumed.{hint}"
+        f"Workflow {workflow.id} is {workflow.status.value}; only an ACTIVE, WAITING_HUMAN, "
+        f"SLEEPING (when due) or WAITING_SIGNAL workflow can be resumed.{hint}"
+    )
+
+
+_RESUMABLE = (
+    WorkflowStatus.ACTIVE,
+    WorkflowStatus.WAITING_HUMAN,
+    WorkflowStatus.SLEEPING,
+    WorkflowStatus.WAITING_SIGNAL,
+)
+_WAITING = (WorkflowStatus.WAITING_HUMAN, WorkflowStatus.SLEEPING, WorkflowStatus.WAITING_SIGNAL)
+
+
+def not_due(workflow: Workflow) -> str:
+    """Why a SLEEPING workflow cannot go on yet ("" when it is due)."""
+    from ruvon.steps.timing import sleeping_until
+
+    due = sleeping_until(workflow)
+    if due is None:
+        return ""
+    at = dt.datetime.fromtimestamp(due, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"Workflow {workflow.id} sleeps until {at} (step '{workflow.current_step_name}' runs "
+        f"then); a 'ruvon serve' worker wakes it, or run 'ruvon resume {workflow.id}' after that."
     )
 
 
@@ -171,7 +197,7 @@ async def drive(
     """Run ``workflow`` until it completes, fails or waits; print the outcome; return the exit code."""
     started = time.monotonic()
     progress.mark()
-    if user_input is not None or workflow.status is WorkflowStatus.WAITING_HUMAN:
+    if user_input is not None or workflow.status in _WAITING:
         await workflow.next_step(user_input=user_input)
     status = await workflow.run_to_completion()
     print_outcome(session, workflow, time.monotonic() - started)

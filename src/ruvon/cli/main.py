@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from ruvon.cli import commands
+from ruvon.cli import commands, events_cmds
 from ruvon.cli.commands import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, Session
 from ruvon.cli.graph import mermaid_flowchart
 from ruvon.cli.inputs import InputError, parse_json_object
@@ -467,6 +467,9 @@ def scan_zombies(
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+events_cmds.register(app)
 
 
 def run() -> None:
