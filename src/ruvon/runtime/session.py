@@ -380,7 +380,7 @@ async def close_session(workflow: Workflow, session: Session) -> None:
         workflow.status = WorkflowStatus.CANCELLED
     if not session.signal.lost:
         await _release(session.store, workflow.id, session.owner)
-        if workflow.status.value in ("SLEEPING", "WAITING_SIGNAL"):
+        if workflow.status.value in ("SLEEPING", "WAITING_SIGNAL") or workflow.engine.signals_seen:
             from ruvon.steps.timing import released
 
             await released(workflow)

@@ -140,6 +140,10 @@ class TimerStore(ABC):
         """
 
     @abstractmethod
+    async def drop_signals(self, workflow_id: str) -> None:
+        """Delete every signal of a workflow that has ended."""
+
+    @abstractmethod
     async def set_limit(self, workflow_type: str, max_active: int) -> None:
         """Record ``max_active`` for a workflow type."""
 
@@ -273,6 +277,11 @@ class SqlTimerStore(TimerStore):
         if isinstance(data, str):
             data = json.loads(data)
         return int(rows[0][0]), data if isinstance(data, dict) else None
+
+    async def drop_signals(self, workflow_id: str) -> None:
+        """See :meth:`TimerStore.drop_signals`."""
+        async with self._db.statement(f"drop the signals of workflow '{workflow_id}'") as tx:
+            await tx.count("DELETE FROM ruvon_signals WHERE workflow_id = %s", (workflow_id,))
 
     async def set_limit(self, workflow_type: str, max_active: int) -> None:
         """See :meth:`TimerStore.set_limit`."""
@@ -443,6 +452,11 @@ class MemoryTimerStore(TimerStore):
                 if wid == workflow_id and signal_name == name:
                     return signal_id, data
         return None
+
+    async def drop_signals(self, workflow_id: str) -> None:
+        """See :meth:`TimerStore.drop_signals`."""
+        with self._provider._lock:
+            self._signals = [s for s in self._signals if s[1] != workflow_id]
 
     async def set_limit(self, workflow_type: str, max_active: int) -> None:
         """See :meth:`TimerStore.set_limit`."""

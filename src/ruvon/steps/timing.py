@@ -173,9 +173,12 @@ def sleeping_until(wf: Workflow) -> float | None:
 
 
 async def released(wf: Workflow) -> None:
-    """After a sleeping or signal-waiting workflow's lease was released: wake serving workers,
-    which skipped it while it was leased."""
+    """After a driver released the workflow's lease: wake serving workers if it sleeps or waits
+    for a signal (they skipped it while it was leased); drop its signals if it has ended."""
     store = timer_store_for(wf.persistence)
+    if store is not None and wf.status.is_terminal and wf.engine.signals_seen:
+        with contextlib.suppress(Exception):  # they are never read again
+            await store.drop_signals(wf.id)
     if store is not None and wf.status in WATCHED:
         with contextlib.suppress(Exception):  # else the workers' poll finds it
             await store.notify()
