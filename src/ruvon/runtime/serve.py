@@ -187,10 +187,14 @@ class Worker:
         free = self.options.concurrency - len(self._running)
         if free <= 0:
             return False
-        claimed = await store.claim(self.id, free, self.options.lease_seconds, self.options.types)
+        claimed: list[str] = []
         due = self._next_due
-        if timers is not None and len(claimed) < free and due is not None and due <= clock.now():
-            claimed += await timers.claim_due(
+        if timers is not None and due is not None and due <= clock.now():  # due timers first
+            claimed = await timers.claim_due(
+                self.id, free, self.options.lease_seconds, self.options.types
+            )
+        if len(claimed) < free:
+            claimed += await store.claim(
                 self.id, free - len(claimed), self.options.lease_seconds, self.options.types
             )
         for workflow_id in claimed:
