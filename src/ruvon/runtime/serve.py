@@ -106,6 +106,11 @@ class Worker:
         self._stopping = False
         self._wake: asyncio.Event | None = None
         self._next_due: float | None = None  # the earliest wake-up the store reported
+        self._backlog = False  # the last claim of due timers was full: more are due
+        self._told = True  # a notification arrived since the last claim of other work
+        self._claimed_at = 0.0  # when other work was last claimed (monotonic)
+        self._idle = self.options.poll_seconds
+        self._listens = False
 
     def stop(self) -> None:
         """Stop claiming; current workflows stop after their current step (a checkpoint)."""
@@ -155,9 +160,12 @@ class Worker:
         next_beat = 0.0
         queues_checked, has_queues = -1e9, False
         idle = self.options.idle_seconds
+        self._listens = isinstance(store, PostgresLeaseStore)
         if idle is None:
-            listens = isinstance(store, PostgresLeaseStore)
-            idle = max(self.options.poll_seconds, 1.5) if listens else self.options.poll_seconds
+            idle = (
+                max(self.options.poll_seconds, 1.5) if self._listens else self.options.poll_seconds
+            )
+        self._idle = idle
         while not self._stopping:
             self._wake.clear()
             wait = idle
@@ -173,7 +181,7 @@ class Worker:
                         await timers.admit(self.options.types)
                 if await self._claim(store, timers):
                     continue  # full: the next wake is a drive ending (or the poll)
-                if timers is not None:
+                if timers is not None and not self._backlog:
                     self._next_due = await timers.next_due(self.options.types)
                     if self._next_due is not None:  # past due: rows another worker is claiming
                         wait = min(wait, max(self._next_due - clock.now(), 0.005))
@@ -189,11 +197,19 @@ class Worker:
             return False
         claimed: list[str] = []
         due = self._next_due
+        self._backlog = False
         if timers is not None and due is not None and due <= clock.now():  # due timers first
             claimed = await timers.claim_due(
                 self.id, free, self.options.lease_seconds, self.options.types
             )
-        if len(claimed) < free:
+            self._backlog = len(claimed) == free
+        # Where the store notifies (PostgreSQL), other work is looked for when told, and every
+        # idle interval for expired leases, not each time a drive ends.
+        others = (
+            not self._listens or self._told or time.monotonic() - self._claimed_at >= self._idle
+        )
+        if len(claimed) < free and others:
+            self._told, self._claimed_at = False, time.monotonic()
             claimed += await store.claim(
                 self.id, free - len(claimed), self.options.lease_seconds, self.options.types
             )
@@ -215,6 +231,7 @@ class Worker:
         while not self._stopping:
             if await store.wait_for_work(max(self.options.poll_seconds, 1.0)):
                 self._next_due = clock.now()  # a new timer or signal may be due now
+                self._told = True
                 self._wake.set()
 
     async def _drain(self) -> None:

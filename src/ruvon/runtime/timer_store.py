@@ -173,10 +173,10 @@ class SqlTimerStore(TimerStore):
         self._db = dialect
 
     async def _notify(self, tx: Any) -> None:
-        from ruvon.runtime.sql_leases import CHANNEL
+        from ruvon.runtime.sql_leases import CHANNEL, NOTIFY_SQL
 
         if self._db.notify:  # delivered when the transaction commits
-            await tx.rows("SELECT pg_notify(%s, '')", (CHANNEL,))
+            await tx.rows(NOTIFY_SQL, (CHANNEL,))
 
     async def notify(self) -> None:
         """See :meth:`TimerStore.notify`."""
