@@ -133,3 +133,32 @@ def test_max_active_runs_one_at_a_time_in_start_order_across_workers(project: Pr
     # One at a time: the log holds each workflow's four lines together, in start order.
     order = [wid for wid, _, _, _ in project.step_runs()]
     assert order == [wid for wid in ids for _ in range(4)]
+
+
+def test_resume_refuses_a_sleeper_before_it_is_due_and_continues_it_after(
+    project: Project,
+) -> None:
+    _add_flows(project)
+    long_nap = (
+        TIMER_FLOWS["napper.yaml"]
+        .replace("Napper", "LongNapper")
+        .replace("seconds: 2", "seconds: 3600")
+    )
+    (project.root / "config" / "long_napper.yaml").write_text(textwrap.dedent(long_nap).lstrip())
+    ran = project.run("run", "LongNapper")
+    assert ran.returncode == 3, ran.stderr  # stopped to wait
+    workflow_id = next(iter(statuses(project.db)))
+    assert _row(project, workflow_id)[:2] == ("SLEEPING", 2)
+    early = project.run("resume", workflow_id)
+    assert early.returncode == 1 and "sleeps until" in early.stderr
+    assert "'Step3'" in early.stderr
+    # Make it due: the due time lives in the engine record (and the wake_at column).
+    if project.db.startswith("postgresql"):
+        move = "engine = jsonb_set(engine, '{wake_at}', '0'::jsonb)"
+    else:
+        move = "engine = json_set(engine, '$.wake_at', 0)"
+    query(project.db, f"UPDATE workflows SET {move}, wake_at = 0 WHERE id = %s", (workflow_id,))
+    done = project.run("resume", workflow_id)
+    assert done.returncode == 0, done.stderr
+    assert statuses(project.db)[workflow_id] == "COMPLETED"
+    assert _row(project, workflow_id)[2]["trail"] == ["Step1", "Step3"]

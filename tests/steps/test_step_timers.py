@@ -302,3 +302,50 @@ async def test_max_active_queues_extra_starts_in_order(env: Env) -> None:
     with pytest.raises(WorkflowStateError, match="QUEUED"):
         queued = await builder.load_workflow(ids[3], persistence_provider=env.store)
         await queued.next_step()
+
+
+async def test_a_worker_in_this_process_wakes_sleepers_and_signalled_workflows(env: Env) -> None:
+    import asyncio
+
+    from ruvon.runtime.serve import ServeOptions, Worker
+
+    text = """\
+    workflow_type: "Served"
+    initial_state_model: "steps_kit.State"
+    steps:
+      - name: "Nap"
+        type: "SLEEP"
+        seconds: 0.2
+        automate_next: true
+      - name: "Wait"
+        type: "WAIT_FOR_SIGNAL"
+        signal: "go"
+        automate_next: true
+      - name: "Done"
+        function: "steps_kit.visit"
+    """
+    env.write("served.yaml", text)
+    builder = WorkflowBuilder(config_dir=env.config)
+    started = await start_workflow(builder, "Served", {}, persistence_provider=env.store)
+    worker = Worker(builder, env.store, env.executor, ServeOptions(poll_seconds=5.0))
+    serving = asyncio.create_task(worker.run())
+
+    async def status() -> str:
+        return (await env.store.load_workflow(started.workflow_id)).status
+
+    try:
+        for _ in range(400):  # the poll is 5 s: only the timer and the signal wake the worker
+            if await status() == "WAITING_SIGNAL":
+                break
+            await asyncio.sleep(0.05)
+        assert await status() == "WAITING_SIGNAL"
+        await send_signal(env.store, started.workflow_id, "go", {"note": "went"})
+        for _ in range(400):
+            if await status() == "COMPLETED":
+                break
+            await asyncio.sleep(0.05)
+        stored = await env.store.load_workflow(started.workflow_id)
+        assert stored.status == "COMPLETED" and stored.state["note"] == "went"
+    finally:
+        worker.stop()
+        await serving
