@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import timers_kit
@@ -12,7 +15,10 @@ from steps_env import Env
 from ruvon.builder import WorkflowBuilder
 from ruvon.errors import ConfigurationError, DefinitionError, WorkflowNotFound, WorkflowStateError
 from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvider
+from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
+from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
 from ruvon.models import WorkflowStatus
+from ruvon.providers.persistence import PersistenceProvider
 from ruvon.runtime import clock
 from ruvon.runtime.events import send_signal
 from ruvon.runtime.start import start_workflow
@@ -63,6 +69,46 @@ steps:
   - name: "End"
     function: "steps_kit.visit"
 """
+
+
+BASE_URL = os.environ.get("RUVON_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
+    """An Env on the in-memory store, SQLite and PostgreSQL (a schema of its own)."""
+    config = tmp_path / "config"
+    config.mkdir()
+    kind = str(request.param)
+    schema = None
+    store: PersistenceProvider
+    if kind == "memory":
+        store = InMemoryPersistenceProvider()
+    elif kind == "sqlite":
+        store = SQLitePersistenceProvider(tmp_path / "ruvon.db")
+    else:
+        try:
+            import psycopg
+
+            with psycopg.connect(BASE_URL, connect_timeout=3, autocommit=True) as conn:
+                schema = f"ruvon_tm_{uuid.uuid4().hex[:12]}"
+                conn.execute(f"CREATE SCHEMA {schema}")
+        except Exception as exc:
+            message = f"PostgreSQL is not reachable at '{BASE_URL}' ({exc})."
+            if os.environ.get("CI") == "true":
+                pytest.fail(message)
+            pytest.skip(message)
+        from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+        store = PostgresPersistenceProvider(f"{BASE_URL}?options=-csearch_path%3D{schema}")
+    await store.initialize()
+    try:
+        yield Env(config, store, kind)
+    finally:
+        await store.close()
+        if schema is not None:
+            with psycopg.connect(BASE_URL, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture

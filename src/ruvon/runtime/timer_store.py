@@ -332,10 +332,11 @@ class SqlTimerStore(TimerStore):
                 rows = await tx.rows(
                     "UPDATE workflows SET status = 'ACTIVE', version = version + 1, "
                     "queued_at = %s WHERE id IN (SELECT id FROM workflows WHERE workflow_type = %s "
-                    "AND status = 'QUEUED' ORDER BY created_at LIMIT %s) RETURNING id",
+                    "AND status = 'QUEUED' ORDER BY created_at LIMIT %s) "
+                    "RETURNING id, created_at",
                     (time.time(), workflow_type, free),
                 )
-                admitted += [str(r[0]) for r in rows]
+                admitted += [str(r[0]) for r in sorted(rows, key=lambda r: (r[1], r[0]))]
         return admitted
 
 
