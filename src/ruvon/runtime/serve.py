@@ -108,6 +108,7 @@ class Worker:
         self._next_due: float | None = None  # the earliest wake-up the store reported
         self._backlog = False  # the last claim of due timers was full: more are due
         self._told = True  # a notification arrived since the last claim of other work
+        self._more_work = False  # the last claim of other work filled every free slot
         self._claimed_at = 0.0  # when other work was last claimed (monotonic)
         self._idle = self.options.poll_seconds
         self._listens = False
@@ -203,16 +204,21 @@ class Worker:
                 self.id, free, self.options.lease_seconds, self.options.types
             )
             self._backlog = len(claimed) == free
-        # Where the store notifies (PostgreSQL), other work is looked for when told, and every
-        # idle interval for expired leases, not each time a drive ends.
+        # Where the store notifies (PostgreSQL), other work is looked for when told, while the
+        # last look filled every slot (a backlog), and every idle interval for expired leases;
+        # not each time a drive ends.
         others = (
-            not self._listens or self._told or time.monotonic() - self._claimed_at >= self._idle
+            not self._listens
+            or self._told
+            or self._more_work
+            or time.monotonic() - self._claimed_at >= self._idle * 0.9
         )
         if len(claimed) < free and others:
             self._told, self._claimed_at = False, time.monotonic()
-            claimed += await store.claim(
-                self.id, free - len(claimed), self.options.lease_seconds, self.options.types
-            )
+            want = free - len(claimed)
+            found = await store.claim(self.id, want, self.options.lease_seconds, self.options.types)
+            self._more_work = len(found) == want
+            claimed += found
         for workflow_id in claimed:
             self.stats.claimed += 1
             task = asyncio.create_task(self._drive(store, workflow_id))
