@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_kit sits beside this file
 
@@ -21,6 +23,7 @@ from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvi
 from ruvon.implementations.observability.noop import NoopObserver
 from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
 from ruvon.models import StepContext
+from ruvon.providers.execution import ExecutionProvider
 
 WORKFLOWS, STEPS, FAN_OUT = 200, 10, 1000
 PEER_SDK = "ruvon-sdk==0.1.5"
@@ -31,10 +34,30 @@ def report(title: str, workload: str, ours: str, baseline: str, ratio: str, targ
     print(f"   ratio:    {ratio}   (target: {target})")
 
 
+class HopBaseline(SyncExecutor):
+    """SyncExecutor plus one bare ``run_in_executor`` hop per step: the floor of a thread hop."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(4)
+
+    async def call_blocking(self, func: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+EXECUTORS: dict[str, Callable[[], ExecutionProvider]] = {
+    "sync": SyncExecutor,
+    "thread": lambda: ThreadPoolExecutionProvider(4),
+    "hop": HopBaseline,
+}
+
+
 async def step_overhead(builder: WorkflowBuilder, executor_name: str) -> float:
     """Microseconds per step over WORKFLOWS x STEPS no-op steps."""
     persistence = InMemoryPersistenceProvider()
-    executor = SyncExecutor() if executor_name == "sync" else ThreadPoolExecutionProvider(4)
+    executor = EXECUTORS[executor_name]()
     observer = NoopObserver()
     started = time.perf_counter()
     for _ in range(WORKFLOWS):
@@ -66,10 +89,12 @@ async def bench_steps() -> None:
         config_dir=bench_kit.config_dir(**{"chain.yaml": bench_kit.chain_yaml(STEPS)})
     )
     await step_overhead(builder, "sync")  # warm-up: imports, caches
+    best: dict[str, float] = {}
     for name in ("sync", "thread"):
         ours = min([await step_overhead(builder, name) for _ in range(3)])
         if name == "sync":
             ours = min(ours, await bench_peer_sdk(builder))
+        best[name] = ours
         base = min(plain_loop_per_step() for _ in range(3))
         report(
             f"step overhead ({name} executor)",
@@ -79,6 +104,21 @@ async def bench_steps() -> None:
             f"{ours / base:.0f}x the plain loop; {ours - base:.1f} us of engine work per step",
             "<= 16 us/step" if name == "sync" else "informational",
         )
+    # The thread pool against the same engine with one bare run_in_executor hop per step, runs
+    # interleaved so both see the same machine load.
+    thread, hop = [], []
+    for _ in range(5):
+        thread.append(await step_overhead(builder, "thread"))
+        hop.append(await step_overhead(builder, "hop"))
+    ours, base = min(thread), min(hop)
+    report(
+        "step hop (thread-pool executor)",
+        f"{WORKFLOWS} workflows x {STEPS} no-op STANDARD steps, in memory, ThreadPool(4)",
+        f"{ours:.1f} us/step ({ours / best['sync']:.1f}x SyncExecutor)",
+        f"{base:.1f} us/step (SyncExecutor + one bare run_in_executor hop per step)",
+        f"{ours / base:.2f}x",
+        "<= 0.8x",
+    )
 
 
 async def bench_peer_sdk(builder: WorkflowBuilder) -> float:

@@ -83,6 +83,7 @@ def _step_run(
         validated_input=user_input,
         previous_step_result=wf.last_result,
         metadata=wf.metadata,
+        parent_workflow_id=wf.parent_id,
     )
     return _with(wf, step, wf.state, context)
 

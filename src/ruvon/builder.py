@@ -7,46 +7,36 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ruvon.catalog import DefinitionCatalog
 from ruvon.definition import LoadedDefinition, load_definition
-from ruvon.definition_checks import walk
-from ruvon.errors import ConfigurationError, DefinitionError, StateValidationError, WorkflowNotFound
+from ruvon.errors import ConfigurationError, StateValidationError, WorkflowNotFound
 from ruvon.implementations.expression_evaluator.simple import SimpleExpressionEvaluator
 from ruvon.implementations.observability.noop import NoopObserver
 from ruvon.implementations.templating.jinja2 import Jinja2TemplateEngine
+from ruvon.observability.env import env_observer
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
-from ruvon.providers.persistence import PersistenceProvider
+from ruvon.providers.persistence import PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.results import accepted_keys, extra_mode
-from ruvon.step_models import SubWorkflowStep
 from ruvon.workflow import Workflow
-from ruvon.yaml_source import read_yaml
 
 if TYPE_CHECKING:
     from ruvon.runtime.start import Started
 
-REGISTRY_FILE = "workflow_registry.yaml"
+#: How many stored workflows ``list_workflows`` reads when it filters by owner keys.
+OWNER_SCAN_LIMIT = 10_000
 _STORED_DEFINITIONS = 64
-_log = logging.getLogger("ruvon.builder")
+_log = logging.getLogger("ruvon.workflow")
 
 
-@dataclass(slots=True)
-class _Entry:
-    """Where one workflow type is defined."""
-
-    workflow_type: str
-    path: Path
-    state_model: str | None = None
-
-
-class WorkflowBuilder:
+class WorkflowBuilder(DefinitionCatalog):
     """Finds definitions and builds workflows.
 
     Args:
@@ -60,6 +50,15 @@ class WorkflowBuilder:
         config_dir: Where definitions live; default ``$RUVON_CONFIG_DIR``, else ``./config``.
         parameters: Values for ``{{ parameters.x }}`` placeholders in definitions, overriding the
             defaults under each definition's top-level ``parameters:``.
+        persistence_provider: The store ``create_workflow`` and ``load_workflow`` use when they are
+            not given one (default: one in-memory store per builder).
+        execution_provider: The executor they use when not given one (default: a thread pool).
+        observer: The observer they use when not given one (default: none).
+        registry_path: The path of a registry YAML (the published SDK's name for passing a path as
+            ``workflow_registry``).
+        expression_evaluator: The SDK's name for ``expression_evaluator_cls``; a class, or an
+            instance whose class is used.
+        template_engine: The SDK's name for ``template_engine_cls``; a class or an instance.
     """
 
     def __init__(
@@ -70,142 +69,31 @@ class WorkflowBuilder:
         config_dir: str | Path | None = None,
         *,
         parameters: Mapping[str, Any] | None = None,
+        persistence_provider: PersistenceProvider | None = None,
+        execution_provider: ExecutionProvider | None = None,
+        observer: WorkflowObserver | None = None,
+        registry_path: str | Path | None = None,
+        expression_evaluator: ExpressionEvaluator | type[ExpressionEvaluator] | None = None,
+        template_engine: TemplateEngine | type[TemplateEngine] | None = None,
     ) -> None:
-        self.config_dir = Path(config_dir or os.environ.get("RUVON_CONFIG_DIR") or "config")
-        self.expression_evaluator_cls = expression_evaluator_cls
-        self.template_engine_cls = template_engine_cls
-        self.parameters = dict(parameters or {})
-        self._entries: dict[str, _Entry] = {}
-        self._unreadable: list[DefinitionError] = []
-        self._loaded: dict[str, LoadedDefinition] = {}
-        self._stored: dict[str, LoadedDefinition] = {}
-        self._default_persistence: PersistenceProvider | None = None
-        self._default_executor: ExecutionProvider | None = None
-        if isinstance(workflow_registry, Mapping):
-            self._register_mapping(
-                workflow_registry, "the workflow_registry given to WorkflowBuilder"
-            )
-        elif workflow_registry is not None:
-            self._register_file(Path(workflow_registry))
-        elif (self.config_dir / REGISTRY_FILE).is_file():
-            self._register_file(self.config_dir / REGISTRY_FILE)
-        else:
-            self._discover()
-
-    # -- discovery -------------------------------------------------------------------------------
-    def _discover(self) -> None:
-        if not self.config_dir.is_dir():
-            return
-        files = sorted([*self.config_dir.glob("*.yaml"), *self.config_dir.glob("*.yml")])
-        for path in files:
-            try:
-                raw = read_yaml(path)
-            except DefinitionError as exc:  # one bad file must not stop the others' workflows
-                _log.warning("Skipping a definition file that cannot be read: %s", exc)
-                self._unreadable.append(exc)
-                continue
-            if isinstance(raw, Mapping) and isinstance(raw.get("workflow_type"), str):
-                self._add(_Entry(raw["workflow_type"], path))
-
-    def _register_file(self, path: Path) -> None:
-        raw = read_yaml(path)
-        workflows = raw.get("workflows") if isinstance(raw, Mapping) else None
-        if not isinstance(workflows, list):
-            raise DefinitionError(
-                f"{path}: a workflow registry needs a 'workflows:' list of entries with 'type', "
-                f"'config_file' and 'initial_state_model'."
-            )
-        base = path.parent
-        for i, item in enumerate(workflows):
-            if not isinstance(item, Mapping) or "type" not in item or "config_file" not in item:
-                raise DefinitionError(
-                    f"{path}: workflows entry {i + 1} needs 'type' and 'config_file' (got {item!r})."
-                )
-            state_model = item.get("initial_state_model") or item.get("initial_state_model_path")
-            self._add(_Entry(str(item["type"]), base / str(item["config_file"]), state_model))
-
-    def _register_mapping(self, registry: Mapping[str, Any], source: str) -> None:
-        for workflow_type, item in registry.items():
-            if not isinstance(item, Mapping) or "config_file" not in item:
-                raise ConfigurationError(
-                    f"In {source}, '{workflow_type}' needs a dict with 'config_file' (and optionally "
-                    f"'initial_state_model_path'), got {item!r}."
-                )
-            state_model = item.get("initial_state_model_path") or item.get("initial_state_model")
-            path = Path(str(item["config_file"]))
-            self._add(
-                _Entry(
-                    str(workflow_type),
-                    path if path.is_absolute() else self.config_dir / path,
-                    state_model,
-                )
-            )
-
-    def _add(self, entry: _Entry) -> None:
-        existing = self._entries.get(entry.workflow_type)
-        if existing is not None and existing.path != entry.path:
-            raise DefinitionError(
-                f"The workflow_type '{entry.workflow_type}' is defined twice: in {existing.path} and "
-                f"in {entry.path}. Rename one of them or remove the duplicate file."
-            )
-        self._entries[entry.workflow_type] = entry
-
-    @property
-    def workflow_types(self) -> dict[str, Path]:
-        """Known workflow types and the files that define them."""
-        return {name: entry.path for name, entry in sorted(self._entries.items())}
-
-    def get_definition(self, workflow_type: str) -> LoadedDefinition:
-        """The loaded definition of ``workflow_type`` (parsed, validated and imported once)."""
-        loaded = self._loaded.get(workflow_type)
-        if loaded is not None:
-            return loaded
-        entry = self._entries.get(workflow_type)
-        if entry is None:
-            raise self._unknown(workflow_type)
-        raw = read_yaml(entry.path)
-        if isinstance(raw, Mapping) and entry.state_model and "initial_state_model" not in raw:
-            raw = {**raw, "initial_state_model": entry.state_model}
-        loaded = load_definition(
-            raw, source=str(entry.path), path=entry.path, parameters=self.parameters
+        super().__init__(
+            registry_path if workflow_registry is None else workflow_registry,
+            Path(config_dir or os.environ.get("RUVON_CONFIG_DIR") or "config"),
+            parameters,
         )
-        self._check_children(loaded)
-        self._loaded[workflow_type] = loaded
-        return loaded
-
-    def _check_children(self, loaded: LoadedDefinition) -> None:
-        """SUB_WORKFLOW steps must name workflow types this builder knows."""
-        for step, _ in walk(loaded.definition.steps, ["steps"]):
-            if isinstance(step, SubWorkflowStep) and step.workflow_type not in self._entries:
-                known = ", ".join(sorted(self._entries)) or "none"
-                raise DefinitionError(
-                    f"{loaded.source}, step '{step.name}': the sub-workflow type "
-                    f"'{step.workflow_type}' is not defined (known types: {known}). Add its "
-                    f"definition to the config directory or fix the name."
-                )
-
-    def _unknown(self, workflow_type: str) -> Exception:
-        if self._unreadable:
-            return DefinitionError(
-                f"The workflow type '{workflow_type}' was not found, and some definition files could "
-                f"not be read:\n" + "\n".join(f"  - {e}" for e in self._unreadable)
-            )
-        if not self._entries:
-            where = self.config_dir.resolve()
-            reason = "does not exist" if not where.is_dir() else "holds no workflow definitions"
-            return WorkflowNotFound(
-                f"Unknown workflow type '{workflow_type}': the config directory {where} {reason}. "
-                f"Pass config_dir=... to WorkflowBuilder, set RUVON_CONFIG_DIR, or run from the "
-                f"directory that contains config/."
-            )
-        known = ", ".join(f"'{name}' ({path})" for name, path in self.workflow_types.items())
-        return WorkflowNotFound(f"Unknown workflow type '{workflow_type}'. Known types: {known}.")
+        self.expression_evaluator_cls = _class_of(expression_evaluator, expression_evaluator_cls)
+        self.template_engine_cls = _class_of(template_engine, template_engine_cls)
+        self._default_persistence: PersistenceProvider | None = persistence_provider
+        self._store_given = persistence_provider is not None
+        self._default_executor: ExecutionProvider | None = execution_provider
+        self.observer = observer
+        self._stored: dict[str, LoadedDefinition] = {}
 
     # -- building --------------------------------------------------------------------------------
     async def create_workflow(
         self,
         workflow_type: str,
-        persistence_provider: PersistenceProvider | None = None,
+        persistence_provider: PersistenceProvider | Mapping[str, Any] | None = None,
         execution_provider: ExecutionProvider | None = None,
         workflow_builder: WorkflowBuilder | None = None,
         expression_evaluator_cls: type[ExpressionEvaluator] | None = None,
@@ -216,21 +104,44 @@ class WorkflowBuilder:
         workflow_id: str | None = None,
         parent_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        owner_id: str | None = None,
+        org_id: str | None = None,
+        priority: int | None = None,
+        data_region: str | None = None,
         idempotency_key: str | None = None,
     ) -> Workflow:
         """Create, save and return a new ACTIVE workflow of ``workflow_type``.
 
-        Omitted providers get defaults shared by this builder: in-memory persistence, a thread pool
-        of 10 workers and a no-op observer. ``metadata`` is the caller's own data, saved with the
-        workflow (``workflow.metadata``) and given to step functions as ``context.metadata``; the
-        engine never writes to it. With ``idempotency_key``, a key used before returns the first
-        workflow started with it (loaded, whatever the data; a warning says when they differ).
+        Omitted providers get the builder's (``WorkflowBuilder(persistence_provider=...,
+        execution_provider=..., observer=...)``), else defaults shared by this builder: in-memory
+        persistence, a thread pool of 10 workers and no observer. A dict as the second positional
+        argument is ``initial_data`` (``create_workflow("Order", {"id": 1})``, as the published SDK
+        allows). ``metadata`` is the caller's own data, saved with the workflow
+        (``workflow.metadata``) and given to step functions as ``context.metadata``; the engine
+        never writes to it.
+
+        ``owner_id``, ``org_id``, ``priority`` and ``data_region`` (the published SDK's
+        multi-tenancy keys) are saved with the workflow (``workflow.owner_id``, ...) and filter
+        ``list_workflows``.
+
+        With ``idempotency_key``, a key used before returns the first workflow started with it
+        (loaded, whatever the data; a warning says when they differ).
+
+        When the first step has ``automate_start: true``, it runs before this returns (and the
+        steps after it while they chain).
 
         Raises:
             WorkflowNotFound: The type is unknown (the message lists the known ones).
             DefinitionError: The definition, its state model or a function is invalid.
             StateValidationError: ``initial_data`` does not fit the state model.
         """
+        if isinstance(persistence_provider, Mapping):
+            if initial_data is not None:
+                raise ConfigurationError(
+                    f"create_workflow('{workflow_type}', ...) got initial data twice: as the second "
+                    f"positional argument and as initial_data=. Pass it once."
+                )
+            persistence_provider, initial_data = None, persistence_provider
         if idempotency_key is not None:
             from ruvon.runtime.start import check_key
 
@@ -256,14 +167,19 @@ class WorkflowBuilder:
             state=state,
             persistence=persistence,
             executor=execution_provider or self._executor(),
-            observer=workflow_observer or NoopObserver(),
+            observer=env_observer(workflow_observer or self.observer) or NoopObserver(),
             expression_evaluator_cls=expression_evaluator_cls or self.expression_evaluator_cls,
             template_engine_cls=template_engine_cls or self.template_engine_cls,
             builder=workflow_builder or self,
             parent_id=parent_id,
             metadata=dict(metadata or {}),
         )
+        owner = {"owner_id": owner_id, "org_id": org_id, "priority": priority}
+        owner["data_region"] = data_region
+        workflow.engine.owner = {key: value for key, value in owner.items() if value is not None}
         await workflow.start()
+        if workflow.steps[0].automate_start:  # the SDK's "this step starts by itself"
+            await workflow.next_step()
         return workflow
 
     async def start_workflow(
@@ -298,19 +214,34 @@ class WorkflowBuilder:
 
     async def load_workflow(
         self,
-        workflow_id: str,
+        workflow_id: str | uuid.UUID,
         persistence_provider: PersistenceProvider | None = None,
         execution_provider: ExecutionProvider | None = None,
         workflow_observer: WorkflowObserver | None = None,
     ) -> Workflow:
         """Reload a saved workflow with the definition it was started with.
 
+        Uses ``persistence_provider``, else the builder's store (see the constructor).
+
         Raises:
-            WorkflowNotFound: No workflow with that id is stored.
+            WorkflowNotFound: No workflow with that id is stored (when the builder only has its own
+                in-memory store, the message says how to point it at a database).
         """
+        workflow_id = str(workflow_id)
         persistence = await self._persistence(persistence_provider)
-        record = await persistence.load_workflow(workflow_id)
+        try:
+            record = await persistence.load_workflow(workflow_id)
+        except WorkflowNotFound as exc:
+            if persistence_provider is not None or self._store_given:
+                raise
+            raise WorkflowNotFound(
+                f"{exc} This builder has no store of its own, so it looked in the in-memory store "
+                f"of this process only. To reload workflows saved elsewhere, create the builder "
+                f"with one: WorkflowBuilder(persistence_provider=SQLitePersistenceProvider("
+                f"'ruvon.db')), or pass persistence_provider=... to load_workflow."
+            ) from None
         loaded = self._stored_definition(record.workflow_type, record.definition)
+        loaded.template_names = self.template_names
         state = loaded.state_model.model_validate(record.state)
         return Workflow(
             workflow_id=record.id,
@@ -318,12 +249,39 @@ class WorkflowBuilder:
             state=state,
             persistence=persistence,
             executor=execution_provider or self._executor(),
-            observer=workflow_observer or NoopObserver(),
+            observer=env_observer(workflow_observer or self.observer) or NoopObserver(),
             expression_evaluator_cls=self.expression_evaluator_cls,
             template_engine_cls=self.template_engine_cls,
             builder=self,
             record=record,
         )
+
+    async def list_workflows(
+        self,
+        *,
+        status: str | None = None,
+        workflow_type: str | None = None,
+        owner_id: str | None = None,
+        org_id: str | None = None,
+        priority: int | None = None,
+        limit: int = 100,
+        persistence_provider: PersistenceProvider | None = None,
+    ) -> list[WorkflowRecord]:
+        """Stored workflows, newest first, filtered by status, type and the owner keys given.
+
+        The owner filters are applied to the records the store returns (up to
+        ``OWNER_SCAN_LIMIT`` of them), so they suit dashboards and tests, not millions of rows.
+        """
+        persistence = await self._persistence(persistence_provider)
+        wanted = {"owner_id": owner_id, "org_id": org_id, "priority": priority}
+        wanted = {key: value for key, value in wanted.items() if value is not None}
+        scan = OWNER_SCAN_LIMIT if wanted else limit
+        records = await persistence.list_workflows(
+            status=status, workflow_type=workflow_type, limit=scan
+        )
+        if wanted:
+            records = [r for r in records if _owned(r, wanted)]
+        return records[:limit]
 
     def _stored_definition(self, workflow_type: str, raw: dict[str, Any]) -> LoadedDefinition:
         """The definition stored with a workflow, loaded once per distinct text (a worker loads
@@ -354,6 +312,18 @@ class WorkflowBuilder:
 
             self._default_executor = ThreadPoolExecutionProvider(max_workers=10)
         return self._default_executor
+
+
+def _owned(record: WorkflowRecord, wanted: Mapping[str, Any]) -> bool:
+    owner = record.engine.get("owner") if isinstance(record.engine, Mapping) else None
+    return isinstance(owner, Mapping) and all(owner.get(k) == v for k, v in wanted.items())
+
+
+def _class_of(given: Any, default: type[Any]) -> Any:
+    """``given`` if it is a class, its class if it is an instance, else ``default``."""
+    if given is None:
+        return default
+    return given if isinstance(given, type) else type(given)
 
 
 def _warn_unknown_keys(loaded: LoadedDefinition, data: Mapping[str, Any]) -> None:

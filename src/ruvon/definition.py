@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ruvon.definition_checks import (
     input_models_of,
@@ -17,10 +25,14 @@ from ruvon.definition_checks import (
     state_field_problems,
 )
 from ruvon.errors import DefinitionError
+from ruvon.injection import Expansion, expand
 from ruvon.loading import load_function, load_model
 from ruvon.parameters import substitute
+from ruvon.sdk_checks import sdk_problems
+from ruvon.sdk_forms import workflow_aliases, workflow_form
 from ruvon.step_models import (
     STEP_MODELS,
+    STEP_TYPE_ALIASES,
     AnyStep,
     RetryPolicy,
     RouteDefinition,
@@ -30,6 +42,7 @@ from ruvon.step_models import (
     TaskDefinition,
     upper,
 )
+from ruvon.template_names import TemplateNames
 from ruvon.yaml_source import line_of
 
 __all__ = [
@@ -60,6 +73,11 @@ class WorkflowDefinition(Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
     steps: list[AnyStep] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sdk_form(cls, data: Any) -> Any:
+        return workflow_form(data)
+
     @field_validator("workflow_version", mode="before")
     @classmethod
     def _version_text(cls, value: Any) -> Any:
@@ -83,10 +101,17 @@ class LoadedDefinition:
     step_index: dict[str, int] = field(default_factory=dict)
     async_functions: frozenset[str] = frozenset()
 
+    expansion: Expansion | None = None
+    #: Names templates may read as ``env.X`` / ``secrets.X`` (set by the builder).
+    template_names: TemplateNames | None = None
+
     @property
     def steps(self) -> list[StepBase]:
-        """The steps in order."""
-        return list(self.definition.steps)
+        """The steps in run order: the file's top-level steps, each followed by the steps its
+        ``dynamic_injection`` rules may insert."""
+        if self.expansion is None:
+            self.expansion = expand(self.definition.steps)
+        return self.expansion.steps
 
 
 def parse_definition(
@@ -120,7 +145,9 @@ def _substituted(raw: Any, source: str, parameters: Mapping[str, Any] | None) ->
 
 
 def _validate(raw: dict[str, Any], source: str, path: Path | None) -> WorkflowDefinition:
-    problems = _step_type_problems(raw, source, path)
+    raw, aliased = workflow_aliases(raw)
+    problems = [f"{_at(source, path, [key])}: {message}" for key, message in aliased]
+    problems += _step_type_problems(raw, source, path)
     try:
         definition = WorkflowDefinition.model_validate(raw)
     except ValidationError as exc:
@@ -130,7 +157,8 @@ def _validate(raw: dict[str, Any], source: str, path: Path | None) -> WorkflowDe
         problems += [f"{_at(source, path, loc)}: {m}" for loc, m in _partial_problems(raw)]
         raise DefinitionError(_join(source, problems)) from None
     located = [
-        f"{_at(source, path, loc)}: {message}" for loc, message in semantic_problems(definition)
+        f"{_at(source, path, loc)}: {message}"
+        for loc, message in [*semantic_problems(definition), *sdk_problems(definition)]
     ]
     if problems + located:
         raise DefinitionError(_join(source, problems + located))
@@ -176,6 +204,7 @@ def load_definition(
         raise problems[0]
     if problems:
         raise DefinitionError(_join(source, [str(p) for p in problems]))
+    expansion = expand(definition.steps)
     return LoadedDefinition(
         definition=definition,
         raw=dict(raw),
@@ -183,7 +212,8 @@ def load_definition(
         state_model=state_model,
         functions=functions,
         input_models=input_models,
-        step_index={step.name: i for i, step in enumerate(definition.steps)},
+        step_index={step.name: i for i, step in enumerate(expansion.steps)},
+        expansion=expansion,
         async_functions=frozenset(
             p for p, f in functions.items() if inspect.iscoroutinefunction(f)
         ),
@@ -220,11 +250,17 @@ def _step_type_problems(raw: Mapping[str, Any], source: str, path: Path | None) 
             if not isinstance(step, Mapping):
                 continue
             kind = step.get("type")
-            if isinstance(kind, str) and upper(kind) not in STEP_MODELS:
+            if isinstance(kind, str) and upper(kind) not in {*STEP_MODELS, *STEP_TYPE_ALIASES}:
                 name = step.get("name", f"#{i + 1}")
+                later = (
+                    " (schedules are not supported yet; they arrive with timers and events)"
+                    if upper(kind) == "CRON_SCHEDULE"
+                    else ""
+                )
                 problems.append(
                     f"{_at(source, path, [*loc, i, 'type'])}: step '{name}' has the unknown type "
-                    f"'{kind}'. Valid step types: {', '.join(STEP_MODELS)}."
+                    f"'{kind}'{later}. Valid step types: "
+                    f"{', '.join([*STEP_MODELS, *STEP_TYPE_ALIASES])}."
                 )
             visit(step.get("loop_body"), [*loc, i, "loop_body"])
 
@@ -261,6 +297,10 @@ def _describe(error: Any, raw: Mapping[str, Any], source: str, path: Path | None
         return f"{where}: {subject}has an unknown key '{loc[-1]}'. {_valid_keys(loc, model)}"
     if kind == "missing":
         return f"{where}: {subject}is missing the required key '{loc[-1]}'."
+    if kind == "value_error":  # a model's own check: the message is already a sentence
+        subject, _ = _subject([*loc, ""], raw)
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return f"{where}: {subject}{message}".rstrip(".") + "."
     return f"{where}: {subject}key '{_dotted(loc)}': {error['msg']} (got {error.get('input')!r})."
 
 

@@ -31,11 +31,14 @@ def walk(steps: Sequence[StepBase], loc: Loc) -> Iterator[tuple[StepBase, Loc]]:
 
 
 def walk_located(located: Sequence[tuple[StepBase, Loc]]) -> Iterator[tuple[StepBase, Loc]]:
-    """Every step of ``(step, location)`` pairs, loop bodies included."""
+    """Every step of ``(step, location)`` pairs, loop bodies and injectable steps included."""
     for step, loc in located:
         yield step, loc
         if isinstance(step, LoopStep):
             yield from walk(step.loop_body, [*loc, "loop_body"])
+        for r, rule in enumerate(step.dynamic_injection.rules if step.dynamic_injection else []):
+            rule_loc: Loc = [*loc, "dynamic_injection", "rules", r, "steps_to_insert"]
+            yield from walk(rule.steps_to_insert, rule_loc)
 
 
 def semantic_problems(definition: WorkflowDefinition) -> list[Problem]:

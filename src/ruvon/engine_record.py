@@ -66,6 +66,18 @@ class EngineRecord:
             (``time.time()`` seconds); ``None`` otherwise.
         signals_seen: The id of the last signal consumed, by signal name (signals are consumed
             once, in order: a later wait takes only newer ones).
+        executor: The kind of executor the workflow was started with (``ExecutionProvider.kind``:
+            ``sync``, ``thread``, ``celery``), so ``ruvon resume``/``retry`` pick the same one.
+        saga_mode: Compensation was turned on with ``enable_saga_mode()`` (the YAML's
+            ``saga_mode`` is in the definition).
+        paused_by: The step that finished by pausing (``WorkflowPauseDirective``); the workflow
+            waits for input for the step after it.
+        cancel_reason: Why ``cancel(reason=...)`` cancelled the workflow.
+        owner: Who the workflow belongs to (``create_workflow(owner_id=..., org_id=...,
+            priority=..., data_region=...)``): the keys given, as plain data.
+        trace: The workflow's trace context as W3C headers (``{"traceparent": ...}``), written by
+            a tracing observer when the workflow is created, so every process that drives it
+            later continues the same trace (see ``ruvon.observability.otel``).
     """
 
     error: Failure | None = None
@@ -77,6 +89,12 @@ class EngineRecord:
     compensations: list[Compensation] = field(default_factory=list)
     wake_at: float | None = None
     signals_seen: dict[str, int] = field(default_factory=dict)
+    executor: str | None = None
+    saga_mode: bool = False
+    paused_by: str | None = None
+    cancel_reason: str | None = None
+    owner: dict[str, Any] = field(default_factory=dict)
+    trace: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""
@@ -99,6 +117,18 @@ class EngineRecord:
             data["wake_at"] = self.wake_at
         if self.signals_seen:
             data["signals_seen"] = dict(self.signals_seen)
+        if self.executor is not None:
+            data["executor"] = self.executor
+        if self.saga_mode:
+            data["saga_mode"] = True
+        if self.paused_by is not None:
+            data["paused_by"] = self.paused_by
+        if self.cancel_reason is not None:
+            data["cancel_reason"] = self.cancel_reason
+        if self.owner:
+            data["owner"] = dict(self.owner)
+        if self.trace:
+            data["trace"] = dict(self.trace)
         return data
 
     @classmethod
@@ -136,6 +166,16 @@ class EngineRecord:
                 for name, seen in _mapping(data.get("signals_seen")).items()
                 if isinstance(seen, int)
             },
+            executor=str(data["executor"]) if isinstance(data.get("executor"), str) else None,
+            saga_mode=data.get("saga_mode") is True,
+            paused_by=_text(data.get("paused_by")),
+            cancel_reason=_text(data.get("cancel_reason")),
+            owner=dict(_mapping(data.get("owner"))),
+            trace={
+                str(k): v
+                for k, v in _mapping(data.get("trace")).items()
+                if isinstance(v, str) and len(v) <= 512
+            },
         )
 
 
@@ -148,6 +188,10 @@ def _failure(value: Any) -> Failure | None:
         message=str(value.get("message") or ""),
         at=float(at) if isinstance(at, int | float) else 0.0,
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

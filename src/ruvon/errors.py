@@ -6,11 +6,21 @@ task or key involved and say how to fix the problem.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 
 class RuvonError(Exception):
     """Base class of every error raised by ruvon."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        # Installed when the first ruvon error occurs, not on import: an uncaught one in a plain
+        # script then prints its sentence, not a traceback (ruvon.excepthook says more).
+        if sys.excepthook is sys.__excepthook__:
+            from ruvon.excepthook import install_short_errors
+
+            install_short_errors()
 
 
 class DefinitionError(RuvonError, ValueError):

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ruvon.dict_state import DICT_STATE_PATHS, DictState
 from ruvon.errors import DefinitionError, FunctionLoadError, StateModelError
 
 _PYDANTIC_MARK = "pydantic"
@@ -55,6 +56,8 @@ def load_model(
         source: Where the path was written (a file name, a step), for messages.
         key: The YAML key that holds the path, for messages.
     """
+    if dotted_path in DICT_STATE_PATHS:
+        return DictState
     try:
         model = import_object(dotted_path)
     except DefinitionError:

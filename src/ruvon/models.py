@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -37,6 +38,17 @@ class WorkflowStatus(StrEnum):
         """Whether no further step can run in this status."""
         return self in _TERMINAL
 
+    @classmethod
+    def _missing_(cls, value: object) -> WorkflowStatus | None:
+        # The published SDK's names of the one waiting status (WorkflowStatus("PAUSED")).
+        if isinstance(value, str) and value.upper() in _SDK_WAITING_NAMES:
+            return cls.WAITING_HUMAN
+        return None
+
+
+#: What the published SDK calls a workflow that waits for input.
+_SDK_WAITING_NAMES = frozenset({"PAUSED", "WAITING_HUMAN_INPUT"})
+
 
 _TERMINAL = frozenset(
     {
@@ -48,6 +60,14 @@ _TERMINAL = frozenset(
         WorkflowStatus.FAILED_WORKER_CRASH,
     }
 )
+
+
+@dataclass(slots=True, frozen=True)
+class LoopState:
+    """Where a loop body or fan-out task is: the item and its 0-based index."""
+
+    current_iteration: int
+    current_item: Any
 
 
 @dataclass(slots=True)
@@ -67,6 +87,7 @@ class StepContext:
         loop_index: The current item's index (or the iteration number of a WHILE loop).
         deadline: When the step's ``timeout_seconds`` runs out (``time.time()`` seconds), else
             ``None``. The driver fails the step then; see :meth:`time_left`.
+        parent_workflow_id: The id of the parent workflow, when this one is a child.
     """
 
     workflow_id: str
@@ -80,6 +101,19 @@ class StepContext:
     loop_item: Any = None
     loop_index: int | None = None
     deadline: float | None = None
+    parent_workflow_id: str | None = None
+
+    @property
+    def execution_time(self) -> datetime:
+        """The current time (UTC), as the published SDK's ``context.execution_time``."""
+        return datetime.now(UTC)
+
+    @property
+    def loop_state(self) -> LoopState | None:
+        """The SDK's view of ``loop_item``/``loop_index``; ``None`` outside loops and fan-outs."""
+        if self.loop_index is None:
+            return None
+        return LoopState(current_iteration=self.loop_index, current_item=self.loop_item)
 
     @property
     def task_name(self) -> str | None:
@@ -169,9 +203,16 @@ class WorkflowJumpDirective(RuvonError):
 class WorkflowPauseDirective(RuvonError):
     """Raised by a step function to stop the workflow in WAITING_HUMAN until input arrives."""
 
-    def __init__(self, result: dict[str, Any] | None = None, message: str | None = None) -> None:
-        super().__init__(message or "The workflow waits for human input.")
+    def __init__(
+        self,
+        result: dict[str, Any] | None = None,
+        message: str | None = None,
+        waiting_for: str | None = None,
+    ) -> None:
+        super().__init__(message or waiting_for or "The workflow waits for human input.")
         self.result = result
+        #: What the workflow waits for (free text, shown to whoever resumes it).
+        self.waiting_for = waiting_for
 
 
 class StartSubWorkflowDirective(RuvonError):
@@ -182,19 +223,28 @@ class StartSubWorkflowDirective(RuvonError):
         workflow_type: str,
         initial_data: dict[str, Any] | None = None,
         data_region: str | None = None,
+        owner_id: str | None = None,
     ) -> None:
         super().__init__(f"Start sub-workflow '{workflow_type}'.")
         self.workflow_type = workflow_type
         self.initial_data = dict(initial_data or {})
         self.data_region = data_region
+        self.owner_id = owner_id
 
 
 class SagaWorkflowException(RuvonError):
     """A saga step failed and the completed steps were compensated."""
 
-    def __init__(self, message: str, step_name: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        step_name: str | None = None,
+        original_exception: BaseException | None = None,
+    ) -> None:
         super().__init__(message)
         self.step_name = step_name
+        self.message = message
+        self.original_exception = original_exception
 
 
 class WorkflowFailedException(RuvonError):

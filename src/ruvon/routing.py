@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ruvon import injection
 from ruvon.definition import LoadedDefinition
 from ruvon.errors import RuvonError, StepFailed
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
@@ -23,6 +24,10 @@ def next_index(
     """
     target = outcome.jump_to or _route(step, outcome, evaluator_cls)
     if not target:
+        if loaded.expansion is not None and loaded.expansion.blocks:
+            injected = injection.next_index(loaded.expansion, step, current, outcome.state)
+            if injected is not None:
+                return injected
         return current + 1
     try:
         return loaded.step_index[target]

@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar, Union
 
 from pydantic import (
     AliasChoices,
@@ -22,9 +22,11 @@ from pydantic import (
     Field,
     Tag,
     field_validator,
+    model_validator,
 )
 
 from ruvon.merge import MergeConflictBehavior, MergeStrategy
+from ruvon.sdk_forms import FIRE_AND_FORGET, route_form, step_form
 
 
 class StepType(StrEnum):
@@ -61,11 +63,20 @@ class TaskDefinition(Strict):
 
 
 class RouteDefinition(Strict):
-    """A route: go to ``target`` when ``condition`` holds, or always when ``default`` is true."""
+    """A route: go to ``target`` when ``condition`` holds, or always when ``default`` is true.
+
+    ``next_step`` and ``next`` are other names of ``target``; ``- default: "Step"`` (the published
+    SDK's form) is a default route to Step.
+    """
 
     condition: str | None = None
     target: str = Field(validation_alias=AliasChoices("target", "next_step"))
     default: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sdk_form(cls, data: Any) -> Any:
+        return route_form(data)
 
 
 class RetryPolicy(Strict):
@@ -138,11 +149,54 @@ def expression_problems(expression: str, step_name: str) -> list[str]:
     return []
 
 
+class InjectionRule(Strict):
+    """One ``dynamic_injection`` rule: insert steps after the current one when a state value fits.
+
+    Exactly one of ``value_match`` (the value equals it) and ``value_is_not`` (the value is none of
+    these) is given; ``condition_key`` is a dotted path into the state.
+    """
+
+    condition_key: str
+    value_match: Any = None
+    value_is_not: list[Any] | None = None
+    action: Literal["INSERT_AFTER_CURRENT"] = "INSERT_AFTER_CURRENT"
+    steps_to_insert: list[AnyStep] = Field(min_length=1)
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _action_any_case(cls, value: Any) -> Any:
+        return upper(value)
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> InjectionRule:
+        given = {"value_match", "value_is_not"} & self.model_fields_set
+        if len(given) != 1:
+            raise ValueError(
+                f"a dynamic_injection rule on '{self.condition_key}' needs exactly one of "
+                f"'value_match' and 'value_is_not'"
+            )
+        return self
+
+    def matches(self, value: Any) -> bool:
+        """Whether the state value at ``condition_key`` selects this rule."""
+        if "value_match" in self.model_fields_set:
+            return bool(value == self.value_match)
+        return value not in (self.value_is_not or [])
+
+
+class DynamicInjection(Strict):
+    """``dynamic_injection: {rules: [...]}``: steps inserted after this one at run time."""
+
+    rules: list[InjectionRule] = Field(min_length=1)
+
+
 class StepBase(Strict):
     """Keys every step type accepts.
 
     Class attributes: ``kind`` is the type the model is registered for; ``loop_body_ok`` says
     whether a LOOP may run steps of this type in its body.
+    ``dependencies``, ``automate_start``, ``required_input``, ``timeout_seconds`` and
+    ``dynamic_injection`` are the published SDK's keys (see docs/migrating-from-ruvon-sdk.md).
     """
 
     kind: ClassVar[StepType] = StepType.STANDARD
@@ -154,11 +208,20 @@ class StepBase(Strict):
     type: StepType = StepType.STANDARD
     function: str | None = None
     automate_next: bool = False
+    automate_start: bool = False
     description: str | None = None
     compensate_function: str | None = None
     routes: list[RouteDefinition] = Field(default_factory=list)
     retry: RetryPolicy | None = None
+    dependencies: list[str] = Field(default_factory=list)
+    required_input: list[str] = Field(default_factory=list)
     timeout_seconds: float | None = Field(default=None, gt=0)
+    dynamic_injection: DynamicInjection | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sdk_form(cls, data: Any) -> Any:
+        return step_form(data)
 
     @field_validator("type", mode="before")
     @classmethod
@@ -174,6 +237,13 @@ class StepBase(Strict):
         """What is wrong with this step beyond its schema (one sentence each); none by default."""
         return []
 
+    @property
+    def injected_steps(self) -> list[StepBase]:
+        """The steps this step's ``dynamic_injection`` rules may insert, in order."""
+        if self.dynamic_injection is None:
+            return []
+        return [s for rule in self.dynamic_injection.rules for s in rule.steps_to_insert]
+
     def function_paths(self) -> list[FunctionUse]:
         """Every function this step names, with the keyword arguments it will be given."""
         found = [FunctionUse(f"step '{self.name}'", self.function)] if self.function else []
@@ -181,6 +251,8 @@ class StepBase(Strict):
             found.append(
                 FunctionUse(f"step '{self.name}' compensate_function", self.compensate_function)
             )
+        for inserted in self.injected_steps:
+            found += inserted.function_paths()
         return found
 
 
@@ -407,6 +479,7 @@ class HttpStep(StepBase):
     output_key: str | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
     expected_status: list[int] = Field(default_factory=list)
+    includes: list[Literal["body", "status_code", "headers"]] | None = None
 
     @field_validator("method", mode="before")
     @classmethod
@@ -453,10 +526,16 @@ class WaitForSignalStep(StepBase):
         return []
 
 
+#: Step types the published SDK names differently, and the model that reads each.
+STEP_TYPE_ALIASES: dict[str, StepType] = {FIRE_AND_FORGET: StepType.SUB_WORKFLOW}
+
+
 def step_tag(value: Any) -> str | None:
     """The discriminator: the step's type, upper-cased; STANDARD when absent."""
     if isinstance(value, dict):
         kind = upper(value.get("type") or "STANDARD")
+        if isinstance(kind, str) and kind in STEP_TYPE_ALIASES:
+            return STEP_TYPE_ALIASES[kind].value
         return kind if isinstance(kind, str) and kind in STEP_MODELS else None
     kind = getattr(value, "type", None)
     return str(kind) if kind is not None else None
@@ -472,3 +551,7 @@ else:
     ]
 
 LoopStep.model_rebuild()
+InjectionRule.model_rebuild()
+DynamicInjection.model_rebuild()
+for _model in STEP_MODELS.values():
+    _model.model_rebuild()

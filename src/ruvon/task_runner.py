@@ -94,7 +94,7 @@ def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> Ta
         task_name=task_name,
         error=(
             f"Task '{task_name}' of step '{step_name}' did not finish within the step's "
-            f"timeout_seconds ({timeout:g} s); its result, if any arrives, is discarded. "
+            f"timeout_seconds ({timeout or 0:g} s); its result, if any arrives, is discarded. "
             f"Raise timeout_seconds or make the task faster."
         ),
         error_type="TimeoutError",

@@ -96,7 +96,7 @@ async def _adopt(
     wf.last_result = outcome.result
     if outcome.task_failures:
         wf.engine.task_failures[step.name] = dict(outcome.task_failures)
-    if step.compensate_function and wf.loaded.definition.saga_mode:
+    if step.compensate_function and wf.saga_mode:
         wf.engine.saga_completed.append(step.name)
     wf.current_step = next_index
     finished = step.name if step.type is StepType.PARALLEL else None
@@ -178,7 +178,7 @@ async def fail_step(
         wf.id, "STEP_FAILED", step.name, at=started, duration=duration, message=message
     )
     log = [*wf.take_log(), failed]
-    if wf.loaded.definition.saga_mode:
+    if wf.saga_mode:
         log += await saga.compensate(
             workflow_id=wf.id,
             loaded=wf.loaded,
@@ -186,13 +186,12 @@ async def fail_step(
             engine=wf.engine,
             metadata=wf.metadata,
             executor=wf.execution_provider,
+            observer=wf.observer,
         )
         status = WorkflowStatus.FAILED_ROLLED_BACK
     old, wf.status = wf.status, status
     try:
-        await wf.save(
-            dump_state=wf.loaded.definition.saga_mode, log=log, finished_step=finished_step
-        )
+        await wf.save(dump_state=wf.saga_mode, log=log, finished_step=finished_step)
     except Exception:
         if must_save is not None:
             wf.status = old

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from ruvon import attempts, routing, transitions
+from ruvon import attempts, pausing, routing, transitions
 from ruvon.definition import LoadedDefinition
 from ruvon.engine_record import Compensation, EngineRecord, Failure
 from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
-from ruvon.providers.observer import WorkflowObserver, notify, overrides
+from ruvon.providers.observer import WorkflowObserver, notify, notify_attach, overrides
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.runtime.session import in_session
@@ -24,6 +24,7 @@ from ruvon.step_models import StepBase
 from ruvon.steps import timing
 from ruvon.steps.base import StepOutcome
 from ruvon.steps.dispatch import validate_input
+from ruvon.workflow_api import WorkflowApi
 
 if TYPE_CHECKING:
     from ruvon.runtime.session import Session
@@ -42,7 +43,7 @@ _RUNNABLE = frozenset(
 )
 
 
-class Workflow:
+class Workflow(WorkflowApi):
     """A running workflow. Create one with ``WorkflowBuilder.create_workflow``.
 
     Attributes:
@@ -96,6 +97,9 @@ class Workflow:
         self.current_step = record.current_step if record else 0
         self.metadata: dict[str, Any] = record.metadata if record else dict(metadata or {})
         self.engine = EngineRecord.from_dict(record.engine) if record else EngineRecord()
+        if record is None:
+            # Recorded so `ruvon resume`/`retry` pick the executor this workflow started with.
+            self.engine.executor = executor.kind
         self.created_at = record.created_at if record else time.time()
         self._version = record.version if record else 0
         self._saved_state: dict[str, Any] = (
@@ -109,6 +113,8 @@ class Workflow:
         self.resumed_step = self.current_step_name if record else None
         # The lease held while a driver runs this workflow (see ruvon.runtime.session).
         self.session: Session | None = None
+        if overrides(observer, "attach"):  # e.g. a tracer reads or writes engine.trace
+            notify_attach(observer, self)
 
     # -- read-only views -------------------------------------------------------------------------
     @property
@@ -206,13 +212,16 @@ class Workflow:
                 f"Check workflow.status before calling next_step(), or retry() a FAILED workflow."
             )
         step = self._steps[self.current_step]
-        if self.status is WorkflowStatus.WAITING_HUMAN and user_input is None:
+        if self.status is WorkflowStatus.WAITING_HUMAN and pausing.is_empty(user_input):
             return None, step.name
         if self.status is WorkflowStatus.SLEEPING:
             if timing.sleeping_until(self) is not None:
                 return None, step.name  # not due yet: like WAITING_HUMAN without input
             self.engine.wake_at = None
-        validated = validate_input(self.loaded, step, user_input)
+        if self.status is WorkflowStatus.WAITING_HUMAN and self.engine.paused_by is not None:
+            validated = await pausing.resume(self, step, user_input)
+        else:
+            validated = validate_input(self.loaded, step, user_input)
         if self.status is not WorkflowStatus.ACTIVE:
             await self.set_status(WorkflowStatus.ACTIVE)
         timed = overrides(self.observer, "on_step_started")
@@ -225,6 +234,8 @@ class Workflow:
             validated = None
             if outcome is None:
                 return self.last_result, None
+            if outcome.paused is not None:  # the step is finished; input goes to the next one
+                return outcome.result, await pausing.finish(self, step, outcome, started)
             if outcome.wait is not None:
                 if not await transitions.wait(self, step, outcome, started):
                     return self.last_result, None
@@ -240,8 +251,8 @@ class Workflow:
             next_name = await transitions.advance(self, step, outcome, started, next_index)
             if (
                 next_name is None
-                or not step.automate_next
                 or self.status is not WorkflowStatus.ACTIVE
+                or not (step.automate_next or self.steps[self.current_step].automate_start)
             ):
                 return outcome.result, next_name
             step = self._steps[self.current_step]
@@ -329,8 +340,12 @@ class Workflow:
             self.engine.error = None
         await self.set_status(WorkflowStatus.ACTIVE, save=True)
 
-    async def cancel(self) -> None:
-        """Mark the workflow CANCELLED and save it; no further step runs."""
+    async def cancel(self, reason: str | None = None) -> None:
+        """Mark the workflow CANCELLED and save it; no further step runs (no compensation).
+
+        Args:
+            reason: Why, kept with the workflow and written to its execution log.
+        """
         if self.status.is_terminal:
             raise WorkflowStateError(
                 f"Workflow {self.id} is already {self.status.value}; only a running workflow can be "
@@ -338,6 +353,9 @@ class Workflow:
             )
         for future in self.pending_async.values():
             future.cancel()
+        self.engine.cancel_reason = reason
+        if reason is not None:
+            self.add_log([LogEntry(self.id, "CANCELLED", self.current_step_name, message=reason)])
         await self.set_status(WorkflowStatus.CANCELLED, save=True)
         if self.session is not None:  # a driver of this object stops at its next save
             self.session.signal.cancelled = True

@@ -57,3 +57,20 @@ def square(state: Any, context: StepContext, item: int, index: int) -> dict[str,
     """A dynamic fan-out task: gets its item and index as keyword arguments."""
     assert context.loop_item == item and context.loop_index == index
     return {"value": item * item, "index": index}
+
+
+def hold_key(workflow_id: str) -> str:
+    """The Redis list where ``hold`` records the pid of each process that started it."""
+    return f"ruvon-test-hold:{workflow_id}"
+
+
+def hold(state: Any, context: StepContext) -> dict[str, Any]:
+    """Record this process's pid, hold the task for 1.5 s, return the pid as ``c``."""
+    client = redis.Redis.from_url(SPAN_DB_URL)
+    try:
+        client.rpush(hold_key(context.workflow_id), os.getpid())
+        client.expire(hold_key(context.workflow_id), 600)
+    finally:
+        client.close()
+    time.sleep(1.5)
+    return {"c": os.getpid()}

@@ -70,3 +70,38 @@ def test_cli_worker_and_run_on_celery(tmp_path: Path) -> None:
         assert '"sku": "A"' in proc.stdout and '"amount": 100' in proc.stdout
     finally:
         stop_worker(worker)
+
+
+def test_cli_worker_beside_config_allows_the_modules_the_definitions_name(tmp_path: Path) -> None:
+    redis_or_skip()
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "fan.yaml").write_text(WORKFLOW, encoding="utf-8")
+    worker = start_worker(
+        [],  # no --allow: taken from config/
+        broker=REDIS_URL,
+        log=tmp_path / "worker.log",
+        pythonpath=[CORE, HERE],
+        cwd=tmp_path,
+        command=["ruvon.cli.main", "worker"],
+    )
+    try:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(CORE), os.environ.get("PYTHONPATH", "")]),
+            "RUVON_CELERY_BROKER_URL": worker.broker,
+            "RUVON_CELERY_RESULT_BACKEND": worker.broker,
+            "RUVON_CELERY_QUEUE": worker.queue,
+        }
+        argv = [sys.executable, "-m", "ruvon.cli.main", "run", "Fan", "--executor", "celery"]
+        proc = subprocess.run(
+            [*argv, "--data", json.dumps({"n": 1})],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr + worker.log_text()
+        assert "worker allows the modules the definitions name: core_kit" in worker.log_text()
+    finally:
+        stop_worker(worker)

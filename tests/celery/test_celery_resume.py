@@ -245,6 +245,7 @@ def test_a_resumed_workflow_collects_tasks_that_ran_while_its_orchestrator_was_d
 
 
 def _batch(run_key: str, item: int, *, resumed: bool, workflow_id: str) -> ParallelBatch:
+    attempt, iteration = run_key.split("/")[:2]
     call = TaskCall(
         "Fan[0]", "celery_kit.square", kwargs={"item": item, "index": 0}, item=item, index=0
     )
@@ -256,21 +257,23 @@ def _batch(run_key: str, item: int, *, resumed: bool, workflow_id: str) -> Paral
         state=State(),
         tasks=[call],
         share_state=True,
-        planned=[call.name],
-        run_key=run_key,
+        attempt=int(attempt),
+        iteration=int(iteration),
+        timeout=20,
+        deadline=time.monotonic() + 20,
         resumed=resumed,
     )
 
 
 def _started_run(
-    executor: CeleryExecutor, batch: ParallelBatch, timeout: float
+    executor: CeleryExecutor, batch: ParallelBatch
 ) -> AsyncGenerator[list[TaskOutcome], None]:
     """The executor's generator, to stop it as a dying caller would."""
-    return cast(AsyncGenerator[list[TaskOutcome], None], executor.run_parallel(batch, timeout))
+    return cast(AsyncGenerator[list[TaskOutcome], None], executor.run_parallel(batch))
 
 
 async def _value(executor: CeleryExecutor, batch: ParallelBatch) -> Any:
-    outcomes = [o async for burst in executor.run_parallel(batch, 20) for o in burst]
+    outcomes = [o async for burst in executor.run_parallel(batch) for o in burst]
     assert [o.task_name for o in outcomes] == ["Fan[0]"]
     assert outcomes[0].ok, outcomes[0].error
     assert outcomes[0].result is not None
@@ -293,7 +296,7 @@ async def test_runs_with_other_run_keys_or_not_resumed_never_take_earlier_result
     assert await value("1/1/0", 3, False) == 9
 
     # A caller that dies after the outcome arrived but before it took it: the result stays.
-    crashed = _started_run(celery_executor, batch("2/0/0", 5, False), 20)
+    crashed = _started_run(celery_executor, batch("2/0/0", 5, False))
     arrived = await crashed.__anext__()
     assert [o.result for o in arrived] == [{"value": 25, "index": 0}]
     await crashed.aclose()
@@ -303,7 +306,7 @@ async def test_runs_with_other_run_keys_or_not_resumed_never_take_earlier_result
     assert await value("2/0/0", 7, True) == 49
 
     # A stale result under the ids of a batch that is not resumed is never taken.
-    crashed = _started_run(celery_executor, batch("3/0/0", 8, False), 20)
+    crashed = _started_run(celery_executor, batch("3/0/0", 8, False))
     await crashed.__anext__()
     await crashed.aclose()
     assert await value("3/0/0", 9, False) == 81

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from celery_outsider import OutsiderState
 from ruvon.builder import WorkflowBuilder
 from ruvon.errors import ConfigurationError
 from ruvon.implementations.execution.celery import CeleryExecutionProvider, CeleryExecutor
-from ruvon.implementations.execution.celery_worker import is_allowed, main
+from ruvon.implementations.execution.celery_worker import allow_hint, is_allowed, main
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ParallelBatch, TaskCall
 
@@ -62,6 +63,17 @@ async def test_a_function_outside_the_allowlist_is_refused_and_the_worker_surviv
     assert "Refused task 'evil'" in celery_worker.log_text()
 
 
+@pytest.mark.parametrize("path", ["os.system", "subprocess.run", "pydantic.BaseModel", "ruvon.x"])
+def test_the_refusal_never_suggests_allowing_python_or_an_installed_library(path: str) -> None:
+    hint = allow_hint(path)
+    top = path.split(".")[0]
+    assert f"--allow {top}" not in hint and f"'{top}' is not a package of your own" in hint
+
+
+def test_the_refusal_suggests_allowing_the_users_own_package() -> None:
+    assert "--allow celery_outsider " in allow_hint("celery_outsider.steal")
+
+
 async def test_a_state_model_outside_the_allowlist_is_refused(
     tmp_path: Path, celery_executor: CeleryExecutor
 ) -> None:
@@ -72,8 +84,10 @@ async def test_a_state_model_outside_the_allowlist_is_refused(
         state_model_path="celery_outsider.OutsiderState",
         state=OutsiderState(),
         tasks=[TaskCall("t", "core_kit.task_c")],
+        timeout=10,
+        deadline=time.monotonic() + 10,
     )
-    arrived = [o async for burst in celery_executor.run_parallel(batch, 10) for o in burst]
+    arrived = [o async for burst in celery_executor.run_parallel(batch) for o in burst]
     assert [o.task_name for o in arrived] == ["t"]
     assert (
         arrived[0].error is not None

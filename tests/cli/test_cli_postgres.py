@@ -53,3 +53,21 @@ def test_run_list_show_retry_on_postgres(ruvon, postgres_url):
     shown = ruvon("show", workflow_id, RUVON_DB=postgres_url)
     assert re.search(r"^status +COMPLETED$", shown.stdout, re.MULTILINE)
     assert ruvon.state(shown.stdout)["total"] == 21
+
+
+def test_db_metrics_and_logs_on_postgres(ruvon, postgres_url):
+    import json
+
+    status = ruvon("db", "status", "--db", postgres_url, "--json")
+    assert status.returncode == 1  # an empty schema: ruvon never set it up
+    assert json.loads(status.stdout)["schema_version"] == 0
+    assert ruvon("db", "init", "--db", postgres_url).returncode == 0
+    assert json.loads(ruvon("db", "status", "--db", postgres_url, "--json").stdout)["up_to_date"]
+
+    workflow_id = ruvon.run_quick("Quick", {"name": "P"}, "--db", postgres_url)
+    stats = json.loads(ruvon("db", "stats", "--db", postgres_url, "--json").stdout)
+    assert stats["tables"]["workflows"] == 1 and stats["size_bytes"] > 0
+    metrics = json.loads(ruvon("metrics", "--db", postgres_url, "--json").stdout)
+    assert metrics["workflow_types"][0]["completed"] == 1
+    logs = json.loads(ruvon("logs", workflow_id, "--db", postgres_url, "--json").stdout)
+    assert [e["step"] for e in logs if e["event"] == "STEP_COMPLETED"] == ["Greet", "Fan", "Sum"]

@@ -108,3 +108,24 @@ def test_two_files_with_one_workflow_type(ruvon):
     done = ruvon("validate", "quick_config/quick.yaml", copy)
     assert done.returncode == 1
     assert "workflow_type 'Quick' is already defined in quick_config/quick.yaml" in done.stderr
+
+
+def test_schema_and_import_problems_in_one_run_and_import_errors_name_their_line(ruvon):
+    text = MANY_PROBLEMS.replace(
+        "  - name: Third\n    function: quick.steps.greet\n",
+        "  - name: Third\n    function: quick.steps.no_such_function\n",
+    )
+    broken = write(ruvon.project, "both.yaml", text)
+    missing = write(ruvon.project, "missing.yaml", MISSING_FUNCTION)
+    done = ruvon("validate", broken, missing)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert any("both.yaml, line 7" in line and "TELEPORT" in line for line in errors)
+    assert any(
+        line.startswith("error: both.yaml, line 10: function 'quick.steps.no_such_function'")
+        for line in errors
+    ), done.stderr
+    assert any(
+        line.startswith("error: missing.yaml, line 5, step 'Only'") and "no_such_function" in line
+        for line in errors
+    ), done.stderr

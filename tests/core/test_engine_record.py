@@ -57,7 +57,7 @@ async def test_user_metadata_is_saved_given_to_steps_and_never_written_by_the_en
     saved = await store.load_workflow(workflow.id)
     assert saved.metadata == user, "the engine wrote nothing into the user's metadata"
     assert saved.engine["error"]["step"] == "Fragile"
-    assert set(saved.engine) == {"error", "task_failures"}
+    assert set(saved.engine) == {"error", "task_failures", "executor"}
 
     reloaded = await builder.load_workflow(workflow.id, persistence_provider=store)
     assert (reloaded.error, reloaded.task_failures) == (workflow.error, workflow.task_failures)

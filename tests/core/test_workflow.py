@@ -132,9 +132,12 @@ async def test_jump_directive(builder_for: Callable[[str], WorkflowBuilder]) -> 
 async def test_pause_directive_waits_for_input(
     builder_for: Callable[[str], WorkflowBuilder],
 ) -> None:
-    text = CHAIN.replace('"core_kit.set_flag"', '"core_kit.pause_for_input"')
+    # Second pauses: it is finished, and the input goes to Third (which pauses unless given input).
+    text = CHAIN.replace('"core_kit.set_flag"', '"core_kit.pause_for_input"').replace(
+        'name: "Second"\n    function: "core_kit.increment"',
+        'name: "Second"\n    function: "core_kit.pause_for_input"',
+    )
     workflow = await builder_for(text).create_workflow("Chain")
-    await workflow.next_step()
     _result, name = await workflow.next_step()
     assert workflow.status == WorkflowStatus.WAITING_HUMAN and name == "Third"
     await workflow.next_step(user_input="approved")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import steps_kit
 from steps_env import Env
 
 from ruvon.builder import WorkflowBuilder
@@ -87,10 +88,13 @@ async def test_pause_directive_from_a_standard_step_waits_for_input(env: Env) ->
     """
     workflow = await env.start(text)
     result, next_name = await workflow.next_step()
-    assert (result, next_name) == ({"note": "needs a note"}, "Ask")
-    assert workflow.status == WorkflowStatus.WAITING_HUMAN
+    # The pausing step is finished (its result merged); the input goes to the next step.
+    assert (result, next_name) == ({"note": "needs a note"}, "Done")
+    assert workflow.status == WorkflowStatus.WAITING_HUMAN and workflow.state.note == "needs a note"
+    assert await workflow.next_step(user_input={}) == (None, "Done")  # empty input: still waiting
     result, next_name = await workflow.next_step(user_input={"note": "fine"})
-    assert (workflow.state.note, next_name, workflow.status) == ("fine", "Done", "ACTIVE")
+    assert (workflow.state.note, next_name, workflow.status) == ("fine", None, "COMPLETED")
+    assert steps_kit.CALLS.count("Done") == 1
 
 
 async def test_waiting_workflow_survives_a_restart_on_sqlite(tmp_path: Path) -> None:

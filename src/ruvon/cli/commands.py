@@ -6,9 +6,12 @@ builder, the workflow and the store.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,17 @@ from rich.console import Console
 from rich.text import Text
 
 from ruvon.builder import WorkflowBuilder
+from ruvon.cli import jsonout
+from ruvon.cli.checks import checked_data, checked_input, input_hint
+from ruvon.cli.exits import (  # noqa: F401 - the exit codes are part of this module's interface
+    EXIT_FAILED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_WAITING,
+    system_exit_message,
+)
+from ruvon.cli.interrupts import EXIT_INTERRUPTED, interrupt_guard
 from ruvon.cli.progress import RichProgressObserver
 from ruvon.cli.render import (
     declared_tasks,
@@ -31,15 +45,9 @@ from ruvon.cli.render import (
 from ruvon.cli.store import opened_store
 from ruvon.errors import WorkflowStateError
 from ruvon.models import WorkflowStatus
-from ruvon.providers.execution import ExecutionProvider
+from ruvon.providers.execution import ExecutionProvider, Interrupted
 from ruvon.runtime.session import hold
 from ruvon.workflow import Workflow
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_WAITING = 3
-EXIT_NOT_FOUND = 4
 
 _FAILED_STATUSES = frozenset(
     {
@@ -59,10 +67,25 @@ class Session:
     config_dir: Path | None
     out: Console
     err: Console
+    json_out: bool = False
+    parameters: dict[str, Any] = field(default_factory=dict)
 
     def builder(self) -> WorkflowBuilder:
         """A builder over ``config_dir`` (default ``$RUVON_CONFIG_DIR``, else ``./config``)."""
-        return WorkflowBuilder(config_dir=self.config_dir)
+        return WorkflowBuilder(config_dir=self.config_dir, parameters=self.parameters)
+
+    def progress(self) -> RichProgressObserver:
+        """Progress lines: on stdout, or on stderr when stdout carries the ``--json`` document."""
+        return RichProgressObserver(self.err if self.json_out else self.out)
+
+    @contextlib.contextmanager
+    def workflow_output(self) -> Iterator[None]:
+        """Under ``--json``, what workflow code prints goes to stderr, keeping stdout pure JSON."""
+        if not self.json_out:
+            yield
+            return
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
 
 
 def make_executor(kind: str, workers: int) -> ExecutionProvider:
@@ -81,6 +104,18 @@ def make_executor(kind: str, workers: int) -> ExecutionProvider:
     return ThreadPoolExecutionProvider(max_workers=workers)
 
 
+async def recorded_executor(session: Session, workflow_id: str) -> str:
+    """The executor a stored workflow was started with (``engine["executor"]``), else ``thread``.
+
+    Raises:
+        WorkflowNotFound: No workflow has this id.
+    """
+    async with opened_store(session.db) as store:
+        record = await store.load_workflow(workflow_id)
+    kind = record.engine.get("executor")
+    return kind if kind in ("sync", "thread", "celery") else "thread"
+
+
 def exit_code_for(status: WorkflowStatus) -> int:
     """0 COMPLETED, 1 for a failed or cancelled workflow, 3 when it stopped to wait."""
     if status is WorkflowStatus.COMPLETED:
@@ -97,9 +132,11 @@ async def run_new(
     executor: ExecutionProvider,
 ) -> int:
     """Create a workflow of ``workflow_type`` on the store and run it as far as it goes."""
-    progress = RichProgressObserver(session.out)
+    progress = session.progress()
+    builder = session.builder()
+    data = checked_data(session.err, builder, workflow_type, data)
     async with opened_store(session.db) as store:
-        workflow = await session.builder().create_workflow(
+        workflow = await builder.create_workflow(
             workflow_type,
             persistence_provider=store,
             execution_provider=executor,
@@ -122,7 +159,7 @@ async def continue_stored(
 
     The workflow's lease is held throughout (``wait``: seconds to wait for another driver's).
     """
-    progress = RichProgressObserver(session.out)
+    progress = session.progress()
     async with opened_store(session.db, create=False, workflow_id=workflow_id) as store:
         workflow = await session.builder().load_workflow(
             workflow_id,
@@ -150,7 +187,9 @@ async def _go_on(
         raise WorkflowStateError(_not_resumable(workflow))
     elif workflow.status is WorkflowStatus.SLEEPING and not_due(workflow):
         raise WorkflowStateError(not_due(workflow))
-    session.out.print(
+    if user_input is not None:
+        user_input = checked_input(workflow, user_input)
+    progress.console.print(
         Text("▶ ", style="bold cyan")
         + Text(f"{workflow.workflow_type} {workflow.id} continues at step ")
         + Text(workflow.current_step_name or "-", style="bold")
@@ -197,11 +236,58 @@ async def drive(
     """Run ``workflow`` until it completes, fails or waits; print the outcome; return the exit code."""
     started = time.monotonic()
     progress.mark()
-    if user_input is not None or workflow.status in _WAITING:
-        await workflow.next_step(user_input=user_input)
-    status = await workflow.run_to_completion()
-    print_outcome(session, workflow, time.monotonic() - started)
-    return exit_code_for(status)
+    try:
+        with (
+            interrupt_guard(workflow.execution_provider, workflow.id, session.err),
+            session.workflow_output(),
+        ):
+            if user_input is not None or workflow.status in _WAITING:
+                await workflow.next_step(user_input=user_input)
+            status = await workflow.run_to_completion()
+    except Interrupted:
+        session.err.print(
+            Text(
+                f"interrupted: workflow {workflow.id} stopped at step "
+                f"'{workflow.current_step_name}'; the results that arrived are saved. "
+                f"Continue with: ruvon resume {workflow.id}"
+            )
+        )
+        if session.json_out:
+            jsonout.emit(outcome_json(workflow, time.monotonic() - started, EXIT_INTERRUPTED))
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:
+        # Workflow code called sys.exit(): report it as the failure it is, never as our exit code.
+        at = f"in step '{workflow.current_step_name}'" if workflow.current_step_name else ""
+        where = f"{at} of workflow {workflow.id}".strip()
+        print_error(
+            session.err,
+            system_exit_message(exc, where) + f"\nThen continue with: ruvon resume {workflow.id}",
+        )
+        if session.json_out:
+            jsonout.emit(outcome_json(workflow, time.monotonic() - started, EXIT_FAILED))
+        return EXIT_FAILED
+    code = exit_code_for(status)
+    if session.json_out:
+        jsonout.emit(outcome_json(workflow, time.monotonic() - started, code))
+        print_failure(session, workflow)
+    else:
+        print_outcome(session, workflow, time.monotonic() - started)
+    return code
+
+
+def outcome_json(workflow: Workflow, elapsed: float, code: int) -> dict[str, Any]:
+    """``run|resume|retry --json``: where the workflow stopped, and its state."""
+    error = workflow.error if workflow.status is WorkflowStatus.FAILED else None
+    return {
+        "id": workflow.id,
+        "workflow_type": workflow.workflow_type,
+        "status": workflow.status.value,
+        "current_step": workflow.current_step_name,
+        "elapsed_seconds": round(elapsed, 6),
+        "exit_code": code,
+        "error": None if error is None else str(error),
+        "state": workflow.state.model_dump(mode="json"),
+    }
 
 
 def print_outcome(session: Session, workflow: Workflow, elapsed: float) -> None:
@@ -218,15 +304,22 @@ def print_outcome(session: Session, workflow: Workflow, elapsed: float) -> None:
     print_fields(session.out, rows)
     session.out.print(Text("state", style="bold"))
     print_json(session.out, workflow.state.model_dump(mode="json"))
+    print_failure(session, workflow)
+    if exit_code_for(workflow.status) == EXIT_WAITING:
+        session.out.print(
+            Text(f"waiting ({workflow.status.value}); continue with: ruvon resume {workflow.id}")
+        )
+        if workflow.status is WorkflowStatus.WAITING_HUMAN:
+            session.out.print(Text(input_hint(workflow)))
+
+
+def print_failure(session: Session, workflow: Workflow) -> None:
+    """The error of a FAILED workflow on stderr, with the ``ruvon retry`` to run after a fix."""
     if workflow.status is WorkflowStatus.FAILED:
         print_error(
             session.err,
             f"workflow {workflow.id} failed: {workflow.error}\n"
             f"Fix the cause, then run: ruvon retry {workflow.id}",
-        )
-    elif exit_code_for(workflow.status) == EXIT_WAITING:
-        session.out.print(
-            Text(f"waiting ({workflow.status.value}); continue with: ruvon resume {workflow.id}")
         )
 
 
@@ -238,7 +331,9 @@ async def list_stored(
         records = await store.list_workflows(
             status=status, workflow_type=workflow_type, limit=limit
         )
-    if not records:
+    if session.json_out:
+        jsonout.emit([jsonout.workflow_summary(record) for record in records])
+    elif not records:
         session.out.print(Text("no workflows found", style="dim"))
     else:
         session.out.print(workflows_table(records))
@@ -254,5 +349,8 @@ async def show_stored(session: Session, workflow_id: str) -> int:
         order = declared_tasks(record, step)
         saved = await store.load_task_results(workflow_id, step) if order else {}
         tasks = [saved[name] for name in order if name in saved]
-    print_show(session.out, record, log, tasks)
+    if session.json_out:
+        jsonout.emit(jsonout.workflow_detail(record, log, tasks))
+    else:
+        print_show(session.out, record, log, tasks)
     return EXIT_OK

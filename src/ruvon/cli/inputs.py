@@ -51,3 +51,27 @@ def parse_json_object(value: str | None, option: str) -> dict[str, Any]:
 def _json_kind(data: Any) -> str:
     kinds: dict[type, str] = {list: "array", str: "string", bool: "boolean", type(None): "null"}
     return kinds.get(type(data), "number")
+
+
+def parse_params(values: list[str] | None) -> dict[str, Any]:
+    """Definition parameters from ``-p KEY=VALUE`` options.
+
+    A VALUE that parses as JSON (``10``, ``true``, ``[1, 2]``, ``"10"``) takes that value; anything
+    else is text, so ``-p region=eu`` needs no quotes.
+
+    Raises:
+        InputError: An option has no ``=`` or an empty key.
+    """
+    params: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(
+                f"-p {item}: a parameter is given as KEY=VALUE, e.g. -p region=eu or -p retries=3."
+            )
+        try:
+            params[key] = json.loads(text)
+        except json.JSONDecodeError:
+            params[key] = text
+    return params

@@ -2,29 +2,38 @@
 
 Exit codes: 0 success, 1 the workflow failed or a file is invalid (or any other error), 2 a usage
 error (bad option or ``--data``), 3 the workflow stopped to wait, 4 no such workflow (type or id).
+
+Only typer, rich and the option tables are imported here: the engine, pydantic models and the stores
+are imported inside the commands, so ``ruvon --help`` starts fast.
 """
 
-import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
-from ruvon.cli import commands, events_cmds
-from ruvon.cli.commands import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, Session
-from ruvon.cli.graph import mermaid_flowchart
-from ruvon.cli.inputs import InputError, parse_json_object
-from ruvon.cli.render import make_console, print_error
-from ruvon.cli.store import DEFAULT_DB
-from ruvon.cli.validate import validate_files
-from ruvon.errors import RuvonError, WorkflowNotFound
+from ruvon.cli import define_cmds, events_cmds, runtime_cmds, store_cmds
+from ruvon.cli.exits import err, finish, out
+from ruvon.cli.options import (
+    DEFAULT_DB,
+    ConfigDir,
+    Db,
+    Executor,
+    ExecutorKind,
+    Json,
+    LeaseWait,
+    Params,
+    RecordedExecutor,
+    Workers,
+    WorkflowId,
+)
 from ruvon.models import WorkflowStatus
+
+if TYPE_CHECKING:  # the real import is deferred to the commands (see _session)
+    from ruvon.cli.commands import Session
 
 app = typer.Typer(
     name="ruvon",
@@ -34,55 +43,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-_out = make_console()
-_err = make_console(stderr=True)
-
-Db = Annotated[
-    str,
-    typer.Option(
-        "--db",
-        envvar="RUVON_DB",
-        help="SQLite file, or a postgresql:// URL.",
-        show_default=True,
-    ),
-]
-ConfigDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--config-dir",
-        help="Directory of workflow definitions (default: $RUVON_CONFIG_DIR, else ./config).",
-        show_default=False,
-    ),
-]
-WorkflowId = Annotated[str, typer.Argument(help="The workflow's id (see 'ruvon list').")]
-
-
-class ExecutorKind(StrEnum):
-    """Where PARALLEL tasks run."""
-
-    sync = "sync"
-    thread = "thread"
-    celery = "celery"
-
-
-Executor = Annotated[
-    ExecutorKind,
-    typer.Option(
-        "--executor",
-        help="sync: tasks one after another; thread: all at once; celery: on Celery workers "
-        "(start them with 'ruvon worker').",
-    ),
-]
-Workers = Annotated[int, typer.Option("--workers", min=1, help="Threads for --executor thread.")]
-LeaseWait = Annotated[
-    float | None,
-    typer.Option(
-        "--wait",
-        min=0,
-        help="Seconds to wait for another driver's lease on the workflow (default: fail at once).",
-    ),
-]
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -110,74 +70,36 @@ def _configure_logging() -> None:
     logging.getLogger("psycopg").setLevel(logging.ERROR)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ruvon import __version__
+
+        out.print(f"ruvon {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the ruvon version and exit.",
+        ),
+    ] = False,
+) -> None:
     """Put the current directory on sys.path, so a project's packages import as when run there."""
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
 
 
-def _session(db: str, config_dir: Path | None) -> Session:
-    return Session(db=db, config_dir=config_dir, out=_out, err=_err)
+def _session(db: str, config_dir: Path | None, json_out: bool = False) -> "Session":
+    from ruvon.cli.commands import Session
 
-
-def _finish(work: Callable[[], Coroutine[Any, Any, int]]) -> None:
-    """Run ``work`` and exit with its code; an error becomes ``error: <message>`` on stderr."""
-    raise typer.Exit(_exit_code(work))
-
-
-def _exit_code(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    try:
-        return asyncio.run(work())
-    except InputError as exc:
-        print_error(_err, str(exc))
-        return EXIT_USAGE
-    except WorkflowNotFound as exc:
-        print_error(_err, str(exc))
-        return EXIT_NOT_FOUND
-    except RuvonError as exc:
-        print_error(_err, str(exc))
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print_error(_err, "interrupted. A stored workflow can be continued with 'ruvon resume ID'.")
-        return 130
-    except Exception as exc:
-        if os.environ.get("RUVON_TRACEBACK"):
-            raise
-        print_error(
-            _err,
-            f"unexpected {type(exc).__name__}: {exc} (set RUVON_TRACEBACK=1 for the traceback).",
-        )
-        return EXIT_FAILED
-
-
-@app.command()
-def validate(
-    files: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Workflow definition YAML files, or directories of them.", show_default=False
-        ),
-    ],
-) -> None:
-    """Check definition files: YAML, schema, state model and functions. Lists every problem."""
-    reports = validate_files(files)
-    for report in reports:
-        if report.ok and report.loaded is not None:
-            definition = report.loaded.definition
-            _out.print(
-                Text("ok  ", style="bold green")
-                + Text(
-                    f"{report.path}  ({definition.workflow_type}, {_count(len(definition.steps), 'step')})"
-                )
-            )
-        for problem in report.problems:
-            print_error(_err, problem)
-    invalid = sum(not report.ok for report in reports)
-    if invalid:
-        _err.print(Text(f"{invalid} of {len(reports)} files invalid", style="red"))
-    raise typer.Exit(EXIT_FAILED if invalid else EXIT_OK)
+    return Session(db=db, config_dir=config_dir, out=out, err=err, json_out=json_out)
 
 
 @app.command("run")
@@ -187,23 +109,29 @@ def run_workflow(
         str | None,
         typer.Option("--data", "-d", help="Initial state: JSON text, or @file.json."),
     ] = None,
+    params: Params = None,
     executor: Executor = ExecutorKind.thread,
     workers: Workers = 10,
+    json_out: Json = False,
     db: Db = DEFAULT_DB,
     config_dir: ConfigDir = None,
 ) -> None:
     """Start a workflow and run it until it completes, fails or waits (exit 0, 1 or 3)."""
-    session = _session(db, config_dir)
+    session = _session(db, config_dir, json_out)
 
     async def work() -> int:
+        from ruvon.cli import commands
+        from ruvon.cli.inputs import parse_json_object, parse_params
+
         initial = parse_json_object(data, "--data")
+        session.parameters = parse_params(params)
         provider = commands.make_executor(executor.value, workers)
         try:
             return await commands.run_new(session, workflow_type, initial, provider)
         finally:
             provider.close()
 
-    _finish(work)
+    finish(work)
 
 
 @app.command("list")
@@ -216,19 +144,32 @@ def list_(
         str | None, typer.Option("--type", "-t", help="Only this workflow type.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
+    json_out: Json = False,
     db: Db = DEFAULT_DB,
 ) -> None:
     """List stored workflows, newest first."""
-    session = _session(db, None)
+    session = _session(db, None, json_out)
     status_value = status.value if status is not None else None
-    _finish(lambda: commands.list_stored(session, status_value, workflow_type, limit))
+
+    async def work() -> int:
+        from ruvon.cli import commands
+
+        return await commands.list_stored(session, status_value, workflow_type, limit)
+
+    finish(work)
 
 
 @app.command()
-def show(workflow_id: WorkflowId, db: Db = DEFAULT_DB) -> None:
+def show(workflow_id: WorkflowId, json_out: Json = False, db: Db = DEFAULT_DB) -> None:
     """Show a workflow's state, step history (with durations) and failures."""
-    session = _session(db, None)
-    _finish(lambda: commands.show_stored(session, workflow_id))
+    session = _session(db, None, json_out)
+
+    async def work() -> int:
+        from ruvon.cli import commands
+
+        return await commands.show_stored(session, workflow_id)
+
+    finish(work)
 
 
 @app.command()
@@ -238,7 +179,7 @@ def resume(
         str | None,
         typer.Option("--input", help="Input for a WAITING_HUMAN step: JSON text, or @file.json."),
     ] = None,
-    executor: Executor = ExecutorKind.thread,
+    executor: RecordedExecutor = None,
     workers: Workers = 10,
     wait: LeaseWait = None,
     detach: Annotated[
@@ -248,52 +189,59 @@ def resume(
             help="Only deliver --input; a 'ruvon serve' worker runs the step.",
         ),
     ] = False,
+    json_out: Json = False,
     db: Db = DEFAULT_DB,
     config_dir: ConfigDir = None,
 ) -> None:
     """Continue an ACTIVE (e.g. interrupted) or WAITING_HUMAN workflow and run it to the end."""
+    session = _session(db, config_dir, json_out)
     if detach:
-        from ruvon.cli import runtime_commands
 
-        session = _session(db, config_dir)
+        async def deliver() -> int:
+            from ruvon.cli import runtime_commands
+            from ruvon.cli.inputs import parse_json_object
 
-        async def work() -> int:
             given = parse_json_object(user_input, "--input")
             return await runtime_commands.deliver_input(session, workflow_id, given)
 
-        _finish(work)
-    _continue(workflow_id, executor, workers, db, config_dir, user_input=user_input, wait=wait)
+        finish(deliver)
+    _continue(session, workflow_id, executor, workers, user_input=user_input, wait=wait)
 
 
 @app.command()
 def retry(
     workflow_id: WorkflowId,
-    executor: Executor = ExecutorKind.thread,
+    executor: RecordedExecutor = None,
     workers: Workers = 10,
     wait: LeaseWait = None,
+    json_out: Json = False,
     db: Db = DEFAULT_DB,
     config_dir: ConfigDir = None,
 ) -> None:
     """Re-run the failed step of a FAILED workflow and run it to the end."""
-    _continue(workflow_id, executor, workers, db, config_dir, retry=True, wait=wait)
+    session = _session(db, config_dir, json_out)
+    _continue(session, workflow_id, executor, workers, retry=True, wait=wait)
 
 
 def _continue(
+    session: "Session",
     workflow_id: str,
-    executor: ExecutorKind,
+    executor: ExecutorKind | None,
     workers: int,
-    db: str,
-    config_dir: Path | None,
     *,
     retry: bool = False,
     user_input: str | None = None,
     wait: float | None = None,
 ) -> None:
-    session = _session(db, config_dir)
-
     async def work() -> int:
+        from ruvon.cli import commands
+        from ruvon.cli.inputs import parse_json_object
+
         given = None if user_input is None else parse_json_object(user_input, "--input")
-        provider = commands.make_executor(executor.value, workers)
+        kind = (
+            executor.value if executor else await commands.recorded_executor(session, workflow_id)
+        )
+        provider = commands.make_executor(kind, workers)
         try:
             return await commands.continue_stored(
                 session, workflow_id, provider, retry=retry, user_input=given, wait=wait
@@ -301,172 +249,32 @@ def _continue(
         finally:
             provider.close()
 
-    _finish(work)
+    finish(work)
 
 
 @app.command()
 def cancel(workflow_id: WorkflowId, db: Db = DEFAULT_DB, config_dir: ConfigDir = None) -> None:
     """Cancel an unfinished workflow at once; a driver running it stops within one heartbeat."""
-    from ruvon.cli import runtime_commands
-
-    session = _session(db, config_dir)
-    _finish(lambda: runtime_commands.cancel_stored(session, workflow_id))
-
-
-@app.command()
-def graph(
-    workflow_type: Annotated[str, typer.Argument(help="The workflow_type to draw.")],
-    config_dir: ConfigDir = None,
-) -> None:
-    """Print the workflow's steps as a Mermaid flowchart (paste into any Mermaid viewer)."""
-    session = _session(DEFAULT_DB, config_dir)
-
-    async def work() -> int:
-        definition = session.builder().get_definition(workflow_type).definition
-        sys.stdout.write(mermaid_flowchart(definition))
-        return EXIT_OK
-
-    _finish(work)
-
-
-@app.command()
-def worker(
-    allow: Annotated[
-        list[str],
-        typer.Option(
-            "--allow",
-            help="Module prefix whose functions and state models this worker may run (repeat it).",
-        ),
-    ],
-    concurrency: Annotated[int, typer.Option(min=1, help="Worker processes or threads.")] = 2,
-    pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads or solo.")] = "prefork",
-    queue: Annotated[str | None, typer.Option(help="Queue to consume (default 'ruvon').")] = None,
-    broker: Annotated[str | None, typer.Option(help="Broker URL (default local Redis).")] = None,
-    backend: Annotated[str | None, typer.Option(help="Result backend URL.")] = None,
-    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
-    hostname: Annotated[str | None, typer.Option(help="Worker node name.")] = None,
-) -> None:
-    """Start a Celery worker that runs PARALLEL tasks of workflows (CeleryExecutor)."""
-    from ruvon.implementations.execution import celery_worker
-
-    argv = [arg for prefix in allow for arg in ("--allow", prefix)]
-    argv += ["--concurrency", str(concurrency), "--pool", pool, "--loglevel", loglevel]
-    options = (
-        ("--queue", queue),
-        ("--broker", broker),
-        ("--backend", backend),
-        ("--hostname", hostname),
-    )
-    for flag, value in options:
-        if value:
-            argv += [flag, value]
-    celery_worker.main(argv)
-
-
-# -- the runtime: start, serve, status, scan-zombies -------------------------------------------------
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for a machine.")]
-LeaseSeconds = Annotated[
-    float,
-    typer.Option(
-        "--lease-seconds",
-        min=0.5,
-        help="Lease length: a dead worker's workflows move on this long after it died.",
-    ),
-]
-
-
-@app.command()
-def start(
-    workflow_type: Annotated[str, typer.Argument(help="The workflow_type to start.")],
-    data: Annotated[
-        str | None,
-        typer.Option("--data", "-d", help="Initial state: JSON text, or @file.json."),
-    ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        typer.Option(
-            "--idempotency-key",
-            help="Start at most one workflow per key: a used key prints the first workflow's id.",
-        ),
-    ] = None,
-    as_json: AsJson = False,
-    db: Db = DEFAULT_DB,
-    config_dir: ConfigDir = None,
-) -> None:
-    """Save a new ACTIVE workflow for 'ruvon serve' workers (without running it); print its id."""
-    from ruvon.cli import runtime_commands
-
     session = _session(db, config_dir)
 
     async def work() -> int:
-        initial = parse_json_object(data, "--data")
-        return await runtime_commands.start_stored(
-            session, workflow_type, initial, idempotency_key, as_json
-        )
+        from ruvon.cli import runtime_commands
 
-    _finish(work)
+        return await runtime_commands.cancel_stored(session, workflow_id)
 
-
-@app.command()
-def serve(
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Workflows driven at once.")
-    ] = 4,
-    types: Annotated[
-        list[str] | None,
-        typer.Option("--type", "-t", help="Serve only this workflow type (repeat it)."),
-    ] = None,
-    lease_seconds: LeaseSeconds = 10.0,
-    poll: Annotated[
-        float, typer.Option("--poll", min=0.05, help="Seconds between looks for work.")
-    ] = 0.5,
-    executor: Executor = ExecutorKind.thread,
-    workers: Workers = 10,
-    db: Db = DEFAULT_DB,
-    config_dir: ConfigDir = None,
-) -> None:
-    """Claim runnable workflows and drive them until SIGTERM (then checkpoint, release, exit 0)."""
-    from ruvon.cli import runtime_commands
-    from ruvon.runtime.serve import ServeOptions
-
-    session = _session(db, config_dir)
-    options = ServeOptions(
-        concurrency=concurrency,
-        types=tuple(types or ()),
-        lease_seconds=lease_seconds,
-        poll_seconds=poll,
-    )
-    _finish(lambda: runtime_commands.serve_store(session, options, executor.value, workers))
+    finish(work)
 
 
-@app.command()
-def status(
-    as_json: AsJson = False, lease_seconds: LeaseSeconds = 10.0, db: Db = DEFAULT_DB
-) -> None:
-    """List the live 'ruvon serve' processes and the workflows they hold."""
-    from ruvon.cli import runtime_commands
-
-    session = _session(db, None)
-    _finish(lambda: runtime_commands.status_of(session, lease_seconds, as_json))
-
-
-@app.command("scan-zombies")
-def scan_zombies(
-    fix: Annotated[
-        bool, typer.Option("--fix", help="Mark them FAILED_WORKER_CRASH (no 'ruvon serve' runs).")
-    ] = False,
-    as_json: AsJson = False,
-    db: Db = DEFAULT_DB,
-) -> None:
-    """List unfinished workflows whose owner died (its lease expired)."""
-    from ruvon.cli import runtime_commands
-
-    session = _session(db, None)
-    _finish(lambda: runtime_commands.scan_zombies(session, fix, as_json))
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+app.command()(define_cmds.validate)
+app.command()(define_cmds.graph)
+app.command()(define_cmds.worker)
+app.command()(store_cmds.logs)
+app.command()(store_cmds.metrics)
+app.add_typer(store_cmds.db_app, name="db")
+app.command()(runtime_cmds.start)
+app.command()(runtime_cmds.serve)
+app.command()(runtime_cmds.status)
+app.command("scan-zombies")(runtime_cmds.scan_zombies)
 
 
 events_cmds.register(app)
@@ -474,6 +282,9 @@ events_cmds.register(app)
 
 def run() -> None:
     """The console-script entry point: ``ruvon``."""
+    from ruvon.excepthook import install_short_errors
+
+    install_short_errors()
     _configure_logging()
     app(prog_name="ruvon")
 

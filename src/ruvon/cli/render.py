@@ -10,15 +10,16 @@ import json
 import os
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ruvon.engine_record import EngineRecord
-from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
+if TYPE_CHECKING:  # types only: keeps the engine out of ``ruvon --help``
+    from ruvon.engine_record import EngineRecord
+    from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
 
 _STATUS_STYLES = {
     "COMPLETED": "green",
@@ -156,6 +157,8 @@ def print_show(
     if tasks:
         console.print(Text(f"\ntasks of step {step_name_at(record)} saved so far", style="bold"))
         console.print(tasks_table(tasks))
+    from ruvon.engine_record import EngineRecord
+
     failures = failure_lines(EngineRecord.from_dict(record.engine))
     if failures:
         console.print(Text("\nfailures", style="bold red"))

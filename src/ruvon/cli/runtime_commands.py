@@ -16,7 +16,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ruvon.cli.commands import EXIT_OK, Session, make_executor
+from ruvon.cli.commands import Session, make_executor
+from ruvon.cli.exits import EXIT_OK
 from ruvon.cli.render import format_time, status_text
 from ruvon.cli.store import opened_store
 from ruvon.runtime.leases import LeaseStore, WorkerInfo, Zombie
@@ -62,10 +63,24 @@ async def start_stored(
 
 
 async def serve_store(
-    session: Session, options: ServeOptions, executor_kind: str, workers: int
+    session: Session,
+    options: ServeOptions,
+    executor_kind: str,
+    workers: int,
+    *,
+    http: str | None = None,
+    drive: bool = True,
+    token: str | None = None,
 ) -> int:
-    """Serve the store until SIGTERM/SIGINT; exit 0 after a clean stop."""
+    """Serve the store until SIGTERM/SIGINT; exit 0 after a clean stop.
+
+    With ``http`` also serve the HTTP API and dashboard there (only them with ``drive=False``).
+    """
     logging.getLogger("ruvon.runtime").setLevel(logging.INFO)
+    if http is not None:
+        from ruvon.cli.server_cmds import serve_with_http
+
+        return await serve_with_http(session, options, executor_kind, workers, http, drive, token)
     executor = make_executor(executor_kind, max(workers, options.concurrency))
     try:
         async with opened_store(session.db) as store:

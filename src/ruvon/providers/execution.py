@@ -1,11 +1,19 @@
-"""The execution provider interface: where step functions and PARALLEL tasks run."""
+"""The execution provider interface: where step functions and PARALLEL tasks run.
+
+The engine hands an executor one :class:`ParallelBatch` per PARALLEL step: every task in declared
+order, the names of those whose outcomes are already saved (to skip), the concurrency limit, the
+deadline and the identity of this run of the step. The executor reports outcomes as they arrive;
+how it runs, limits, resumes or collects the tasks is its own business.
+"""
 
 from __future__ import annotations
 
+import inspect
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
@@ -28,15 +36,21 @@ class TaskCall:
 
 @dataclass(slots=True)
 class ParallelBatch:
-    """The tasks of one PARALLEL step, with the state they all start from.
+    """One run of one PARALLEL step, as the engine hands it to an executor.
 
-    ``planned`` names every task of this batch as first planned (``tasks`` holds those still to
-    run), ``run_key`` tells this run of the step from others (retry attempts, loop iterations), and
-    ``resumed`` says an earlier process may have dispatched these tasks already: together they let an
-    executor whose tasks outlive the caller (Celery) find and collect results instead of re-running.
+    Run identity: ``workflow_id``, ``step_name``, ``attempt`` (retry attempt) and ``iteration``
+    (the enclosing loop's index, if any) tell this run of the step from every other; ``resumed``
+    says this process did not start it (the workflow was reloaded in this step, or outcomes were
+    already saved), so an earlier process may have dispatched tasks that are still running or done.
 
-    ``state`` is the live workflow state: executors must give each task its own copy
-    (``state.model_copy(deep=True)`` in process, ``state_message()`` across processes).
+    Work: ``tasks`` lists every task of the step in declared order, also those named in ``done``
+    (already saved: never run them again), so an executor can plan the same way on every run.
+    ``limit`` bounds the tasks running at once (``None``: the executor's own bound). ``deadline``
+    is an absolute ``time.monotonic()`` (``None``: no deadline); ``timeout`` is the step's
+    ``timeout_seconds``, for messages.
+
+    ``state`` is the workflow state: executors must give each task its own copy (see
+    :meth:`task_state`), or ``state_message()`` across processes.
     """
 
     workflow_id: str
@@ -46,12 +60,33 @@ class ParallelBatch:
     state: BaseModel
     tasks: list[TaskCall]
     attempt: int = 1
+    iteration: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     share_state: bool = False
-    planned: list[str] = field(default_factory=list)
-    run_key: str = ""
+    done: frozenset[str] = frozenset()
+    limit: int | None = None
+    timeout: float | None = None
+    deadline: float | None = None
     resumed: bool = False
     _message: dict[str, Any] | None = None
+
+    @property
+    def pending(self) -> list[TaskCall]:
+        """The tasks still to run, in declared order."""
+        if not self.done:
+            return self.tasks
+        return [call for call in self.tasks if call.name not in self.done]
+
+    @property
+    def run_key(self) -> str:
+        """``"<attempt>/<iteration>"``: tells runs of the same step of one workflow apart."""
+        return f"{self.attempt}/{'' if self.iteration is None else self.iteration}"
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (``None`` without one; never negative)."""
+        if self.deadline is None:
+            return None
+        return max(self.deadline - time.monotonic(), 0.0)
 
     def task_state(self) -> BaseModel:
         """The state a task runs on: a private copy, or with ``share_state`` the batch's snapshot.
@@ -98,11 +133,54 @@ def private_state(state: BaseModel) -> BaseModel:
     return state.model_copy(deep=True)
 
 
+class Interrupted(KeyboardInterrupt):
+    """The executor was interrupted (:meth:`ExecutionProvider.interrupt`): no step or task starts.
+
+    Deliberately a ``KeyboardInterrupt`` and not a ``RuvonError``: like Ctrl-C itself it passes the
+    engine's ``except Exception`` handlers, so the interrupted step is not recorded as failed; the
+    workflow stays where it was saved, with every task outcome that arrived, ready to resume.
+    """
+
+
+class _Halting(Protocol):
+    def halt(self) -> None: ...
+
+
 class ExecutionProvider(ABC):
     """Runs sync step functions and the tasks of PARALLEL steps.
 
-    Async step functions are awaited on the caller's event loop; sync ones go through ``run_step``.
+    Async step functions are awaited on the caller's event loop; sync ones go through
+    :meth:`call_blocking`, which an executor overrides to move them off the event loop.
     """
+
+    #: The name the CLI knows this executor by (``--executor``); recorded with each workflow it
+    #: starts (``engine["executor"]``) so ``ruvon resume`` picks the same one. ``None``: not recorded.
+    kind: ClassVar[str | None] = None
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether :meth:`interrupt` was called."""
+        return bool(getattr(self, "_interrupted", False))
+
+    def interrupt(self) -> None:
+        """Stop dispatching (e.g. on Ctrl-C); call it on the event loop's thread.
+
+        Tasks not started never start; running tasks finish and their outcomes are still yielded
+        (so the engine saves them); then ``run_parallel`` raises :class:`Interrupted`, and so does
+        every later ``run_step`` or ``run_parallel``.
+        """
+        self._interrupted = True
+        for run in list(self.active_runs):
+            run.halt()
+
+    @property
+    def active_runs(self) -> set[_Halting]:
+        """The PARALLEL runs in progress, which :meth:`interrupt` halts."""
+        runs: set[_Halting] | None = getattr(self, "_active_runs", None)
+        if runs is None:
+            runs = set()
+            self._active_runs = runs
+        return runs
 
     async def initialize(self) -> None:  # noqa: B027 - optional hook
         """Start pools or connections."""
@@ -110,19 +188,33 @@ class ExecutionProvider(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Stop pools or connections; the provider is unusable afterwards."""
 
-    @abstractmethod
     async def run_step(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run the sync callable ``func(*args)`` and return what it returns or raise what it raises."""
+        """Run ``func(*args)`` and return what it returns or raise what it raises.
+
+        Coroutine functions are awaited here; others go through :meth:`call_blocking`, and an
+        awaitable they return (a sync wrapper of async code) is awaited.
+        """
+        if self.interrupted:
+            raise Interrupted("The executor was interrupted; no further step starts.")
+        if inspect.iscoroutinefunction(func):
+            return await func(*args)
+        value = await self.call_blocking(func, *args)
+        if inspect.isawaitable(value):
+            return await value
+        return value
+
+    async def call_blocking(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Call the sync ``func(*args)``; this default calls it inline, on the event loop."""
+        return func(*args)
 
     @abstractmethod
-    def run_parallel(
-        self, batch: ParallelBatch, timeout: float | None
-    ) -> AsyncIterator[list[TaskOutcome]]:
-        """Run every task of ``batch``; yield outcomes as soon as tasks end.
+    def run_parallel(self, batch: ParallelBatch) -> AsyncIterator[list[TaskOutcome]]:
+        """Run every task of ``batch.pending``; yield outcomes as soon as tasks end.
 
         Each item is the list of outcomes that arrived together (at least one), so the caller can
-        checkpoint a burst in one write.
+        checkpoint a burst in one write. At most ``batch.limit`` tasks run at once.
 
-        At ``timeout`` seconds, yield a ``TimeoutError`` outcome for every task still unfinished and
-        stop; late results of those tasks are discarded. Every task yields exactly one outcome.
+        At ``batch.deadline``, yield a ``TimeoutError`` outcome for every task still unfinished and
+        stop; late results of those tasks are discarded. Every pending task yields exactly one
+        outcome. :func:`ruvon.implementations.execution.collect.collect` is the shared loop.
         """

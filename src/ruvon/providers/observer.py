@@ -14,6 +14,10 @@ class WorkflowObserver:
     dashboard never fails a workflow.
     """
 
+    def attach(self, workflow: Any) -> None:
+        """A ``Workflow`` object was made with this observer: created (before its first save,
+        ``workflow.engine`` may still be written) or loaded from the store. Synchronous."""
+
     async def on_workflow_started(
         self, workflow_id: str, workflow_type: str, initial_state: dict[str, Any]
     ) -> None:
@@ -65,6 +69,33 @@ class WorkflowObserver:
     ) -> None:
         """The workflow's status changed."""
 
+    async def on_workflow_paused(self, workflow_id: str, step_name: str, reason: str) -> None:
+        """The workflow stopped to wait for input at (or after) ``step_name``."""
+
+    async def on_workflow_resumed(
+        self, workflow_id: str, step_name: str, resume_data: dict[str, Any]
+    ) -> None:
+        """A waiting workflow got input; ``step_name`` is the step that receives it."""
+
+    async def on_compensation_started(
+        self, workflow_id: str, step_name: str, step_index: int
+    ) -> None:
+        """A saga compensation of ``step_name`` is about to run."""
+
+    async def on_compensation_completed(
+        self,
+        workflow_id: str,
+        step_name: str,
+        success: bool,
+        error: Exception | str | None = None,
+    ) -> None:
+        """A saga compensation ran; ``error`` says why it failed when ``success`` is False."""
+
+    async def on_child_workflow_started(
+        self, parent_id: str, child_id: str, child_type: str
+    ) -> None:
+        """A step started a child workflow (SUB_WORKFLOW, FIRE_AND_FORGET or the directive)."""
+
 
 _log = logging.getLogger("ruvon.workflow")
 
@@ -83,3 +114,11 @@ async def notify(hook: Callable[..., Awaitable[None]], *args: Any) -> None:
         _log.exception(
             "observer hook %s raised; the workflow goes on", getattr(hook, "__name__", hook)
         )
+
+
+def notify_attach(observer: WorkflowObserver, workflow: Any) -> None:
+    """Call ``observer.attach(workflow)``; an exception from it is logged, never raised."""
+    try:
+        observer.attach(workflow)
+    except Exception:
+        _log.exception("observer hook attach raised; the workflow goes on")

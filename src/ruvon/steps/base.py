@@ -119,6 +119,9 @@ class StepOutcome:
     jump_to: str | None = None
     wait: WorkflowStatus | None = None
     sleep_until: float | None = None  # sleep (SLEEPING) after this step until then
+    #: Set (to the reason) when the step finished by raising WorkflowPauseDirective: its result
+    #: counts, and the workflow waits for input for the next step.
+    paused: str | None = None
     task_failures: dict[str, str] = field(default_factory=dict)
     log: list[LogEntry] = field(default_factory=list)
 
@@ -152,8 +155,16 @@ class Invocation:
     value: Any = None
     jump_to: str | None = None
     pause: bool = False
+    pause_reason: str | None = None
     sub_workflow: StartSubWorkflowDirective | None = None
     sleep: WorkflowSleepDirective | None = None
+
+
+def input_fields(given: Any) -> dict[str, Any]:
+    """The fields of validated human input (a model or a mapping) as a dict; ``{}`` for none."""
+    if isinstance(given, BaseModel):
+        return given.model_dump()
+    return dict(given) if isinstance(given, Mapping) else {}
 
 
 async def invoke(run: StepRun, dotted: str) -> Invocation:
@@ -180,7 +191,8 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
     except WorkflowJumpDirective as directive:
         return Invocation(value=directive.result, jump_to=directive.target_step_name)
     except WorkflowPauseDirective as directive:
-        return Invocation(value=directive.result, pause=True)
+        reason = directive.waiting_for or str(directive)
+        return Invocation(value=directive.result, pause=True, pause_reason=reason)
     except StartSubWorkflowDirective as directive:
         return Invocation(sub_workflow=directive)
     except RuvonError as exc:

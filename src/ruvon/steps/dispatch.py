@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -40,12 +41,36 @@ def default_retry(step: StepBase) -> RetryPolicy | None:
 
 
 def validate_input(loaded: LoadedDefinition, step: StepBase, user_input: Any) -> Any:
-    """``user_input`` validated by the step's ``input_model`` (unchanged when it has none).
+    """``user_input`` checked for the step's ``required_input`` and validated by its ``input_model``
+    (unchanged when it has neither).
 
     Raises:
-        StateValidationError: Naming the step, the model and every invalid field.
+        StateValidationError: Naming the step, the missing fields or the model and every invalid
+            field.
     """
-    model: type[BaseModel] | None = loaded.input_models.get(step.name)
+    if user_input is None:
+        return None
+    check_required(step.name, step.required_input, user_input)
+    return validate_with(step.name, loaded.input_models.get(step.name), user_input)
+
+
+def check_required(step_name: str, required: Sequence[str], user_input: Any) -> None:
+    """Refuse input that lacks a field of ``required`` (the step's ``required_input``)."""
+    if not required:
+        return
+    given = user_input.model_dump() if isinstance(user_input, BaseModel) else user_input
+    keys = set(given) if isinstance(given, Mapping) else set()
+    missing = [name for name in required if name not in keys]
+    if missing:
+        raise StateValidationError(
+            f"The input for step '{step_name}' lacks the required field(s) "
+            f"{', '.join(repr(m) for m in missing)} (its required_input: {', '.join(required)}). "
+            f"The workflow still waits; call next_step(user_input=...) with them."
+        )
+
+
+def validate_with(step_name: str, model: type[BaseModel] | None, user_input: Any) -> Any:
+    """``user_input`` validated by ``model`` (unchanged without one)."""
     if user_input is None or model is None or isinstance(user_input, model):
         return user_input
     try:
@@ -58,6 +83,6 @@ def validate_input(loaded: LoadedDefinition, step: StepBase, user_input: Any) ->
             for err in exc.errors()
         )
         raise StateValidationError(
-            f"The input for step '{step.name}' does not fit its input_model {model.__name__}: "
+            f"The input for step '{step_name}' does not fit its input_model {model.__name__}: "
             f"{problems}. The workflow still waits; call next_step(user_input=...) with valid input."
         ) from None

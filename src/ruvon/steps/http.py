@@ -17,6 +17,7 @@ from ruvon.providers.template_engine import TemplateEngine
 from ruvon.results import apply_result
 from ruvon.step_models import HttpStep, RetryPolicy
 from ruvon.steps.base import StepKind, StepOutcome, StepRun
+from ruvon.template_names import TemplateNames, template_values
 
 if TYPE_CHECKING:
     import httpx
@@ -43,7 +44,8 @@ async def run_http(run: StepRun) -> StepOutcome:
     """Run an HTTP step: render the request from the state, send it, check the status.
 
     The result is ``{"status_code", "headers", "body"}`` (``body`` parsed when the response is
-    JSON, else text). With ``output_key`` the same dict is validated into that state field.
+    JSON, else text). With ``output_key``, :func:`stored_response` of it is validated into that
+    state field.
 
     Raises:
         ConfigurationError: httpx is not installed.
@@ -59,7 +61,9 @@ async def run_http(run: StepRun) -> StepOutcome:
         )
     lib = _import_httpx()
     _check_output_key(run, step)
-    engine = run.workflow.template_engine_cls({**run.kwargs, "state": run.state})
+    engine = run.workflow.template_engine_cls(
+        {**run.kwargs, "state": run.state, **_allowed_names(run, step)}
+    )
     request = render_request(step, engine, run.where, step.name)
     response = await _send(lib, run, step, request)
     result = {
@@ -70,10 +74,53 @@ async def run_http(run: StepRun) -> StepOutcome:
     _check_status(run, step, request, response)
     if step.output_key is not None:
         try:
-            apply_result(run.state, {step.output_key: result}, run.where, step_name=step.name)
+            apply_result(
+                run.state,
+                {step.output_key: stored_response(step, result)},
+                run.where,
+                step_name=step.name,
+            )
         except StepFailed as exc:  # the request succeeded: sending it again would not help
             raise StepFailed(str(exc), step_name=step.name, retryable=False) from None
     return StepOutcome(result=result, state=run.state)
+
+
+def _allowed_names(run: StepRun, step: HttpStep) -> dict[str, Any]:
+    """``env`` / ``secrets`` for the step's templates: only the names the deployer allows."""
+    templates = [("url", step.url)]
+    templates += [(f"headers.{k}", v) for k, v in step.headers.items()]
+    templates += [(f"query.{k}", v) for k, v in step.query.items()]
+    templates += _body_templates(step.body, "body")
+    names = run.loaded.template_names or TemplateNames.from_sources()
+    try:
+        values = template_values(templates, names, run.where)
+    except TemplateError as exc:
+        raise StepFailed(str(exc), step_name=step.name, retryable=False) from None
+    return {ns: found for ns, found in values.items() if found}
+
+
+def _body_templates(value: Any, key: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(key, value)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in _body_templates(v, f"{key}.{k}")]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _body_templates(v, f"{key}[{i}]")]
+    return []
+
+
+def stored_response(step: HttpStep, response: dict[str, Any]) -> Any:
+    """What ``output_key`` receives: the whole response, the body, or the parts in ``includes``.
+
+    Without ``includes`` (our flat form) it is ``{"status_code", "headers", "body"}``; with
+    ``includes: [body]`` (the default of the SDK's ``http_config:`` form) the body alone; with more
+    than the body, a dict of the parts named.
+    """
+    if step.includes is None:
+        return response
+    if step.includes == ["body"]:
+        return response["body"]
+    return {part: response[part] for part in step.includes}
 
 
 def _import_httpx() -> Any:

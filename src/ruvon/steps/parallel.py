@@ -38,46 +38,22 @@ async def run_parallel(run: StepRun) -> StepOutcome:
     outcomes: dict[str, TaskOutcome] = {
         name: _outcome_of(record) for name, record in saved.items() if record.status == COMPLETED
     }
-    dynamic = step.iterate_over is not None
-    size = step.max_concurrency or step.batch_size or len(calls) or 1
-    deadline = None if step.timeout_seconds is None else time.monotonic() + step.timeout_seconds
-    watched = overrides(run.observer, "on_task_completed", "on_task_failed")
-    # A dynamic fan-out shares one snapshot of the state among its tasks (see ParallelBatch).
-    snapshot = private_state(run.state) if dynamic else run.state
-    # An earlier process may have dispatched this step's tasks: executors that can find their
-    # results (Celery) collect them instead of running the tasks again.
+    # An earlier process may have dispatched this step's tasks (see ParallelBatch.resumed).
     resumed = bool(saved) or run.workflow.resumed_step == step.name
-    run_key = f"{run.context.attempt}/{run.context.loop_index}"
-    first = True
-    for start in range(0, len(calls), size):  # batches are planned over all tasks: stable on resume
-        planned = calls[start : start + size]
-        pending = [call for call in planned if call.name not in outcomes]
-        if not pending:
-            continue
-        remaining = step.timeout_seconds  # the first batch gets the whole budget, exactly
-        if not first and deadline is not None:
-            remaining = max(deadline - time.monotonic(), 0.0)
-        first = False
-        batch = ParallelBatch(
-            workflow_id=run.context.workflow_id,
-            workflow_type=run.context.workflow_type,
-            step_name=step.name,
-            state_model_path=run.loaded.definition.initial_state_model,
-            state=snapshot,
-            tasks=pending,
-            attempt=run.context.attempt,
-            metadata=run.context.metadata,
-            share_state=dynamic,
-            planned=[call.name for call in planned],
-            run_key=f"{run_key}/{start}",
-            resumed=resumed,
-        )
-        async for arrived in run.executor.run_parallel(batch, remaining):
+    batch = _batch(run, step, calls, frozenset(outcomes), resumed)
+    watched = overrides(run.observer, "on_task_completed", "on_task_failed")
+    stream = run.executor.run_parallel(batch)
+    try:
+        async for arrived in stream:
             await _checkpoint(run, arrived)
             for outcome in arrived:
                 outcomes[outcome.task_name] = outcome
                 if watched:
                     await _report(run, outcome)
+    finally:  # stop the executor's work now if saving failed, not when the stream is collected
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
     return _reduce(run, [outcomes[call.name] for call in calls])
 
 
@@ -94,6 +70,32 @@ async def _checkpoint(run: StepRun, arrived: list[TaskOutcome]) -> None:
             step_name=run.step.name,
             retryable=False,
         ) from exc
+
+
+def _batch(
+    run: StepRun, step: ParallelStep, calls: list[TaskCall], done: frozenset[str], resumed: bool
+) -> ParallelBatch:
+    """What the executor gets: every task, those already done, the limit, the deadline, the run."""
+    dynamic = step.iterate_over is not None
+    timeout = step.timeout_seconds
+    return ParallelBatch(
+        workflow_id=run.context.workflow_id,
+        workflow_type=run.context.workflow_type,
+        step_name=step.name,
+        state_model_path=run.loaded.definition.initial_state_model,
+        # A dynamic fan-out shares one snapshot of the state among its tasks (see ParallelBatch).
+        state=private_state(run.state) if dynamic else run.state,
+        tasks=calls,
+        attempt=run.context.attempt,
+        iteration=run.context.loop_index,
+        metadata=run.context.metadata,
+        share_state=dynamic,
+        done=done,
+        limit=step.max_concurrency or step.batch_size,
+        timeout=timeout,
+        deadline=None if timeout is None else time.monotonic() + timeout,
+        resumed=resumed,
+    )
 
 
 def _calls(run: StepRun, step: ParallelStep) -> list[TaskCall]:

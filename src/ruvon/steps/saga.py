@@ -16,6 +16,7 @@ from ruvon.definition import LoadedDefinition
 from ruvon.engine_record import Compensation, EngineRecord
 from ruvon.models import StepContext
 from ruvon.providers.execution import ExecutionProvider
+from ruvon.providers.observer import WorkflowObserver, notify
 from ruvon.providers.persistence import LogEntry
 from ruvon.results import apply_result, as_update
 
@@ -30,6 +31,7 @@ async def compensate(
     engine: EngineRecord,
     metadata: dict[str, Any],
     executor: ExecutionProvider,
+    observer: WorkflowObserver | None = None,
 ) -> list[LogEntry]:
     """Run the compensations of the completed steps, newest first; return their log entries.
 
@@ -47,6 +49,9 @@ async def compensate(
             continue
         started = time.time()
         context = StepContext(workflow_id=workflow_id, step_name=name, metadata=metadata)
+        if observer is not None:
+            index = loaded.step_index.get(name, -1)
+            await notify(observer.on_compensation_started, workflow_id, name, index)
         try:
             value = await executor.run_step(loaded.functions[dotted], state, context)
             where = f"{loaded.source}, compensation of step '{name}' ({dotted})"
@@ -55,11 +60,15 @@ async def compensate(
             message = f"{type(exc).__name__}: {exc}"
             _log.error("compensation of step '%s' (%s) failed: %s", name, dotted, message)
             records.append(Compensation(name, ok=False, error=message))
+            if observer is not None:
+                await notify(observer.on_compensation_completed, workflow_id, name, False, message)
             log.append(
                 LogEntry(workflow_id, "COMPENSATION_FAILED", name, at=started, message=message)
             )
             continue
         records.append(Compensation(name, ok=True))
+        if observer is not None:
+            await notify(observer.on_compensation_completed, workflow_id, name, True, None)
         log.append(
             LogEntry(workflow_id, "COMPENSATED", name, at=started, duration=time.time() - started)
         )

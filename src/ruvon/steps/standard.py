@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ruvon.models import WorkflowStatus
 from ruvon.results import apply_result, as_update
 from ruvon.step_models import DecisionStep, StandardStep
-from ruvon.steps.base import StepKind, StepOutcome, StepRun, invoke
+from ruvon.steps.base import Invocation, StepKind, StepOutcome, StepRun, input_fields, invoke
 from ruvon.steps.sub_workflow import start_child
 from ruvon.steps.timing import directive_due
 
@@ -14,13 +16,19 @@ async def run_standard(run: StepRun) -> StepOutcome:
     """Run a STANDARD step (or a DECISION step's optional function).
 
     A function may raise WorkflowJumpDirective (continue at another step), WorkflowPauseDirective
-    (wait for input) or StartSubWorkflowDirective (run a child workflow, then continue).
+    (the step is finished; the workflow waits for input for the next step) or
+    StartSubWorkflowDirective (run a child workflow, then continue). Input given to a paused
+    workflow reaches this step as keyword arguments (those it accepts) and as
+    ``context.validated_input``.
 
     Raises:
         StepFailed: The function raised, returned a non-dict, or returned invalid field values.
     """
     if run.step.function is None:  # a DECISION step that only routes
         return StepOutcome(result={}, state=run.state)
+    given = input_fields(run.context.validated_input)
+    if given:
+        run.kwargs = {**given, **run.kwargs}
     called = await invoke(run, run.step.function)
     if called.sub_workflow is not None:
         directive = called.sub_workflow
@@ -33,11 +41,21 @@ async def run_standard(run: StepRun) -> StepOutcome:
     where = run.where
     result = as_update(called.value, where, run.step.function)
     apply_result(run.state, result, where, step_name=run.step.name)
-    wait = WorkflowStatus.WAITING_HUMAN if called.pause else None
-    sleep = None if called.sleep is None else directive_due(called.sleep, where)
-    return StepOutcome(
-        result=result, state=run.state, jump_to=called.jump_to, wait=wait, sleep_until=sleep
-    )
+    return paused_or_done(run, called, result)
+
+
+def paused_or_done(run: StepRun, called: Invocation, result: dict[str, Any]) -> StepOutcome:
+    """The outcome of a function that returned (done) or raised WorkflowPauseDirective (paused)."""
+    if called.pause:
+        return StepOutcome(
+            result=result,
+            state=run.state,
+            jump_to=called.jump_to,
+            wait=WorkflowStatus.WAITING_HUMAN,
+            paused=called.pause_reason or "waiting for input",
+        )
+    sleep = None if called.sleep is None else directive_due(called.sleep, run.where)
+    return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, sleep_until=sleep)
 
 
 KINDS = (StepKind(StandardStep, run_standard), StepKind(DecisionStep, run_standard))

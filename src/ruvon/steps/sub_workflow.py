@@ -17,6 +17,7 @@ from typing import Any
 from ruvon.engine_record import PendingChild
 from ruvon.errors import LeaseHeld, StepFailed
 from ruvon.models import WorkflowStatus
+from ruvon.providers.observer import notify
 from ruvon.results import apply_result
 from ruvon.runtime.start import hand_to_workers, queue_for_workers
 from ruvon.step_models import SubWorkflowMode, SubWorkflowStep
@@ -116,7 +117,7 @@ def _builder(run: StepRun) -> BuilderHandle:
 
 
 async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any:
-    return await _builder(run).create_workflow(
+    child = await _builder(run).create_workflow(
         workflow_type,
         persistence_provider=run.persistence,
         execution_provider=run.executor,
@@ -124,6 +125,8 @@ async def _create(run: StepRun, workflow_type: str, data: dict[str, Any]) -> Any
         initial_data=data,
         parent_id=run.workflow.id,
     )
+    await notify(run.observer.on_child_workflow_started, run.workflow.id, child.id, workflow_type)
+    return child
 
 
 KINDS = (StepKind(SubWorkflowStep, run_sub_workflow),)

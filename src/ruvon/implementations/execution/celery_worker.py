@@ -13,12 +13,15 @@ state as JSON; the worker rebuilds the state model, runs each task with :func:`r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import importlib.util
 import logging
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -48,6 +51,8 @@ ALLOW_ENV = "RUVON_CELERY_ALLOW"
 log = logging.getLogger("ruvon.celery")
 
 _allowlist: tuple[str, ...] | None = None
+#: Never suggested for --allow, wherever they are installed.
+_NOT_USER = frozenset({"ruvon", "routilux", "builtins", *sys.builtin_module_names})
 
 
 def broker_url(explicit: str | None = None) -> str:
@@ -138,14 +143,45 @@ def run_chunk(message: dict[str, Any]) -> list[dict[str, Any]]:
         share_state=bool(message.get("share_state", False)),
     )
     outcomes = []
-    for task in tasks:
-        if refusal is not None:
-            outcome = TaskOutcome(task["name"], error=refusal[0], error_type=refusal[1])
-        else:
-            assert state is not None
-            outcome = _run_one(batch, state, task, prefixes)
-        outcomes.append(_jsonable(outcome))
+    with _traced(message) as task_span:
+        for task in tasks:
+            with task_span(task["name"]) as span:
+                if refusal is not None:
+                    outcome = TaskOutcome(task["name"], error=refusal[0], error_type=refusal[1])
+                else:
+                    assert state is not None
+                    outcome = _run_one(batch, state, task, prefixes)
+                _end_span(span, outcome.error)
+            outcomes.append(_jsonable(outcome))
     return outcomes
+
+
+@contextlib.contextmanager
+def _untraced_task(name: str) -> Iterator[None]:
+    yield None
+
+
+@contextlib.contextmanager
+def _traced(message: dict[str, Any]) -> Iterator[Any]:
+    """Spans joining the caller's trace when the message carries one and OpenTelemetry is here."""
+    if not message.get("trace"):
+        yield _untraced_task
+        return
+    try:
+        from ruvon.observability import otel
+    except ConfigurationError:  # the otel extra is not installed on this worker
+        yield _untraced_task
+        return
+    otel.configure_from_env()
+    with otel.worker_spans(message) as task_span:
+        yield task_span
+
+
+def _end_span(span: Any, error: str | None) -> None:
+    if span is not None:
+        from ruvon.observability import otel
+
+        otel.end_task_span(span, error)
 
 
 class _NoState(BaseModel):
@@ -213,11 +249,42 @@ def _rebuild_state(message: dict[str, Any]) -> tuple[BaseModel | None, tuple[str
 
 
 def _not_allowed(kind: str, path: str, owner: str, prefixes: Sequence[str]) -> str:
-    top = path.split(".", 1)[0]
     return (
         f"The {kind} '{path}' (for '{owner}') is not allowed on this Celery worker: it runs only "
-        f"code under {list(prefixes) or 'no module'}. Start the worker with --allow {top} "
-        f"(or add '{top}' to {ALLOW_ENV})."
+        f"code under {list(prefixes) or 'no module'}. {allow_hint(path)}"
+    )
+
+
+def allow_hint(path: str) -> str:
+    """How to let a worker run ``path``: allow its top-level package, if that is the user's own.
+
+    A standard-library or installed third-party package is never suggested: allowing ``os`` or
+    ``subprocess`` would let anyone who can write to the broker run arbitrary commands.
+    """
+    top = path.split(".", 1)[0]
+    if is_user_package(top):
+        return f"Start the worker with --allow {top} (or add '{top}' to {ALLOW_ENV})."
+    return (
+        f"'{top}' is not a package of your own (it is part of Python or an installed library), "
+        f"and no worker should allow it: point the step at a function of your own package, and "
+        f"start the worker with --allow <your package>."
+    )
+
+
+def is_user_package(top: str) -> bool:
+    """Whether the top-level module ``top`` is neither the standard library nor installed under
+    site-packages (a module not importable here counts as the user's: only its name is known)."""
+    if top in _NOT_USER or top in sys.stdlib_module_names or not top.isidentifier():
+        return False
+    try:
+        spec = importlib.util.find_spec(top)  # looks the module up; runs none of its code
+    except (ImportError, ValueError):
+        return True
+    origin = (spec.origin or "") if spec is not None else ""
+    locations = spec.submodule_search_locations if spec is not None else None
+    paths = [origin, *(locations or [])]
+    return not any(
+        part in ("site-packages", "dist-packages") for p in paths for part in Path(p).parts
     )
 
 

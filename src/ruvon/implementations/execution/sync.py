@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
+from ruvon.implementations.execution.collect import OutcomeSource, collect
 from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskOutcome
 from ruvon.task_runner import run_task_async, task_context, timeout_outcome
 
@@ -14,33 +13,35 @@ from ruvon.task_runner import run_task_async, task_context, timeout_outcome
 class SyncExecutor(ExecutionProvider):
     """Runs PARALLEL tasks sequentially, in declared order: simple to debug, no threads.
 
-    A task cannot be interrupted here: one that ends after the step's deadline counts as timed out
-    and its result is discarded, and tasks not started by then are not started.
+    Step functions run inline, on the caller's event loop. A task cannot be interrupted here: one
+    that ends after the step's deadline counts as timed out and its result is discarded, and tasks
+    not started by then are not started.
     """
 
-    async def run_step(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Call ``func(*args)`` inline."""
-        value = func(*args)
-        if inspect.isawaitable(value):
-            return await value
-        return value
+    kind = "sync"
 
-    async def run_parallel(
-        self, batch: ParallelBatch, timeout: float | None
-    ) -> AsyncIterator[list[TaskOutcome]]:
-        """Run the tasks one after another and yield each outcome."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for call in batch.tasks:
-            if deadline is not None and time.monotonic() >= deadline:
-                yield [timeout_outcome(call.name, timeout, batch.step_name)]
-                continue
-            assert call.function is not None
-            outcome = await run_task_async(
-                call.function, batch.task_state(), task_context(batch, call), call.kwargs
-            )
-            if deadline is not None and time.monotonic() > deadline:
-                outcome = timeout_outcome(call.name, timeout, batch.step_name)
-            yield [outcome]
+    def run_parallel(self, batch: ParallelBatch) -> AsyncIterator[list[TaskOutcome]]:
+        """Run the pending tasks one after another and yield each outcome."""
+        return collect(self, batch, _InlineRun(batch))
+
+
+class _InlineRun(OutcomeSource):
+    """Runs the next pending task each time an outcome is asked for."""
+
+    def __init__(self, batch: ParallelBatch) -> None:
+        super().__init__(batch)
+        self._todo = iter(batch.pending)
+
+    async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
+        call = next(self._todo)
+        assert call.function is not None
+        batch = self.batch
+        outcome = await run_task_async(
+            call.function, batch.task_state(), task_context(batch, call), call.kwargs
+        )
+        if batch.deadline is not None and time.monotonic() > batch.deadline:
+            outcome = timeout_outcome(call.name, batch.timeout, batch.step_name)
+        return [outcome]
 
 
 SyncExecutionProvider = SyncExecutor

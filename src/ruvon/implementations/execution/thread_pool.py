@@ -1,4 +1,4 @@
-"""ThreadPoolExecutionProvider: PARALLEL tasks run at once on a thread pool."""
+"""ThreadPoolExecutionProvider: PARALLEL tasks run at once on worker threads."""
 
 from __future__ import annotations
 
@@ -7,29 +7,28 @@ import inspect
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ruvon.errors import ConfigurationError
+from ruvon.implementations.execution.collect import OutcomeSource, collect
+from ruvon.implementations.execution.threads import WorkerThreads
 from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskCall, TaskOutcome
-from ruvon.task_runner import (
-    run_call_locally,
-    run_task_async,
-    task_context,
-    timeout_outcome,
-)
+from ruvon.task_runner import run_call_locally, run_task_async, task_context
 
 
 class ThreadPoolExecutionProvider(ExecutionProvider):
-    """Runs sync step functions and PARALLEL tasks on a pool of ``max_workers`` threads.
+    """Runs sync step functions and PARALLEL tasks on up to ``max_workers`` threads.
 
-    Async task functions run concurrently on the caller's event loop. At a step's deadline, tasks not
-    yet started are cancelled and running ones are abandoned (threads cannot be killed); their late
-    results are discarded.
+    Async task functions run concurrently on the caller's event loop; sync code never does. At a
+    step's deadline, tasks not yet started are dropped and running ones are abandoned (threads
+    cannot be killed; see :mod:`ruvon.implementations.execution.threads` for how many such
+    threads may pile up); their late results are discarded.
 
     Args:
-        max_workers: Threads in the pool; also the most tasks that run at once.
+        max_workers: Threads; also the most sync tasks that run at once.
     """
+
+    kind = "thread"
 
     def __init__(self, max_workers: int = 10) -> None:
         if max_workers < 1:
@@ -37,102 +36,111 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
                 f"ThreadPoolExecutionProvider(max_workers={max_workers}) needs at least one worker."
             )
         self.max_workers = max_workers
-        self._pool: ThreadPoolExecutor | None = None
+        self._threads: WorkerThreads | None = None
         self._lock = threading.Lock()
 
     @property
-    def pool(self) -> ThreadPoolExecutor:
-        """The thread pool, created on first use."""
+    def threads(self) -> WorkerThreads:
+        """The worker threads, created on first use."""
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="ruvon-task")
-            return self._pool
+            if self._threads is None:
+                self._threads = WorkerThreads(self.max_workers, "ruvon-task")
+            return self._threads
 
     def close(self) -> None:
-        """Shut the pool down, waiting for running tasks."""
+        """Stop the threads, waiting for running calls (not for tasks abandoned at a deadline)."""
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            threads, self._threads = self._threads, None
+        if threads is not None:
+            threads.close(wait=True)
 
-    async def run_step(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run ``func(*args)`` on the pool so the event loop stays free."""
-        if inspect.iscoroutinefunction(func):
-            return await func(*args)
-        value = await asyncio.get_running_loop().run_in_executor(self.pool, func, *args)
-        if inspect.isawaitable(value):
-            return await value
-        return value
+    async def call_blocking(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run ``func(*args)`` on a worker thread so the event loop stays free."""
+        return await self.threads.call(func, *args)
 
-    async def run_parallel(
-        self, batch: ParallelBatch, timeout: float | None
-    ) -> AsyncIterator[list[TaskOutcome]]:
-        """Start every task at once (up to ``max_workers`` at a time); yield outcomes as they end.
+    def run_parallel(self, batch: ParallelBatch) -> AsyncIterator[list[TaskOutcome]]:
+        """Start the pending tasks (up to ``batch.limit`` and ``max_workers`` at a time).
 
-        Sync tasks go into one queue drained by at most ``max_workers`` pool jobs, so a fan-out of
-        thousands of tasks costs a handful of pool submissions, and a free worker always takes the
-        next task in declared order (no task waits behind a slow one while a worker is idle).
+        Sync tasks go into one queue drained by at most that many worker jobs, so a fan-out of
+        thousands of tasks costs a handful of hand-offs, and a free worker always takes the next
+        task in declared order (no task waits behind a slow one while a worker is idle).
         """
-        loop = asyncio.get_running_loop()
-        inbox = _Inbox(loop)
-        queue = deque(
-            call for call in batch.tasks if not inspect.iscoroutinefunction(call.function)
-        )
-        started: list[Future[None] | asyncio.Task[None]] = [
-            self._start_async(batch, call, inbox)
-            for call in batch.tasks
-            if inspect.iscoroutinefunction(call.function)
-        ]
-        started += [
-            self.pool.submit(_drain, batch, queue, inbox)
-            for _ in range(min(len(queue), self.max_workers))
-        ]
-        waiting = {call.name for call in batch.tasks}
-        deadline = None if timeout is None else loop.time() + timeout
-        try:
-            while waiting:
-                remaining = None if deadline is None else deadline - loop.time()
-                if (remaining is not None and remaining <= 0) or not await inbox.wait(remaining):
-                    break
-                arrived = inbox.drain()
-                for outcome in arrived:
-                    waiting.discard(outcome.task_name)
-                if arrived:
-                    yield arrived
-        finally:
-            inbox.closed = True
-            queue.clear()
-            for future in started:
-                future.cancel()
-        late = [
-            timeout_outcome(c.name, timeout, batch.step_name)
-            for c in batch.tasks
-            if c.name in waiting
-        ]
-        if late:
-            yield late
+        return collect(self, batch, _PoolRun(self, batch))
 
-    def _start_async(
-        self, batch: ParallelBatch, call: TaskCall, inbox: _Inbox
-    ) -> asyncio.Task[None]:
+
+class _PoolRun(OutcomeSource):
+    """One batch on the pool: the queue of sync tasks, the async tasks and their outcomes."""
+
+    def __init__(self, pool: ThreadPoolExecutionProvider, batch: ParallelBatch) -> None:
+        super().__init__(batch)
+        loop = asyncio.get_running_loop()
+        self.inbox = _Inbox(loop)
+        self.queue: deque[TaskCall] = deque()
+        self.running: set[threading.Thread] = set()  # threads inside a task of this batch
+        self.threads = pool.threads
+        limit = min(batch.limit or pool.max_workers, pool.max_workers)
+        gate = asyncio.Semaphore(batch.limit) if batch.limit else None
+        self.tasks: list[asyncio.Task[None]] = []
+        for call in batch.pending:
+            if inspect.iscoroutinefunction(call.function):
+                self.tasks.append(asyncio.ensure_future(self._run_async(call, gate)))
+            else:
+                self.queue.append(call)
+        for _ in range(min(len(self.queue), limit)):
+            self.threads.submit(self._drain)
+
+    async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
+        if await self.inbox.wait(timeout):
+            return self.inbox.drain()
+        return []
+
+    def halt(self) -> None:
+        super().halt()
+        with self.inbox.lock:
+            self.queue.clear()
+        self.inbox.wake()
+
+    def busy(self) -> bool:
+        with self.inbox.lock:
+            if self.running or self.inbox.pending:
+                return True
+        return any(not task.done() for task in self.tasks)
+
+    async def stop(self, finished: bool) -> None:
+        with self.inbox.lock:
+            self.inbox.closed = True
+            stuck = list(self.running)
+        self.queue.clear()
+        for task in self.tasks:
+            task.cancel()
+        if stuck:
+            self.threads.strand(stuck)
+
+    async def _run_async(self, call: TaskCall, gate: asyncio.Semaphore | None) -> None:
         func = call.function
         assert func is not None
-
-        async def run_async() -> None:
-            context = task_context(batch, call)
-            inbox.put(await run_task_async(func, batch.task_state(), context, call.kwargs))
-
-        return asyncio.ensure_future(run_async())
-
-
-def _drain(batch: ParallelBatch, queue: deque[TaskCall], inbox: _Inbox) -> None:
-    """Run queued tasks in this worker thread until the queue is empty or the step gave up."""
-    while not inbox.closed:
-        try:
-            call = queue.popleft()
-        except IndexError:
+        context = task_context(self.batch, call)
+        if gate is None:
+            self.inbox.put(
+                await run_task_async(func, self.batch.task_state(), context, call.kwargs)
+            )
             return
-        inbox.put_threadsafe(run_call_locally(batch, call))
+        async with gate:
+            self.inbox.put(
+                await run_task_async(func, self.batch.task_state(), context, call.kwargs)
+            )
+
+    def _drain(self) -> None:
+        """Run queued tasks in this worker thread until the queue is empty or the step gave up."""
+        me = threading.current_thread()
+        inbox = self.inbox
+        while True:
+            with inbox.lock:
+                if inbox.closed or not self.queue:
+                    return
+                call = self.queue.popleft()
+                self.running.add(me)
+            inbox.put_threadsafe(run_call_locally(self.batch, call), self.running)
 
 
 class _Inbox:
@@ -141,7 +149,7 @@ class _Inbox:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._items: deque[TaskOutcome] = deque()
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._event = asyncio.Event()
         self._wake_scheduled = False
         self.closed = False
@@ -150,8 +158,20 @@ class _Inbox:
         self._items.append(outcome)
         self._event.set()
 
-    def put_threadsafe(self, outcome: TaskOutcome) -> None:
-        with self._lock:
+    @property
+    def pending(self) -> bool:
+        """Whether outcomes wait to be drained."""
+        return bool(self._items)
+
+    def wake(self) -> None:
+        """Make a waiting :meth:`wait` return (on the loop's thread)."""
+        self._event.set()
+
+    def put_threadsafe(self, outcome: TaskOutcome, running: set[threading.Thread]) -> None:
+        """Hand over ``outcome`` from a worker thread, which leaves ``running`` at the same time
+        (so the outcome is always either running or in the inbox)."""
+        with self.lock:
+            running.discard(threading.current_thread())
             if self.closed:
                 return
             self._items.append(outcome)
@@ -161,7 +181,7 @@ class _Inbox:
             self._loop.call_soon_threadsafe(self._wake)
 
     def _wake(self) -> None:
-        with self._lock:
+        with self.lock:
             self._wake_scheduled = False
         self._event.set()
 
@@ -175,7 +195,7 @@ class _Inbox:
         return True
 
     def drain(self) -> list[TaskOutcome]:
-        with self._lock:
+        with self.lock:
             items = list(self._items)
             self._items.clear()
             self._event.clear()

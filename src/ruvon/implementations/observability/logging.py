@@ -86,3 +86,56 @@ class LoggingObserver(WorkflowObserver):
             new_status,
             current_step_name,
         )
+
+    async def on_workflow_paused(self, workflow_id: str, step_name: str, reason: str) -> None:
+        self.logger.log(
+            self.level,
+            "workflow %s waits for input after step '%s': %s",
+            workflow_id,
+            step_name,
+            reason,
+        )
+
+    async def on_workflow_resumed(
+        self, workflow_id: str, step_name: str, resume_data: dict[str, Any]
+    ) -> None:
+        # The input itself may hold personal data: log its field names only.
+        self.logger.log(
+            self.level,
+            "workflow %s resumed at step '%s' with input fields %s",
+            workflow_id,
+            step_name,
+            sorted(resume_data),
+        )
+
+    async def on_compensation_started(
+        self, workflow_id: str, step_name: str, step_index: int
+    ) -> None:
+        self.logger.log(
+            self.level, "workflow %s compensating step %d '%s'", workflow_id, step_index, step_name
+        )
+
+    async def on_compensation_completed(
+        self,
+        workflow_id: str,
+        step_name: str,
+        success: bool,
+        error: Exception | str | None = None,
+    ) -> None:
+        if success:
+            self.logger.log(self.level, "workflow %s compensated step '%s'", workflow_id, step_name)
+        else:
+            self.logger.error(
+                "workflow %s compensation of step '%s' failed: %s", workflow_id, step_name, error
+            )
+
+    async def on_child_workflow_started(
+        self, parent_id: str, child_id: str, child_type: str
+    ) -> None:
+        self.logger.log(
+            self.level,
+            "workflow %s started child workflow %s (%s)",
+            parent_id,
+            child_id,
+            child_type,
+        )

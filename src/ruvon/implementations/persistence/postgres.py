@@ -87,19 +87,27 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         create: Create ruvon's tables if missing (the default). With ``False`` a database without
             them is refused with PersistenceError and nothing is created (read-only tools).
         connect_timeout: Seconds to wait for the server before failing (whole seconds, >= 2).
+        db_url, pool_min_size, pool_max_size: The published SDK's names of ``dsn``, ``min_size``
+            and ``max_size`` (keyword only; give each setting once).
     """
 
     dialect = Dialect(param="%s", json_param="%s::jsonb", load_json=lambda v: v, postgres=True)
 
     def __init__(
         self,
-        dsn: str,
+        dsn: str | None = None,
         min_size: int = 1,
         max_size: int = 10,
         *,
         create: bool = True,
         connect_timeout: int = 2,
+        db_url: str | None = None,
+        pool_min_size: int | None = None,
+        pool_max_size: int | None = None,
     ) -> None:
+        dsn, min_size, max_size = sdk_pool_arguments(
+            dsn, min_size, max_size, db_url, pool_min_size, pool_max_size
+        )
         if not 0 <= min_size <= max_size or max_size < 1:
             raise ConfigurationError(
                 f"PostgresPersistenceProvider(min_size={min_size}, max_size={max_size}) needs "
@@ -311,3 +319,34 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         unique = list({row[:3]: row for row in rows}.values())
         async with self._connection(what) as conn:
             await conn.execute(self._upsert_tasks, _columns(unique, _TASK_TYPES))
+
+
+def sdk_pool_arguments(
+    dsn: str | None,
+    min_size: int,
+    max_size: int,
+    db_url: str | None,
+    pool_min_size: int | None,
+    pool_max_size: int | None,
+) -> tuple[str, int, int]:
+    """``(dsn, min_size, max_size)`` from ours or the SDK's argument names.
+
+    Raises:
+        ConfigurationError: No connection string, or one setting given under both names.
+    """
+    if dsn is not None and db_url is not None:
+        raise ConfigurationError(
+            "PostgresPersistenceProvider got both dsn and db_url (two names of the connection "
+            "string); pass one."
+        )
+    url = dsn if dsn is not None else db_url
+    if url is None:
+        raise ConfigurationError(
+            "PostgresPersistenceProvider needs a connection string: "
+            "PostgresPersistenceProvider('postgresql://user:pw@host/db') (or db_url=...)."
+        )
+    return (
+        url,
+        min_size if pool_min_size is None else pool_min_size,
+        max_size if pool_max_size is None else pool_max_size,
+    )

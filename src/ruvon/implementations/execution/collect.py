@@ -1,0 +1,96 @@
+"""The one deadline loop every executor shares: outcomes stream out until done or the deadline."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from ruvon.providers.execution import (
+    ExecutionProvider,
+    Interrupted,
+    ParallelBatch,
+    TaskCall,
+    TaskOutcome,
+)
+from ruvon.task_runner import timeout_outcome
+
+
+class OutcomeSource:
+    """An executor's side of a running batch: where outcomes come from and how it stops.
+
+    Args:
+        batch: The batch being run.
+    """
+
+    def __init__(self, batch: ParallelBatch) -> None:
+        self.batch = batch
+        self.halted = False
+
+    def halt(self) -> None:
+        """Start no further task (an interrupt); running ones still report. Wake a waiting
+        :meth:`next_burst` if needed. Called on the event loop's thread."""
+        self.halted = True
+
+    def busy(self) -> bool:
+        """Whether started tasks may still report (asked only once halted)."""
+        return False
+
+    async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
+        """The outcomes that arrived, waiting at most ``timeout`` seconds (``[]`` if none did).
+
+        Being called again means the caller took (and saved) the previous burst.
+        """
+        raise NotImplementedError
+
+    async def stop(self, finished: bool) -> None:
+        """Stop dispatching and abandon unfinished tasks.
+
+        ``finished`` is true when the caller took every burst (the loop ended on its own), false
+        when it stopped iterating early (an error, a cancellation or a crash on its side).
+        """
+
+    def late(self, calls: list[TaskCall]) -> list[TaskOutcome]:
+        """The outcomes of tasks unfinished at the deadline: ``TimeoutError`` by default."""
+        batch = self.batch
+        return [timeout_outcome(call.name, batch.timeout, batch.step_name) for call in calls]
+
+
+async def collect(
+    provider: ExecutionProvider, batch: ParallelBatch, source: OutcomeSource
+) -> AsyncIterator[list[TaskOutcome]]:
+    """Yield ``source``'s bursts until every pending task reported or the deadline passed.
+
+    Then yield the late outcomes (``TimeoutError`` by default) of the tasks still unfinished, in
+    declared order, and discard anything the source reports later (each task yields exactly one
+    outcome). If ``provider`` is interrupted, the source is halted, the outcomes of running tasks
+    are still yielded, and then :class:`Interrupted` is raised.
+
+    Raises:
+        Interrupted: The provider was interrupted before every pending task reported.
+    """
+    waiting = {call.name for call in batch.pending}
+    finished = False
+    provider.active_runs.add(source)
+    if provider.interrupted:
+        source.halt()
+    try:
+        while waiting:
+            if source.halted and not source.busy():
+                break
+            remaining = batch.remaining()
+            if remaining is not None and remaining <= 0:
+                break
+            arrived = [o for o in await source.next_burst(remaining) if o.task_name in waiting]
+            if arrived:
+                waiting.difference_update(o.task_name for o in arrived)
+                yield arrived
+        finished = True
+    finally:
+        provider.active_runs.discard(source)
+        await source.stop(finished)
+    if waiting and source.halted:
+        raise Interrupted(
+            f"Step '{batch.step_name}' was interrupted: {len(waiting)} of {len(batch.tasks)} "
+            f"tasks did not run; the outcomes that arrived are saved."
+        )
+    if waiting:
+        yield source.late([call for call in batch.pending if call.name in waiting])
