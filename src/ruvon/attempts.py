@@ -14,6 +14,7 @@ from ruvon.errors import PersistenceError, StepFailed, VersionConflict
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.persistence import LogEntry
 from ruvon.step_models import StepBase, StepType
+from ruvon.steps import timing
 from ruvon.steps.base import StepOutcome, StepRun
 from ruvon.steps.dispatch import default_retry, runner_for
 from ruvon.steps.sub_workflow import ChildWorkflowFailed
@@ -37,9 +38,13 @@ async def run_with_retries(
     policy = step.retry or default_retry(step)
     attempt = 1
     while True:
-        run = _step_run(wf, step, user_input, attempt)
+        limited = step.timeout_seconds is not None and not step.own_timeout
+        run = _step_run(wf, step, user_input, attempt, step.timeout_seconds if limited else None)
         try:
-            return await runner_for(step, wf.engine)(run)
+            work = runner_for(step, wf.engine)(run)
+            if limited:
+                return await timing.within(work, step, run.where)
+            return await work
         except VersionConflict:
             raise  # a stale copy records nothing
         except StepFailed as exc:
@@ -66,8 +71,11 @@ async def run_with_retries(
         return None
 
 
-def _step_run(wf: Workflow, step: StepBase, user_input: Any, attempt: int) -> StepRun:
+def _step_run(
+    wf: Workflow, step: StepBase, user_input: Any, attempt: int, timeout: float | None = None
+) -> StepRun:
     context = StepContext(
+        deadline=None if timeout is None else time.time() + timeout,
         workflow_id=wf.id,
         step_name=step.name,
         workflow_type=wf.workflow_type,
@@ -119,7 +127,7 @@ async def run_body_step(
     started = time.time()
     run = _with(wf, step, state, context, kwargs)
     outcome = await runner_for(step, None)(run)
-    if outcome.wait is not None or outcome.jump_to is not None:
+    if outcome.wait is not None or outcome.jump_to is not None or outcome.sleep_until is not None:
         raise StepFailed(
             f"{wf.loaded.source}, loop body step '{step.name}' tried to pause or jump; a loop "
             f"body runs straight through. Move that logic after the loop.",

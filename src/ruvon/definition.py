@@ -81,6 +81,7 @@ class WorkflowDefinition(Strict):
     )
     description: str | None = None
     saga_mode: bool = False
+    max_active: int | None = Field(default=None, ge=1)
     parameters: dict[str, Any] = Field(default_factory=dict)
     steps: list[AnyStep] = Field(min_length=1)
     migrations: dict[str, str | MigrationSpec] = Field(default_factory=dict)

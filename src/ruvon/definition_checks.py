@@ -65,6 +65,15 @@ def located_problems(located: Sequence[tuple[StepBase, Loc]], top_level: set[str
         seen.setdefault(step.name, loc)
         problems += [(loc, message) for message in step.problems()]
     for step, loc in walk_located(located):
+        on_timeout = getattr(step, "on_timeout", None)
+        if on_timeout is not None and on_timeout not in top_level:
+            problems.append(
+                (
+                    [*loc, "on_timeout"],
+                    f"step '{step.name}' has on_timeout '{on_timeout}', an unknown step. "
+                    f"Steps: {', '.join(sorted(top_level))}.",
+                )
+            )
         for j, route in enumerate(step.routes):
             route_loc: Loc = [*loc, "routes", j]
             if route.target not in top_level:

@@ -62,6 +62,10 @@ class EngineRecord:
         sub_workflows: Child workflows that SUB_WORKFLOW steps wait for, by step name.
         saga_completed: Steps with a ``compensate_function`` that completed, in order.
         compensations: The compensations that ran when a saga failed.
+        wake_at: When a SLEEPING workflow is due, or when a WAIT_FOR_SIGNAL step times out
+            (``time.time()`` seconds); ``None`` otherwise.
+        signals_seen: The id of the last signal consumed, by signal name (signals are consumed
+            once, in order: a later wait takes only newer ones).
         executor: The kind of executor the workflow was started with (``ExecutionProvider.kind``:
             ``sync``, ``thread``, ``celery``), so ``ruvon resume``/``retry`` pick the same one.
         saga_mode: Compensation was turned on with ``enable_saga_mode()`` (the YAML's
@@ -83,6 +87,8 @@ class EngineRecord:
     sub_workflows: dict[str, PendingChild] = field(default_factory=dict)
     saga_completed: list[str] = field(default_factory=list)
     compensations: list[Compensation] = field(default_factory=list)
+    wake_at: float | None = None
+    signals_seen: dict[str, int] = field(default_factory=dict)
     executor: str | None = None
     saga_mode: bool = False
     paused_by: str | None = None
@@ -107,6 +113,10 @@ class EngineRecord:
             data["saga_completed"] = list(self.saga_completed)
         if self.compensations:
             data["compensations"] = [c.to_dict() for c in self.compensations]
+        if self.wake_at is not None:
+            data["wake_at"] = self.wake_at
+        if self.signals_seen:
+            data["signals_seen"] = dict(self.signals_seen)
         if self.executor is not None:
             data["executor"] = self.executor
         if self.saga_mode:
@@ -150,6 +160,12 @@ class EngineRecord:
                 for c in _list(data.get("compensations"))
                 if isinstance(c, Mapping)
             ],
+            wake_at=float(wake) if isinstance(wake := data.get("wake_at"), int | float) else None,
+            signals_seen={
+                str(name): int(seen)
+                for name, seen in _mapping(data.get("signals_seen")).items()
+                if isinstance(seen, int)
+            },
             executor=str(data["executor"]) if isinstance(data.get("executor"), str) else None,
             saga_mode=data.get("saga_mode") is True,
             paused_by=_text(data.get("paused_by")),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from ruvon.errors import RuvonError
+from ruvon.errors import ConfigurationError, RuvonError
 from ruvon.runtime import signals
 
 
@@ -24,6 +26,9 @@ class WorkflowStatus(StrEnum):
     FAILED_CHILD_WORKFLOW = "FAILED_CHILD_WORKFLOW"
     CANCELLED = "CANCELLED"
     FAILED_WORKER_CRASH = "FAILED_WORKER_CRASH"
+    SLEEPING = "SLEEPING"
+    WAITING_SIGNAL = "WAITING_SIGNAL"
+    QUEUED = "QUEUED"
 
     def __str__(self) -> str:
         return self.value
@@ -80,6 +85,8 @@ class StepContext:
         metadata: The workflow's metadata (read it; write through returned dicts).
         loop_item: Inside a LOOP body or a dynamic PARALLEL fan-out, the current item.
         loop_index: The current item's index (or the iteration number of a WHILE loop).
+        deadline: When the step's ``timeout_seconds`` runs out (``time.time()`` seconds), else
+            ``None``. The driver fails the step then; see :meth:`time_left`.
         parent_workflow_id: The id of the parent workflow, when this one is a child.
     """
 
@@ -93,6 +100,7 @@ class StepContext:
     metadata: dict[str, Any] = field(default_factory=dict)
     loop_item: Any = None
     loop_index: int | None = None
+    deadline: float | None = None
     parent_workflow_id: str | None = None
 
     @property
@@ -140,6 +148,47 @@ class StepContext:
             LeaseLost: Another driver took the workflow over.
         """
         signals.check(self.workflow_id)
+        if self.deadline is not None and time.time() >= self.deadline:
+            raise StepTimedOut(
+                f"Step '{self.step_name}' of workflow {self.workflow_id} ran past its "
+                f"timeout_seconds; stop its work (the driver has failed the step already)."
+            )
+
+    def time_left(self) -> float | None:
+        """Seconds left before the step's ``timeout_seconds`` runs out (0 when past), or ``None``
+        when the step has no timeout."""
+        if self.deadline is None:
+            return None
+        return max(self.deadline - time.time(), 0.0)
+
+
+class StepTimedOut(RuvonError):
+    """A step ran longer than its ``timeout_seconds`` (raised by ``context.heartbeat()``)."""
+
+
+class WorkflowSleepDirective(RuvonError):
+    """Returned or raised by a step function: apply ``result``, then sleep durably before the next
+    step (status SLEEPING) for ``seconds``, or until the datetime ``until``.
+
+    ``until`` is an aware ``datetime``, or ISO 8601 text (a naive one is read as UTC). A serving
+    worker (``ruvon serve``) wakes the workflow when it is due, across restarts of everything.
+    """
+
+    def __init__(
+        self,
+        seconds: float | None = None,
+        until: dt.datetime | str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        if (seconds is None) == (until is None):
+            raise ConfigurationError(
+                "WorkflowSleepDirective needs exactly one of seconds=... or until=...; got "
+                f"seconds={seconds!r}, until={until!r}."
+            )
+        super().__init__(f"Sleep {seconds} s." if seconds is not None else f"Sleep until {until}.")
+        self.seconds = seconds
+        self.until = until
+        self.result = result
 
 
 class WorkflowJumpDirective(RuvonError):

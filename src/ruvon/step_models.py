@@ -41,6 +41,8 @@ class StepType(StrEnum):
     ASYNC = "ASYNC"
     HTTP = "HTTP"
     CRON_SCHEDULE = "CRON_SCHEDULE"
+    SLEEP = "SLEEP"
+    WAIT_FOR_SIGNAL = "WAIT_FOR_SIGNAL"
 
 
 def upper(value: Any) -> Any:
@@ -200,6 +202,8 @@ class StepBase(Strict):
 
     kind: ClassVar[StepType] = StepType.STANDARD
     loop_body_ok: ClassVar[bool] = False
+    own_timeout: ClassVar[bool] = False
+    """Whether ``timeout_seconds`` means something of the step type's own (not the step's run)."""
 
     name: str
     type: StepType = StepType.STANDARD
@@ -307,6 +311,7 @@ class ParallelStep(StepBase):
     """Run ``tasks`` (or one task per item of ``iterate_over``) at once and merge their results."""
 
     loop_body_ok: ClassVar[bool] = True
+    own_timeout: ClassVar[bool] = True
 
     tasks: list[TaskDefinition] = Field(default_factory=list)
     merge_strategy: MergeStrategy = MergeStrategy.SHALLOW
@@ -465,6 +470,7 @@ class HttpStep(StepBase):
     """Call an HTTP endpoint; method, URL, headers, query and body are templates over the state."""
 
     loop_body_ok: ClassVar[bool] = True
+    own_timeout: ClassVar[bool] = True
 
     method: str = "GET"
     url: str
@@ -508,6 +514,45 @@ class CronScheduleStep(StepBase):
             check_policy(self.catch_up, 1, 0)
         except ScheduleError as exc:
             return [f"{self.label}: {exc}"]
+        return []
+
+
+@step_model(StepType.SLEEP)
+class SleepStep(StepBase):
+    """Sleep durably (status SLEEPING) for ``seconds`` or until ``until``, then go on.
+
+    Both may be templates over the state (``"{{ state.delay }}"``); ``until`` is an ISO 8601
+    datetime (naive: UTC). A serving worker wakes the workflow when it is due.
+    """
+
+    seconds: float | str | None = None
+    until: str | None = None
+
+    def problems(self) -> list[str]:
+        if (self.seconds is None) == (self.until is None):
+            return [f"{self.label} needs exactly one of 'seconds' and 'until'."]
+        if self.function:
+            return [f"{self.label} has a 'function'; a SLEEP step runs none. Remove it."]
+        return []
+
+
+@step_model(StepType.WAIT_FOR_SIGNAL)
+class WaitForSignalStep(StepBase):
+    """Wait (status WAITING_SIGNAL) for the signal ``signal``; merge its data into the state, or
+    put it under ``output_key``. After ``timeout_seconds`` without one, go to ``on_timeout`` (or
+    fail, when it is not set)."""
+
+    own_timeout: ClassVar[bool] = True
+
+    signal: str = Field(min_length=1, max_length=200)
+    output_key: str | None = None
+    on_timeout: str | None = None
+
+    def problems(self) -> list[str]:
+        if self.function:
+            return [f"{self.label} has a 'function'; a WAIT_FOR_SIGNAL step runs none. Remove it."]
+        if self.on_timeout and self.timeout_seconds is None:
+            return [f"{self.label} has 'on_timeout' but no 'timeout_seconds'. Add one."]
         return []
 
 

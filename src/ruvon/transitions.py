@@ -15,8 +15,9 @@ from ruvon.errors import StepFailed, VersionConflict
 from ruvon.models import WorkflowStatus
 from ruvon.providers.observer import notify
 from ruvon.providers.persistence import LogEntry
+from ruvon.runtime import clock
 from ruvon.step_models import StepBase, StepType
-from ruvon.steps import saga
+from ruvon.steps import saga, timing
 from ruvon.steps.base import StepOutcome
 from ruvon.unsavable import unsavable_message
 
@@ -42,6 +43,8 @@ async def advance(
     except BaseException as exc:
         wf.restore_saved_state()
         wf.current_step, wf.status = index, status
+        if status is not WorkflowStatus.SLEEPING:
+            wf.engine.wake_at = None
         if not isinstance(exc, StepFailed):
             raise
         wf.add_log([*pending, *outcome.log])
@@ -64,7 +67,9 @@ async def wait(wf: Workflow, step: StepBase, outcome: StepOutcome, started: floa
     status = wf.status
     wf.state = outcome.state
     try:
+        await timing.before_wait(wf, outcome.wait)
         await wf.set_status(outcome.wait, save=True)
+        await timing.after_wait(wf, step, outcome.wait)
     except VersionConflict:
         wf.restore_saved_state()
         wf.status = status
@@ -102,6 +107,9 @@ async def _adopt(
     done = wf.current_step >= len(wf.steps)
     if done:
         wf.status = WorkflowStatus.COMPLETED
+    elif outcome.sleep_until is not None and outcome.sleep_until > clock.now():
+        wf.status, wf.engine.wake_at = WorkflowStatus.SLEEPING, outcome.sleep_until
+        await timing.before_wait(wf, wf.status)
     try:
         await wf.save(finished_step=finished, log=log)
     except VersionConflict:
@@ -112,6 +120,14 @@ async def _adopt(
         raise StepFailed(message, step_name=step.name, retryable=False) from exc
     if wf.watches_steps:
         await _step_executed(wf, step, outcome)
+    if wf.status is WorkflowStatus.SLEEPING:
+        await notify(
+            wf.observer.on_workflow_status_changed,
+            wf.id,
+            WorkflowStatus.ACTIVE.value,
+            WorkflowStatus.SLEEPING.value,
+            wf.current_step_name,
+        )
     if not done:
         return wf.current_step_name
     await notify(

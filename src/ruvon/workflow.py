@@ -21,6 +21,7 @@ from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowR
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.runtime.session import in_session
 from ruvon.step_models import StepBase
+from ruvon.steps import timing
 from ruvon.steps.base import StepOutcome
 from ruvon.steps.dispatch import validate_input
 from ruvon.workflow_api import WorkflowApi
@@ -36,6 +37,8 @@ _RUNNABLE = frozenset(
         WorkflowStatus.WAITING_HUMAN,
         WorkflowStatus.PENDING_ASYNC,
         WorkflowStatus.PENDING_SUB_WORKFLOW,
+        WorkflowStatus.SLEEPING,
+        WorkflowStatus.WAITING_SIGNAL,
     }
 )
 
@@ -211,6 +214,10 @@ class Workflow(WorkflowApi):
         step = self._steps[self.current_step]
         if self.status is WorkflowStatus.WAITING_HUMAN and pausing.is_empty(user_input):
             return None, step.name
+        if self.status is WorkflowStatus.SLEEPING:
+            if timing.sleeping_until(self) is not None:
+                return None, step.name  # not due yet: like WAITING_HUMAN without input
+            self.engine.wake_at = None
         if self.status is WorkflowStatus.WAITING_HUMAN and self.engine.paused_by is not None:
             validated = await pausing.resume(self, step, user_input)
         else:
@@ -242,11 +249,34 @@ class Workflow(WorkflowApi):
                 await transitions.fail_step(self, step, message, started, WorkflowStatus.FAILED)
                 return self.last_result, None
             next_name = await transitions.advance(self, step, outcome, started, next_index)
-            if next_name is None or not (
-                step.automate_next or self.steps[self.current_step].automate_start
+            if (
+                next_name is None
+                or self.status is not WorkflowStatus.ACTIVE
+                or not (step.automate_next or self.steps[self.current_step].automate_start)
             ):
                 return outcome.result, next_name
             step = self._steps[self.current_step]
+
+    @property
+    def wake_at(self) -> float | None:
+        """When a SLEEPING workflow is due, or a WAIT_FOR_SIGNAL step times out (``time.time()``
+        seconds); else ``None``."""
+        return self.engine.wake_at
+
+    async def signal(self, name: str, data: dict[str, Any] | None = None) -> None:
+        """Send the signal ``name`` with ``data`` to this workflow's durable inbox.
+
+        A WAIT_FOR_SIGNAL step waiting for ``name`` consumes it when the workflow next runs (a
+        serving worker is woken at once; in your own code, call ``next_step()``). A signal sent
+        before the workflow reaches that step is kept until it does.
+
+        Raises:
+            WorkflowStateError: The workflow has ended.
+            ConfigurationError: The name or data are not usable, or the store keeps no signals.
+        """
+        from ruvon.runtime.events import send_signal
+
+        await send_signal(self.persistence, self.id, name, data)
 
     async def run_to_completion(self) -> WorkflowStatus:
         """Call ``next_step`` until the workflow ends or waits for a human or a child workflow."""

@@ -41,7 +41,7 @@ def test_no_arguments_shows_help():
     [
         ["run", "Quick", "--executor", "process"],
         ["run", "Quick", "--workers", "0"],
-        ["list", "--status", "SLEEPING"],
+        ["list", "--status", "SNOOZING"],
         ["list", "--limit", "0"],
         ["show"],
         ["frobnicate"],

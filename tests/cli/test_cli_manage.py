@@ -126,7 +126,7 @@ def test_resume_runs_an_active_workflow_to_the_end(ruvon):
 
     again = ruvon("resume", workflow_id)
     assert again.returncode == 1
-    assert "is COMPLETED; only an ACTIVE or WAITING_HUMAN workflow can be resumed" in again.stderr
+    assert "is COMPLETED; only an ACTIVE, WAITING_HUMAN, SLEEPING (when due)" in again.stderr
 
 
 def test_cancel(ruvon):

@@ -118,6 +118,12 @@ async def test_purge_deletes_old_ended_workflows_and_their_rows_in_batches(root,
             "started_at, ended_at) VALUES (%s, 'S', 't', 'COMPLETED', NULL, NULL, 0, 0)",
             (wid,),
         )
+        query(  # and a signal that never got consumed
+            db,
+            "INSERT INTO ruvon_signals (workflow_id, name, data, created_at) "
+            "VALUES (%s, 'go', NULL, 0)",
+            (wid,),
+        )
     assert all(count > 0 for count in rows_of(db, done).values())
 
     later = time.time() + 31 * DAY

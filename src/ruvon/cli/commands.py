@@ -7,6 +7,7 @@ builder, the workflow and the store.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sys
 import time
 from collections.abc import Iterator
@@ -182,8 +183,10 @@ async def _go_on(
     """Retry or check the status, then drive (inside the lease)."""
     if retry:
         await workflow.retry()
-    elif workflow.status not in (WorkflowStatus.ACTIVE, WorkflowStatus.WAITING_HUMAN):
+    elif workflow.status not in _RESUMABLE:
         raise WorkflowStateError(_not_resumable(workflow))
+    elif workflow.status is WorkflowStatus.SLEEPING and not_due(workflow):
+        raise WorkflowStateError(not_due(workflow))
     if user_input is not None:
         user_input = checked_input(workflow, user_input)
     progress.console.print(
@@ -199,8 +202,31 @@ def _not_resumable(workflow: Workflow) -> str:
         WorkflowStatus.FAILED: f" Run 'ruvon retry {workflow.id}' to re-run the failed step.",
     }.get(workflow.status, "")
     return (
-        f"Workflow {workflow.id} is {workflow.status.value}; only an ACTIVE or WAITING_HUMAN "
-        f"workflow can be resumed.{hint}"
+        f"Workflow {workflow.id} is {workflow.status.value}; only an ACTIVE, WAITING_HUMAN, "
+        f"SLEEPING (when due) or WAITING_SIGNAL workflow can be resumed.{hint}"
+    )
+
+
+_RESUMABLE = (
+    WorkflowStatus.ACTIVE,
+    WorkflowStatus.WAITING_HUMAN,
+    WorkflowStatus.SLEEPING,
+    WorkflowStatus.WAITING_SIGNAL,
+)
+_WAITING = (WorkflowStatus.WAITING_HUMAN, WorkflowStatus.SLEEPING, WorkflowStatus.WAITING_SIGNAL)
+
+
+def not_due(workflow: Workflow) -> str:
+    """Why a SLEEPING workflow cannot go on yet ("" when it is due)."""
+    from ruvon.steps.timing import sleeping_until
+
+    due = sleeping_until(workflow)
+    if due is None:
+        return ""
+    at = dt.datetime.fromtimestamp(due, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"Workflow {workflow.id} sleeps until {at} (step '{workflow.current_step_name}' runs "
+        f"then); a 'ruvon serve' worker wakes it, or run 'ruvon resume {workflow.id}' after that."
     )
 
 
@@ -215,7 +241,7 @@ async def drive(
             interrupt_guard(workflow.execution_provider, workflow.id, session.err),
             session.workflow_output(),
         ):
-            if user_input is not None or workflow.status is WorkflowStatus.WAITING_HUMAN:
+            if user_input is not None or workflow.status in _WAITING:
                 await workflow.next_step(user_input=user_input)
             status = await workflow.run_to_completion()
     except Interrupted:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ruvon.cli import define_cmds, runtime_cmds, schedule_cmds, store_cmds
+from ruvon.cli import define_cmds, events_cmds, runtime_cmds, schedule_cmds, store_cmds
 from ruvon.cli.exits import err, finish, out
 from ruvon.cli.options import (
     DEFAULT_DB,
@@ -276,6 +276,9 @@ app.command()(runtime_cmds.serve)
 app.command()(runtime_cmds.status)
 app.command("scan-zombies")(runtime_cmds.scan_zombies)
 schedule_cmds.register(app)
+
+
+events_cmds.register(app)
 
 
 def run() -> None:

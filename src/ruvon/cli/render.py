@@ -27,6 +27,9 @@ _STATUS_STYLES = {
     "WAITING_HUMAN": "yellow",
     "PENDING_ASYNC": "yellow",
     "PENDING_SUB_WORKFLOW": "yellow",
+    "SLEEPING": "yellow",
+    "WAITING_SIGNAL": "yellow",
+    "QUEUED": "yellow",
     "CANCELLED": "dim",
 }
 

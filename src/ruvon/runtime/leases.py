@@ -226,11 +226,12 @@ class LeaseStore(ABC):
     async def workers(self, alive_after: float) -> list[WorkerInfo]:
         """Workers whose heartbeat is newer than ``alive_after``, with the leases they hold."""
 
-    async def wait_for_work(self, timeout: float) -> None:
-        """Return when new work may be claimable, or after ``timeout`` seconds."""
+    async def wait_for_work(self, timeout: float) -> bool:
+        """Return True when told that new work may be claimable, False after ``timeout`` seconds."""
         import asyncio
 
         await asyncio.sleep(timeout)
+        return False
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release what ``wait_for_work`` holds (a listening connection)."""

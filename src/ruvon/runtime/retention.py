@@ -33,6 +33,7 @@ DEPENDENT_TABLES: tuple[tuple[str, str], ...] = (
     ("task_results", "workflow_id"),
     ("execution_log", "workflow_id"),
     ("ruvon_idempotency", "workflow_id"),
+    ("ruvon_signals", "workflow_id"),
 )
 """The tables whose rows belong to a workflow: ``(table, column holding the workflow id)``."""
 

@@ -27,10 +27,12 @@ from ruvon.errors import LeaseLost, PersistenceError, WorkflowCancelled, Workflo
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.persistence import PersistenceProvider
-from ruvon.runtime import background
+from ruvon.runtime import background, clock
 from ruvon.runtime.leases import DEFAULT_LEASE_SECONDS, LeaseStore, WorkerInfo, process_owner
 from ruvon.runtime.session import DriverStopping, Session, hold
+from ruvon.runtime.sql_leases import PostgresLeaseStore
 from ruvon.runtime.start import leases_of
+from ruvon.runtime.timer_store import TimerStore, add_waker, remove_waker, timer_store_for
 from ruvon.workflow import Workflow
 
 _log = logging.getLogger("ruvon.runtime")
@@ -51,6 +53,11 @@ class ServeOptions:
             their leases (default: ``lease_seconds``).
         schedules: Start the workflows of due schedules (``ruvon schedule``).
         retention: Purge ended workflows older than this many seconds, by status (empty: never).
+        idle_seconds: How often an idle worker looks for work when the store notifies it of new
+            work, timers and signals (PostgreSQL; default ``max(poll_seconds, 1.5)``). Other stores
+            use ``poll_seconds``. Due timers wake the worker on time either way.
+        max_active: ``{workflow type: limit}`` recorded in the store at start (see
+            docs/runtime.md, "Queues").
     """
 
     concurrency: int = 4
@@ -60,6 +67,8 @@ class ServeOptions:
     grace_seconds: float | None = None
     schedules: bool = True
     retention: dict[str, float] = field(default_factory=dict)
+    idle_seconds: float | None = None
+    max_active: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -100,6 +109,13 @@ class Worker:
         self._sessions: dict[str, Session] = {}
         self._stopping = False
         self._wake: asyncio.Event | None = None
+        self._next_due: float | None = None  # the earliest wake-up the store reported
+        self._backlog = False  # the last claim of due timers was full: more are due
+        self._told = True  # a notification arrived since the last claim of other work
+        self._more_work = False  # the last claim of other work filled every free slot
+        self._claimed_at = 0.0  # when other work was last claimed (monotonic)
+        self._idle = self.options.poll_seconds
+        self._listens = False
 
     def stop(self) -> None:
         """Stop claiming; current workflows stop after their current step (a checkpoint)."""
@@ -127,6 +143,11 @@ class Worker:
             started_at=time.time(),
             heartbeat_at=time.time(),
         )
+        timers = timer_store_for(self.persistence)
+        for workflow_type, limit in self.options.max_active.items():
+            if timers is not None:
+                await timers.set_limit(workflow_type, limit)
+        add_waker(self._wake)
         listener = asyncio.create_task(self._listen(store), name="ruvon-serve-listener")
         extras = background.start(self)  # schedules, retention
         _log.info("worker %s serves (concurrency %d)", self.id, self.options.concurrency)
@@ -134,6 +155,7 @@ class Worker:
             await self._loop(store, info)
             await self._drain()
         finally:
+            remove_waker(self._wake)
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -144,30 +166,70 @@ class Worker:
 
     async def _loop(self, store: LeaseStore, info: WorkerInfo) -> None:
         assert self._wake is not None
+        timers = timer_store_for(self.persistence)
         beat_every = self.options.lease_seconds / 3
         next_beat = 0.0
+        queues_checked, has_queues = -1e9, False
+        idle = self.options.idle_seconds
+        self._listens = isinstance(store, PostgresLeaseStore)
+        if idle is None:
+            idle = (
+                max(self.options.poll_seconds, 1.5) if self._listens else self.options.poll_seconds
+            )
+        self._idle = idle
         while not self._stopping:
             self._wake.clear()
+            wait = idle
             try:
                 if time.monotonic() >= next_beat:
                     info.heartbeat_at = time.time()
                     await store.beat_worker(info)
                     next_beat = time.monotonic() + beat_every
-                if await self._claim(store):
+                if timers is not None:
+                    if time.monotonic() - queues_checked > 10 * idle:
+                        has_queues, queues_checked = await timers.has_queues(), time.monotonic()
+                    if has_queues:
+                        await timers.admit(self.options.types)
+                if await self._claim(store, timers):
                     continue  # full: the next wake is a drive ending (or the poll)
+                if timers is not None and not self._backlog:
+                    self._next_due = await timers.next_due(self.options.types)
+                    if self._next_due is not None:  # past due: rows another worker is claiming
+                        wait = min(wait, max(self._next_due - clock.now(), 0.005))
             except PersistenceError as exc:  # the database is away: keep trying, keep driving
                 _log.warning("worker %s cannot claim work now: %s", self.id, exc)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.options.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
 
-    async def _claim(self, store: LeaseStore) -> bool:
+    async def _claim(self, store: LeaseStore, timers: TimerStore | None = None) -> bool:
         """Claim what fits and start driving it; return whether the worker is now full."""
         free = self.options.concurrency - len(self._running)
         if free <= 0:
             return False
-        for workflow_id in await store.claim(
-            self.id, free, self.options.lease_seconds, self.options.types
-        ):
+        claimed: list[str] = []
+        due = self._next_due
+        self._backlog = False
+        if timers is not None and due is not None and due <= clock.now():  # due timers first
+            claimed = await timers.claim_due(
+                self.id, free, self.options.lease_seconds, self.options.types
+            )
+            self._backlog = len(claimed) == free
+        # Where the store notifies (PostgreSQL), other work is looked for when told, while the
+        # last look filled every slot (a backlog), and every idle interval for expired leases;
+        # not each time a drive ends.
+        others = (
+            not self._listens
+            or self._told
+            or self._more_work
+            or time.monotonic() - self._claimed_at >= self._idle * 0.9
+        )
+        if len(claimed) < free and others:
+            self._told, self._claimed_at = False, time.monotonic()
+            want = free - len(claimed)
+            found = await store.claim(self.id, want, self.options.lease_seconds, self.options.types)
+            self._more_work = len(found) == want
+            claimed += found
+        for workflow_id in claimed:
             self.stats.claimed += 1
             task = asyncio.create_task(self._drive(store, workflow_id))
             self._running[workflow_id] = task
@@ -183,8 +245,10 @@ class Worker:
         """Wake the loop when work is queued (PostgreSQL NOTIFY; elsewhere this just polls)."""
         assert self._wake is not None
         while not self._stopping:
-            await store.wait_for_work(max(self.options.poll_seconds, 1.0))
-            self._wake.set()
+            if await store.wait_for_work(max(self.options.poll_seconds, 1.0)):
+                self._next_due = clock.now()  # a new timer or signal may be due now
+                self._told = True
+                self._wake.set()
 
     async def _drain(self) -> None:
         """Wait for current drives to checkpoint; after the grace period leave them to their leases."""
@@ -247,6 +311,8 @@ class Worker:
         elif workflow.status is WorkflowStatus.PENDING_SUB_WORKFLOW:  # woken: a child ended
             await store.take_input(workflow.id, self.id)
             await workflow.next_step()
+        elif workflow.status in (WorkflowStatus.SLEEPING, WorkflowStatus.WAITING_SIGNAL):
+            await workflow.next_step()  # due, or a signal arrived
         while workflow.status in _DRIVABLE and not session.signal.stopping:
             await workflow.next_step()
 

@@ -41,7 +41,16 @@ if TYPE_CHECKING:
 _log = logging.getLogger("ruvon.runtime")
 T = TypeVar("T")
 
-_RUNNABLE = frozenset({"ACTIVE", "WAITING_HUMAN", "PENDING_ASYNC", "PENDING_SUB_WORKFLOW"})
+_RUNNABLE = frozenset(
+    {
+        "ACTIVE",
+        "WAITING_HUMAN",
+        "PENDING_ASYNC",
+        "PENDING_SUB_WORKFLOW",
+        "SLEEPING",
+        "WAITING_SIGNAL",
+    }
+)
 
 
 class DriverStopping(VersionConflict):
@@ -371,6 +380,10 @@ async def close_session(workflow: Workflow, session: Session) -> None:
         workflow.status = WorkflowStatus.CANCELLED
     if not session.signal.lost:
         await _release(session.store, workflow.id, session.owner)
+        if workflow.status.value in ("SLEEPING", "WAITING_SIGNAL") or workflow.engine.signals_seen:
+            from ruvon.steps.timing import released
+
+            await released(workflow)
     if workflow.parent_id is not None and workflow.status.is_terminal:
         await _wake(session.store, workflow.parent_id)
 

@@ -37,6 +37,8 @@ from ruvon.runtime.leases import (
 _log = logging.getLogger("ruvon.runtime")
 
 CHANNEL = "ruvon_work"
+NOTIFY_SQL = "SELECT pg_notify(%s, current_schema())"
+"""Notifications carry the schema, so stores in other schemas of one database ignore them."""
 _ENDED = ", ".join(f"'{status}'" for status in TERMINAL_STATUSES)
 _RUNNABLE = (
     "status IN ('ACTIVE', 'WAITING_HUMAN', 'PENDING_SUB_WORKFLOW') "
@@ -225,7 +227,7 @@ class SqlLeaseStore(LeaseStore):
 
     async def _notify(self, tx: Tx) -> None:
         if self._db.notify:  # delivered when the transaction commits
-            await tx.rows("SELECT pg_notify(%s, '')", (CHANNEL,))
+            await tx.rows(NOTIFY_SQL, (CHANNEL,))
 
     async def deliver_input(self, workflow_id: str, data: dict[str, Any]) -> None:
         """See :meth:`LeaseStore.deliver_input`."""
@@ -446,23 +448,30 @@ class PostgresLeaseStore(SqlLeaseStore):
         super().__init__(dialect)
         self._dsn = dsn
         self._listener: Any = None
+        self._schema = ""
 
-    async def wait_for_work(self, timeout: float) -> None:
+    async def wait_for_work(self, timeout: float) -> bool:
         """Wait for a ``NOTIFY ruvon_work`` (sent when work is queued), at most ``timeout`` s."""
         import psycopg
 
+        told = False
+        deadline = time.monotonic() + timeout
         try:
             if self._listener is None:
                 self._listener = await psycopg.AsyncConnection.connect(
                     self._dsn, autocommit=True, connect_timeout=5
                 )
+                cursor = await self._listener.execute("SELECT current_schema()")
+                self._schema = str((await cursor.fetchone())[0])
                 await self._listener.execute(f"LISTEN {CHANNEL}")
-            async for _ in self._listener.notifies(timeout=timeout, stop_after=1):
-                pass
+            while not told and (left := deadline - time.monotonic()) > 0:
+                async for note in self._listener.notifies(timeout=left, stop_after=1):
+                    told = note.payload == self._schema  # not another schema's
         except psycopg.Error as exc:  # fall back to polling; reconnect next time
             _log.warning("listening for new work failed, polling instead: %s", exc)
             await self.close()
-            await super().wait_for_work(timeout)
+            return await super().wait_for_work(timeout)
+        return told
 
     async def close(self) -> None:
         """Close the listening connection."""

@@ -117,7 +117,8 @@ async def start_workflow(
         ConfigurationError: The persistence provider keeps no leases.
     """
     data = dict(initial_data or {})
-    builder.get_definition(workflow_type)  # an unknown type fails before the key is registered
+    # An unknown type fails before the key is registered.
+    max_active = builder.get_definition(workflow_type).definition.max_active
     persistence = await builder._persistence(persistence_provider)
     store = leases_of(persistence)
     new_id = workflow_id or str(uuid.uuid4())
@@ -136,6 +137,13 @@ async def start_workflow(
         if idempotency_key is None:
             raise
         return Started(new_id, created=False, data_differs=differs)  # a concurrent start won
+    if max_active is not None:
+        from ruvon.runtime.timer_store import timers_of
+
+        timers = timers_of(persistence, f"max_active of '{workflow_type}'")
+        await timers.set_limit(workflow_type, max_active)
+        await timers.enqueue(new_id)  # QUEUED: a worker admits it when a slot is free
+        return Started(new_id, created=True, data_differs=differs)
     await store.queue(new_id)
     return Started(new_id, created=True, data_differs=differs)
 

@@ -19,6 +19,7 @@ from ruvon.models import (
     StepContext,
     WorkflowJumpDirective,
     WorkflowPauseDirective,
+    WorkflowSleepDirective,
     WorkflowStatus,
 )
 from ruvon.providers.execution import ExecutionProvider
@@ -117,6 +118,7 @@ class StepOutcome:
     state: BaseModel
     jump_to: str | None = None
     wait: WorkflowStatus | None = None
+    sleep_until: float | None = None  # sleep (SLEEPING) after this step until then
     #: Set (to the reason) when the step finished by raising WorkflowPauseDirective: its result
     #: counts, and the workflow waits for input for the next step.
     paused: str | None = None
@@ -155,6 +157,7 @@ class Invocation:
     pause: bool = False
     pause_reason: str | None = None
     sub_workflow: StartSubWorkflowDirective | None = None
+    sleep: WorkflowSleepDirective | None = None
 
 
 def input_fields(given: Any) -> dict[str, Any]:
@@ -177,8 +180,14 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
         call = functools.partial(func, **kwargs)
     try:
         if dotted in run.loaded.async_functions:
-            return Invocation(value=await call(run.state, run.context))
-        return Invocation(value=await run.executor.run_step(call, run.state, run.context))
+            value = await call(run.state, run.context)
+        else:
+            value = await run.executor.run_step(call, run.state, run.context)
+        if isinstance(value, WorkflowSleepDirective):  # returned instead of raised
+            return Invocation(value=value.result, sleep=value)
+        return Invocation(value=value)
+    except WorkflowSleepDirective as directive:
+        return Invocation(value=directive.result, sleep=directive)
     except WorkflowJumpDirective as directive:
         return Invocation(value=directive.result, jump_to=directive.target_step_name)
     except WorkflowPauseDirective as directive:

@@ -20,11 +20,12 @@ from ruvon.steps import (
     parallel,
     standard,
     sub_workflow,
+    timing,
 )
 from ruvon.steps.base import Runner, StepKind
 from ruvon.steps.sub_workflow import collect_child
 
-_MODULES = (standard, parallel, human, async_step, loop, sub_workflow, http, cron_schedule)
+_MODULES = (standard, parallel, human, async_step, loop, sub_workflow, http, cron_schedule, timing)
 
 KINDS: dict[StepType, StepKind] = {kind.type: kind for m in _MODULES for kind in m.KINDS}
 """Every step type's record, built from the ``KINDS`` each step module declares."""

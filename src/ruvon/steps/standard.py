@@ -9,6 +9,7 @@ from ruvon.results import apply_result, as_update
 from ruvon.step_models import DecisionStep, StandardStep
 from ruvon.steps.base import Invocation, StepKind, StepOutcome, StepRun, input_fields, invoke
 from ruvon.steps.sub_workflow import start_child
+from ruvon.steps.timing import directive_due
 
 
 async def run_standard(run: StepRun) -> StepOutcome:
@@ -53,7 +54,8 @@ def paused_or_done(run: StepRun, called: Invocation, result: dict[str, Any]) -> 
             wait=WorkflowStatus.WAITING_HUMAN,
             paused=called.pause_reason or "waiting for input",
         )
-    return StepOutcome(result=result, state=run.state, jump_to=called.jump_to)
+    sleep = None if called.sleep is None else directive_due(called.sleep, run.where)
+    return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, sleep_until=sleep)
 
 
 KINDS = (StepKind(StandardStep, run_standard), StepKind(DecisionStep, run_standard))

@@ -17,6 +17,7 @@ from ruvon.errors import SchemaVersionError
 from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
 from ruvon.runtime.schedule_schema import schedule_tables
 from ruvon.runtime.schema import runtime_tables
+from ruvon.runtime.timer_schema import timer_tables
 
 MIGRATIONS_TABLE = "ruvon_schema_migrations"
 
@@ -202,6 +203,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         description="schedules (ruvon schedule, CRON_SCHEDULE) and indexes for retention purges",
         sqlite=schedule_tables("REAL", "TEXT", "INTEGER"),
         postgres=schedule_tables("DOUBLE PRECISION", "JSONB", "BIGINT"),
+    ),
+    Migration(
+        version=5,
+        description="timers, signals and queues: wake_at, the signal inbox, max_active per type",
+        sqlite=timer_tables("REAL", "TEXT", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        postgres=timer_tables(
+            "DOUBLE PRECISION", "JSONB", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+        ),
     ),
 )
 
