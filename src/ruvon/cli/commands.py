@@ -47,6 +47,7 @@ from ruvon.errors import WorkflowStateError
 from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider, Interrupted
 from ruvon.runtime.session import hold
+from ruvon.steps.sub_workflow import background_children
 from ruvon.workflow import Workflow
 
 _FAILED_STATUSES = frozenset(
@@ -203,7 +204,8 @@ def _not_resumable(workflow: Workflow) -> str:
     }.get(workflow.status, "")
     return (
         f"Workflow {workflow.id} is {workflow.status.value}; only an ACTIVE, WAITING_HUMAN, "
-        f"SLEEPING (when due) or WAITING_SIGNAL workflow can be resumed.{hint}"
+        f"SLEEPING (when due), WAITING_SIGNAL, PENDING_SUB_WORKFLOW or PENDING_ASYNC workflow can "
+        f"be resumed.{hint}"
     )
 
 
@@ -212,6 +214,8 @@ _RESUMABLE = (
     WorkflowStatus.WAITING_HUMAN,
     WorkflowStatus.SLEEPING,
     WorkflowStatus.WAITING_SIGNAL,
+    WorkflowStatus.PENDING_SUB_WORKFLOW,  # goes on if its child has ended, else keeps waiting
+    WorkflowStatus.PENDING_ASYNC,  # the ASYNC step's function runs again and is collected
 )
 _WAITING = (WorkflowStatus.WAITING_HUMAN, WorkflowStatus.SLEEPING, WorkflowStatus.WAITING_SIGNAL)
 
@@ -244,6 +248,9 @@ async def drive(
             if user_input is not None or workflow.status in _WAITING:
                 await workflow.next_step(user_input=user_input)
             status = await workflow.run_to_completion()
+            # FIRE_AND_FORGET children run in this process: wait for them, or they would be left
+            # half-run when it exits (they stay queued for 'ruvon serve' either way).
+            children = await background_children()
     except Interrupted:
         session.err.print(
             Text(
@@ -268,10 +275,17 @@ async def drive(
         return EXIT_FAILED
     code = exit_code_for(status)
     if session.json_out:
-        jsonout.emit(outcome_json(workflow, time.monotonic() - started, code))
+        document = outcome_json(workflow, time.monotonic() - started, code)
+        if children:
+            document["children"] = children
+        jsonout.emit(document)
         print_failure(session, workflow)
     else:
         print_outcome(session, workflow, time.monotonic() - started)
+        for child in children:
+            session.out.print(
+                Text(f"started child workflow {child} (fire and forget): ruvon show {child}")
+            )
     return code
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from ruvon.engine_record import PendingChild
 from ruvon.errors import LeaseHeld, StepFailed
 from ruvon.models import WorkflowStatus
+from ruvon.providers.execution import Interrupted
 from ruvon.providers.observer import notify
 from ruvon.results import apply_result
 from ruvon.runtime.start import hand_to_workers, queue_for_workers
@@ -63,11 +64,22 @@ async def background_children(timeout: float | None = None) -> list[str]:
     running = dict(_background)
     if running:
         await asyncio.wait(list(running), timeout=timeout)
+    for task, child_id in running.items():
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            _log.warning(
+                "The fire-and-forget child workflow %s stopped with an error: %s (it stays "
+                "queued for 'ruvon serve' workers; 'ruvon show %s' shows where it is).",
+                child_id,
+                task.exception(),
+                child_id,
+            )
     return list(running.values())
 
 
 async def _run_detached(child: Any) -> None:
-    with contextlib.suppress(LeaseHeld):  # a serving worker took the child first: it runs there
+    # LeaseHeld: a serving worker took the child first, it runs there. Interrupted (Ctrl-C): the
+    # child stays queued for serving workers or 'ruvon resume'.
+    with contextlib.suppress(LeaseHeld, Interrupted):
         await child.run_to_completion()
 
 
