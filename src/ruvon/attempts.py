@@ -67,15 +67,21 @@ async def run_with_retries(
 
 
 def _step_run(wf: Workflow, step: StepBase, user_input: Any, attempt: int) -> StepRun:
+    # Positional, in StepContext's field order (keyword calls cost twice as much; every step):
+    # workflow_id, step_name, workflow_type, parent_step_name, attempt, validated_input,
+    # previous_step_result, metadata, loop_item, loop_index, parent_workflow_id.
     context = StepContext(
-        workflow_id=wf.id,
-        step_name=step.name,
-        workflow_type=wf.workflow_type,
-        attempt=attempt,
-        validated_input=user_input,
-        previous_step_result=wf.last_result,
-        metadata=wf.metadata,
-        parent_workflow_id=wf.parent_id,
+        wf.id,
+        step.name,
+        wf.workflow_type,
+        None,
+        attempt,
+        user_input,
+        wf.last_result,
+        wf.metadata,
+        None,
+        None,
+        wf.parent_id,
     )
     return _with(wf, step, wf.state, context)
 
@@ -88,16 +94,17 @@ def _with(
     kwargs: dict[str, Any] | None = None,
 ) -> StepRun:
     """A StepRun of ``step`` on ``state`` with the workflow's providers."""
+    # Positional, in StepRun's field order (every step).
     return StepRun(
-        step=step,
-        state=state,
-        context=context,
-        loaded=wf.loaded,
-        executor=wf.execution_provider,
-        persistence=wf.persistence,
-        observer=wf.observer,
-        workflow=wf,
-        kwargs=kwargs or {},
+        step,
+        state,
+        context,
+        wf.loaded,
+        wf.execution_provider,
+        wf.persistence,
+        wf.observer,
+        wf,
+        kwargs or {},
     )
 
 

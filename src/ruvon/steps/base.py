@@ -159,6 +159,8 @@ class Invocation:
 
 def input_fields(given: Any) -> dict[str, Any]:
     """The fields of validated human input (a model or a mapping) as a dict; ``{}`` for none."""
+    if given is None:  # every step without input: no ABC isinstance checks
+        return {}
     if isinstance(given, BaseModel):
         return given.model_dump()
     return dict(given) if isinstance(given, Mapping) else {}
@@ -177,8 +179,8 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
         call = functools.partial(func, **kwargs)
     try:
         if dotted in run.loaded.async_functions:
-            return Invocation(value=await call(run.state, run.context))
-        return Invocation(value=await run.executor.run_step(call, run.state, run.context))
+            return Invocation(await call(run.state, run.context))
+        return Invocation(await run.executor.run_step(call, run.state, run.context))
     except WorkflowJumpDirective as directive:
         return Invocation(value=directive.result, jump_to=directive.target_step_name)
     except WorkflowPauseDirective as directive:

@@ -53,7 +53,7 @@ def paused_or_done(run: StepRun, called: Invocation, result: dict[str, Any]) -> 
             wait=WorkflowStatus.WAITING_HUMAN,
             paused=called.pause_reason or "waiting for input",
         )
-    return StepOutcome(result=result, state=run.state, jump_to=called.jump_to)
+    return StepOutcome(result, run.state, called.jump_to)  # positional: every step
 
 
 KINDS = (StepKind(StandardStep, run_standard), StepKind(DecisionStep, run_standard))

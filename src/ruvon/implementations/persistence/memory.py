@@ -104,21 +104,22 @@ class InMemoryPersistenceProvider(PersistenceProvider):
 
 def _snapshot(record: WorkflowRecord) -> WorkflowRecord:
     """A copy of ``record`` that shares nothing mutable with it (the definition is never mutated)."""
+    # Positional, in WorkflowRecord's field order: keyword calls cost twice as much (every save).
     return WorkflowRecord(
-        id=record.id,
-        workflow_type=record.workflow_type,
-        workflow_version=record.workflow_version,
-        state_model_path=record.state_model_path,
-        definition=record.definition,
-        state=_copy_json(record.state),
-        status=record.status,
-        current_step=record.current_step,
-        metadata=_copy_json(record.metadata) if record.metadata else {},
-        version=record.version,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        parent_id=record.parent_id,
-        engine=_copy_json(record.engine) if record.engine else {},
+        record.id,
+        record.workflow_type,
+        record.workflow_version,
+        record.state_model_path,
+        record.definition,
+        _copy_json(record.state),
+        record.status,
+        record.current_step,
+        _copy_json(record.metadata) if record.metadata else {},
+        record.version,
+        record.created_at,
+        record.updated_at,
+        record.parent_id,
+        _copy_json(record.engine) if record.engine else {},
     )
 
 
@@ -155,13 +156,21 @@ def _checked(snapshot: Callable[[R], R], record: R, owner: str) -> R:
         raise
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _copy_json(value: Any) -> Any:
     """Deep copy of JSON data (dicts, lists, scalars); faster than copy.deepcopy for it.
 
     Raises:
         _NotJson: ``value`` holds something else (as the SQL stores, which cannot save it).
     """
-    if isinstance(value, str | int | float | bool | None):
+    kind = type(value)
+    if kind is dict:  # the common cases first, by exact type (no isinstance chains)
+        return {
+            key: item if type(item) in _SCALARS else _copy_json(item) for key, item in value.items()
+        }
+    if kind in _SCALARS or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, dict):
         return {key: _copy_json(item) for key, item in value.items()}
