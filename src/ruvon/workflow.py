@@ -344,7 +344,7 @@ class Workflow(WorkflowApi):
             state_model_path,
             self.loaded.raw,  # the definition
             self._saved_state,
-            self.status.value,
+            self.status._value_,  # the enum's value without its descriptor
             self.current_step,
             self.metadata,  # providers copy or serialize it
             self._version,

@@ -199,7 +199,10 @@ class ExecutionProvider(ABC):
             raise Interrupted("The executor was interrupted; no further step starts.")
         if not _plain_sync(func) and inspect.iscoroutinefunction(func):
             return await func(*args)
-        value = await self.call_blocking(func, *args)
+        if type(self).call_blocking is _CALL_INLINE:  # not overridden: no coroutine to await
+            value = func(*args)
+        else:
+            value = await self.call_blocking(func, *args)
         if type(value) is dict or value is None:  # the common results, without ABC checks
             return value
         if inspect.isawaitable(value):
@@ -221,6 +224,9 @@ class ExecutionProvider(ABC):
         stop; late results of those tasks are discarded. Every pending task yields exactly one
         outcome. :func:`ruvon.implementations.execution.collect.collect` is the shared loop.
         """
+
+
+_CALL_INLINE = ExecutionProvider.call_blocking
 
 
 def _plain_sync(func: Callable[..., Any]) -> bool:
