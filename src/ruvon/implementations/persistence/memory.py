@@ -167,9 +167,11 @@ def _copy_json(value: Any) -> Any:
     """
     kind = type(value)
     if kind is dict:  # the common cases first, by exact type (no isinstance chains)
-        return {
-            key: item if type(item) in _SCALARS else _copy_json(item) for key, item in value.items()
-        }
+        copy = value.copy()
+        for key, item in value.items():
+            if type(item) not in _SCALARS:
+                copy[key] = _copy_json(item)
+        return copy
     if kind in _SCALARS or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, dict):
