@@ -34,7 +34,6 @@ async def run_with_retries(
     a store error included, fails the step; if even the FAILED status cannot be saved, the store's
     error propagates: when nothing can be recorded, the caller must know.
     """
-    policy = step.retry or default_retry(step)
     attempt = 1
     while True:
         run = _step_run(wf, step, user_input, attempt)
@@ -43,6 +42,7 @@ async def run_with_retries(
         except VersionConflict:
             raise  # a stale copy records nothing
         except StepFailed as exc:
+            policy = step.retry or default_retry(step)
             if policy and exc.retryable and attempt < policy.max_attempts:
                 await _before_retry(wf, step, attempt, str(exc), policy.delay(attempt))
                 attempt += 1

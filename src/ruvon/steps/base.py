@@ -174,7 +174,7 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
     """
     func = run.loaded.functions[dotted]
     call: Callable[..., Any] = func
-    kwargs = accepted_kwargs(func, run.kwargs)
+    kwargs = accepted_kwargs(func, run.kwargs) if run.kwargs else None
     if kwargs:
         call = functools.partial(func, **kwargs)
     try:

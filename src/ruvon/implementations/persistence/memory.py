@@ -43,7 +43,7 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                 )
             # The definition is never mutated; state and metadata are copied so the caller's later
             # changes cannot reach the stored record.
-            saved = _checked(_snapshot, record, f"Workflow '{record.id}'")
+            saved = _checked(_snapshot, record, "Workflow '{0.id}'")
             saved.version = record.version + 1
             saved.updated_at = time.time()
             self._workflows[record.id] = saved
@@ -82,7 +82,7 @@ class InMemoryPersistenceProvider(PersistenceProvider):
     async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
         """Save copies of several task outcomes at once (none if one cannot be stored)."""
         copies = [
-            _checked(_task_snapshot, r, f"Task '{r.task_name}' of workflow '{r.workflow_id}'")
+            _checked(_task_snapshot, r, "Task '{0.task_name}' of workflow '{0.workflow_id}'")
             for r in records
         ]
         with self._lock:
@@ -141,7 +141,10 @@ class _NotJson(Exception):
 
 
 def _checked(snapshot: Callable[[R], R], record: R, owner: str) -> R:
-    """``snapshot(record)``, or the PersistenceError an SQL store gives for a non-JSON value."""
+    """``snapshot(record)``, or the PersistenceError an SQL store gives for a non-JSON value.
+
+    ``owner`` names the record in the message, formatted with it only on error (every save).
+    """
     try:
         return snapshot(record)
     except _NotJson:
@@ -149,7 +152,7 @@ def _checked(snapshot: Callable[[R], R], record: R, owner: str) -> R:
             path = find_unstorable(getattr(record, field, None), field)
             if path is not None:
                 raise PersistenceError(
-                    f"{owner} cannot be saved: {path} is not JSON-serializable. Store plain JSON "
+                    f"{owner.format(record)} cannot be saved: {path} is not JSON-serializable. Store plain JSON "
                     f"values only (str, int, float, bool, None, lists, dicts with string keys); "
                     f"convert others first, e.g. a datetime with .isoformat()."
                 ) from None
