@@ -95,7 +95,9 @@ async def raw_sqlite(path: Path, synchronous: str, definition: str, count: int) 
         workflow_id, now = str(uuid.uuid4()), time.time()
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(
-            "INSERT INTO workflows VALUES (?, 'Chain', '1', 'm.Counter', ?, ?, 'ACTIVE', 0, '{}', "
+            "INSERT INTO workflows (id, workflow_type, workflow_version, state_model_path, definition, "
+            "state, status, current_step, metadata, version, created_at, updated_at, parent_id, engine) "
+            "VALUES (?, 'Chain', '1', 'm.Counter', ?, ?, 'ACTIVE', 0, '{}', "
             "1, ?, ?, NULL, '{}')",
             (workflow_id, definition, json.dumps({"n": 0}), now, now),
         )
@@ -136,7 +138,10 @@ async def raw_postgres(dsn: str, definition_text: str, count: int) -> float:
         for _ in range(count):
             workflow_id, now = str(uuid.uuid4()), time.time()
             await conn.execute(
-                "INSERT INTO workflows VALUES (%s, 'Chain', '1', 'm.Counter', %s, %s, 'ACTIVE', "
+                "INSERT INTO workflows (id, workflow_type, workflow_version, state_model_path, "
+                "definition, state, status, current_step, metadata, version, created_at, "
+                "updated_at, parent_id, engine) "
+                "VALUES (%s, 'Chain', '1', 'm.Counter', %s, %s, 'ACTIVE', "
                 "0, '{}', 1, %s, %s, NULL, '{}')",
                 (workflow_id, definition, Jsonb({"n": 0}), now, now),
             )
@@ -180,7 +185,10 @@ async def raw_postgres_one_statement(dsn: str, definition_text: str, count: int)
         for _ in range(count):
             workflow_id, now = str(uuid.uuid4()), time.time()
             await conn.execute(
-                "INSERT INTO workflows VALUES (%s, 'Chain', '1', 'm.Counter', %s, %s, 'ACTIVE', "
+                "INSERT INTO workflows (id, workflow_type, workflow_version, state_model_path, "
+                "definition, state, status, current_step, metadata, version, created_at, "
+                "updated_at, parent_id, engine) "
+                "VALUES (%s, 'Chain', '1', 'm.Counter', %s, %s, 'ACTIVE', "
                 "0, '{}', 1, %s, %s, NULL, '{}')",
                 (workflow_id, definition, Jsonb({"n": 0}), now, now),
             )

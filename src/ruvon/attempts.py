@@ -35,7 +35,6 @@ async def run_with_retries(
     a store error included, fails the step; if even the FAILED status cannot be saved, the store's
     error propagates: when nothing can be recorded, the caller must know.
     """
-    policy = step.retry or default_retry(step)
     attempt = 1
     while True:
         limited = step.timeout_seconds is not None and not step.own_timeout
@@ -48,6 +47,7 @@ async def run_with_retries(
         except VersionConflict:
             raise  # a stale copy records nothing
         except StepFailed as exc:
+            policy = step.retry or default_retry(step)
             if policy and exc.retryable and attempt < policy.max_attempts:
                 await _before_retry(wf, step, attempt, str(exc), policy.delay(attempt))
                 attempt += 1
@@ -74,16 +74,23 @@ async def run_with_retries(
 def _step_run(
     wf: Workflow, step: StepBase, user_input: Any, attempt: int, timeout: float | None = None
 ) -> StepRun:
+    # Positional, in StepContext's field order (keyword calls cost twice as much; every step;
+    # tests/core/test_positional_fields.py pins the order): workflow_id, step_name,
+    # workflow_type, parent_step_name, attempt, validated_input, previous_step_result, metadata,
+    # loop_item, loop_index, deadline, parent_workflow_id.
     context = StepContext(
-        deadline=None if timeout is None else time.time() + timeout,
-        workflow_id=wf.id,
-        step_name=step.name,
-        workflow_type=wf.workflow_type,
-        attempt=attempt,
-        validated_input=user_input,
-        previous_step_result=wf.last_result,
-        metadata=wf.metadata,
-        parent_workflow_id=wf.parent_id,
+        wf.id,
+        step.name,
+        wf.workflow_type,
+        None,
+        attempt,
+        user_input,
+        wf.last_result,
+        wf.metadata,
+        None,
+        None,
+        None if timeout is None else time.time() + timeout,
+        wf.parent_id,
     )
     return _with(wf, step, wf.state, context)
 
@@ -96,16 +103,17 @@ def _with(
     kwargs: dict[str, Any] | None = None,
 ) -> StepRun:
     """A StepRun of ``step`` on ``state`` with the workflow's providers."""
+    # Positional, in StepRun's field order (every step).
     return StepRun(
-        step=step,
-        state=state,
-        context=context,
-        loaded=wf.loaded,
-        executor=wf.execution_provider,
-        persistence=wf.persistence,
-        observer=wf.observer,
-        workflow=wf,
-        kwargs=kwargs or {},
+        step,
+        state,
+        context,
+        wf.loaded,
+        wf.execution_provider,
+        wf.persistence,
+        wf.observer,
+        wf,
+        kwargs or {},
     )
 
 

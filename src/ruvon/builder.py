@@ -347,7 +347,7 @@ def _warn_unknown_keys(loaded: LoadedDefinition, data: Mapping[str, Any]) -> Non
     one warning; under 'forbid' validation refuses them; under 'allow' they are stored.
     """
     model = loaded.state_model
-    if extra_mode(model) != "ignore":
+    if not data or extra_mode(model) != "ignore":
         return
     known = accepted_keys(model)
     unknown = [key for key in data if key not in known]

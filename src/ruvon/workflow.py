@@ -20,6 +20,7 @@ from ruvon.providers.observer import WorkflowObserver, notify, notify_attach, ov
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.runtime.session import in_session
+from ruvon.state_json import dump_json
 from ruvon.step_models import StepBase
 from ruvon.steps import timing
 from ruvon.steps.base import StepOutcome
@@ -102,9 +103,7 @@ class Workflow(WorkflowApi):
             self.engine.executor = executor.kind
         self.created_at = record.created_at if record else time.time()
         self._version = record.version if record else 0
-        self._saved_state: dict[str, Any] = (
-            record.state if record else state.model_dump(mode="json")
-        )
+        self._saved_state: dict[str, Any] = record.state if record else dump_json(state)
         self.last_result: Any = None  # given to the next step as previous_step_result
         self.parent_id = record.parent_id if record else parent_id
         self.pending_async: dict[str, asyncio.Future[Any]] = {}
@@ -384,20 +383,22 @@ class Workflow(WorkflowApi):
     def to_record(self) -> WorkflowRecord:
         """The workflow as a persistence record (state as of the last save)."""
         workflow_type, workflow_version, state_model_path = self._identity
+        # Positional, in WorkflowRecord's field order: keyword calls cost twice as much (hot path).
         return WorkflowRecord(
-            id=self.id,
-            workflow_type=workflow_type,
-            workflow_version=workflow_version,
-            state_model_path=state_model_path,
-            definition=self.loaded.raw,
-            state=self._saved_state,
-            status=self.status.value,
-            current_step=self.current_step,
-            metadata=self.metadata,  # providers copy or serialize it
-            engine=self.engine.to_dict(),
-            version=self._version,
-            created_at=self.created_at,
-            parent_id=self.parent_id,
+            self.id,
+            workflow_type,
+            workflow_version,
+            state_model_path,
+            self.loaded.raw,  # the definition
+            self._saved_state,
+            self.status._value_,  # the enum's value without its descriptor
+            self.current_step,
+            self.metadata,  # providers copy or serialize it
+            self._version,
+            self.created_at,
+            time.time(),  # updated_at
+            self.parent_id,
+            self.engine.to_dict(),
         )
 
     async def save(
@@ -419,7 +420,7 @@ class Workflow(WorkflowApi):
         """
         record = self.to_record()
         if dump_state:
-            record.state = self.state.model_dump(mode="json")
+            record.state = dump_json(self.state)
         self._version = await self.persistence.save_workflow(
             record, finished_step=finished_step, log=log
         )

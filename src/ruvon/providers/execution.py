@@ -13,6 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
@@ -196,9 +197,14 @@ class ExecutionProvider(ABC):
         """
         if self.interrupted:
             raise Interrupted("The executor was interrupted; no further step starts.")
-        if inspect.iscoroutinefunction(func):
+        if not _plain_sync(func) and inspect.iscoroutinefunction(func):
             return await func(*args)
-        value = await self.call_blocking(func, *args)
+        if type(self).call_blocking is _CALL_INLINE:  # not overridden: no coroutine to await
+            value = func(*args)
+        else:
+            value = await self.call_blocking(func, *args)
+        if type(value) is dict or value is None:  # the common results, without ABC checks
+            return value
         if inspect.isawaitable(value):
             return await value
         return value
@@ -218,3 +224,16 @@ class ExecutionProvider(ABC):
         stop; late results of those tasks are discarded. Every pending task yields exactly one
         outcome. :func:`ruvon.implementations.execution.collect.collect` is the shared loop.
         """
+
+
+_CALL_INLINE = ExecutionProvider.call_blocking
+
+
+def _plain_sync(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is a plain ``def`` function (not ``async def``, not marked as a coroutine
+    function): the common case, told apart without ``inspect``'s unwrapping."""
+    return (
+        type(func) is FunctionType
+        and not func.__code__.co_flags & inspect.CO_COROUTINE
+        and not hasattr(func, "_is_coroutine_marker")
+    )

@@ -408,7 +408,7 @@ async def in_session(workflow: Workflow, call: Callable[[], Awaitable[T]]) -> T:
 
     A workflow that has ended, or whose session is open already, runs ``call`` as it is.
     """
-    if workflow.session is not None or workflow.status.value not in _RUNNABLE:
+    if workflow.session is not None or workflow.status not in _RUNNABLE:  # a str enum
         return await call()
     session = await open_session(workflow)
     if session is None:

@@ -162,6 +162,8 @@ class Invocation:
 
 def input_fields(given: Any) -> dict[str, Any]:
     """The fields of validated human input (a model or a mapping) as a dict; ``{}`` for none."""
+    if given is None:  # every step without input: no ABC isinstance checks
+        return {}
     if isinstance(given, BaseModel):
         return given.model_dump()
     return dict(given) if isinstance(given, Mapping) else {}
@@ -175,7 +177,7 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
     """
     func = run.loaded.functions[dotted]
     call: Callable[..., Any] = func
-    kwargs = accepted_kwargs(func, run.kwargs)
+    kwargs = accepted_kwargs(func, run.kwargs) if run.kwargs else None
     if kwargs:
         call = functools.partial(func, **kwargs)
     try:
@@ -185,7 +187,7 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
             value = await run.executor.run_step(call, run.state, run.context)
         if isinstance(value, WorkflowSleepDirective):  # returned instead of raised
             return Invocation(value=value.result, sleep=value)
-        return Invocation(value=value)
+        return Invocation(value)  # positional: every step
     except WorkflowSleepDirective as directive:
         return Invocation(value=directive.result, sleep=directive)
     except WorkflowJumpDirective as directive:

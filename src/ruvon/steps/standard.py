@@ -54,7 +54,9 @@ def paused_or_done(run: StepRun, called: Invocation, result: dict[str, Any]) -> 
             wait=WorkflowStatus.WAITING_HUMAN,
             paused=called.pause_reason or "waiting for input",
         )
-    sleep = None if called.sleep is None else directive_due(called.sleep, run.where)
+    if called.sleep is None:
+        return StepOutcome(result, run.state, called.jump_to)  # positional: every step
+    sleep = directive_due(called.sleep, run.where)
     return StepOutcome(result=result, state=run.state, jump_to=called.jump_to, sleep_until=sleep)
 
 

@@ -43,7 +43,7 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                 )
             # The definition is never mutated; state and metadata are copied so the caller's later
             # changes cannot reach the stored record.
-            saved = _checked(_snapshot, record, f"Workflow '{record.id}'")
+            saved = _checked(_snapshot, record, "Workflow '{0.id}'")
             saved.version = record.version + 1
             saved.updated_at = time.time()
             self._workflows[record.id] = saved
@@ -82,7 +82,7 @@ class InMemoryPersistenceProvider(PersistenceProvider):
     async def save_task_results(self, records: Sequence[TaskRecord]) -> None:
         """Save copies of several task outcomes at once (none if one cannot be stored)."""
         copies = [
-            _checked(_task_snapshot, r, f"Task '{r.task_name}' of workflow '{r.workflow_id}'")
+            _checked(_task_snapshot, r, "Task '{0.task_name}' of workflow '{0.workflow_id}'")
             for r in records
         ]
         with self._lock:
@@ -104,21 +104,22 @@ class InMemoryPersistenceProvider(PersistenceProvider):
 
 def _snapshot(record: WorkflowRecord) -> WorkflowRecord:
     """A copy of ``record`` that shares nothing mutable with it (the definition is never mutated)."""
+    # Positional, in WorkflowRecord's field order: keyword calls cost twice as much (every save).
     return WorkflowRecord(
-        id=record.id,
-        workflow_type=record.workflow_type,
-        workflow_version=record.workflow_version,
-        state_model_path=record.state_model_path,
-        definition=record.definition,
-        state=_copy_json(record.state),
-        status=record.status,
-        current_step=record.current_step,
-        metadata=_copy_json(record.metadata) if record.metadata else {},
-        version=record.version,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        parent_id=record.parent_id,
-        engine=_copy_json(record.engine) if record.engine else {},
+        record.id,
+        record.workflow_type,
+        record.workflow_version,
+        record.state_model_path,
+        record.definition,
+        _copy_json(record.state),
+        record.status,
+        record.current_step,
+        _copy_json(record.metadata) if record.metadata else {},
+        record.version,
+        record.created_at,
+        record.updated_at,
+        record.parent_id,
+        _copy_json(record.engine) if record.engine else {},
     )
 
 
@@ -140,7 +141,10 @@ class _NotJson(Exception):
 
 
 def _checked(snapshot: Callable[[R], R], record: R, owner: str) -> R:
-    """``snapshot(record)``, or the PersistenceError an SQL store gives for a non-JSON value."""
+    """``snapshot(record)``, or the PersistenceError an SQL store gives for a non-JSON value.
+
+    ``owner`` names the record in the message, formatted with it only on error (every save).
+    """
     try:
         return snapshot(record)
     except _NotJson:
@@ -148,11 +152,14 @@ def _checked(snapshot: Callable[[R], R], record: R, owner: str) -> R:
             path = find_unstorable(getattr(record, field, None), field)
             if path is not None:
                 raise PersistenceError(
-                    f"{owner} cannot be saved: {path} is not JSON-serializable. Store plain JSON "
+                    f"{owner.format(record)} cannot be saved: {path} is not JSON-serializable. Store plain JSON "
                     f"values only (str, int, float, bool, None, lists, dicts with string keys); "
                     f"convert others first, e.g. a datetime with .isoformat()."
                 ) from None
         raise
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _copy_json(value: Any) -> Any:
@@ -161,7 +168,14 @@ def _copy_json(value: Any) -> Any:
     Raises:
         _NotJson: ``value`` holds something else (as the SQL stores, which cannot save it).
     """
-    if isinstance(value, str | int | float | bool | None):
+    kind = type(value)
+    if kind is dict:  # the common cases first, by exact type (no isinstance chains)
+        copy = value.copy()
+        for key, item in value.items():
+            if type(item) not in _SCALARS:
+                copy[key] = _copy_json(item)
+        return copy
+    if kind in _SCALARS or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, dict):
         return {key: _copy_json(item) for key, item in value.items()}
