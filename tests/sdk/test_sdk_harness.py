@@ -159,3 +159,19 @@ async def test_the_fake_clock_moves_only_when_told() -> None:
     with pytest.raises(Exception, match="backwards"):
         clock.advance(-1)
     assert TestHarness().clock.now().year == 2026
+
+
+async def test_a_sleep_takes_no_time_on_the_harness_clock() -> None:
+    definition = kit.order_definition()
+    definition["steps"].insert(
+        2, {"name": "Cool", "type": "SLEEP", "seconds": 3600, "automate_next": True}
+    )
+    async with TestHarness(definitions=(definition,)) as harness:
+        start = harness.clock.time()
+        workflow = await harness.start_workflow("HarnessOrder", {"amount": 5})
+        await harness.next_step(workflow)  # Validate, Charge, then it sleeps
+        assert workflow.status == "SLEEPING"
+        assert workflow.engine.wake_at == start + 3600, "the engine read the harness's clock"
+        assert await harness.run(workflow) == "COMPLETED"
+        assert harness.clock.time() == start + 3600
+        harness.assert_step_path(workflow, ["Validate", "Charge", "Cool", "Ship"])

@@ -15,9 +15,9 @@ class FakeClock:
     """A clock owned by a test harness.
 
     ``time()`` and ``monotonic()`` return the fake time; ``sleep()`` advances it at once instead of
-    waiting. Step types that wait (SLEEP steps, step timeouts, schedules) arrive with the "Time and
-    events" work and will read the clock they are given; until then the clock is for the test's own
-    code (pass it to step functions through state or a closure) and for checking what slept.
+    waiting. The harness makes the engine read this clock (``ruvon.runtime.clock``) while it runs
+    steps, so SLEEP steps, ``WorkflowSleepDirective`` and signal timeouts follow it: ``run()``
+    moves the clock to a sleeping workflow's due time at once. Calling the clock returns ``time()``.
 
     Args:
         start: The initial time in seconds since the epoch (default 2026-01-01T00:00:00Z).
@@ -31,6 +31,10 @@ class FakeClock:
 
     def time(self) -> float:
         """The fake wall-clock time in seconds since the epoch."""
+        return self._now
+
+    def __call__(self) -> float:
+        """``time()``: the clock as a time source (see ``ruvon.runtime.clock.use``)."""
         return self._now
 
     def monotonic(self) -> float:

@@ -16,6 +16,7 @@ from ruvon.models import WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import PersistenceProvider
+from ruvon.runtime import clock
 from ruvon.testing.clock import FakeClock
 from ruvon.testing.doubles import (
     Call,
@@ -223,8 +224,9 @@ class TestHarness:
             What the last step run returned (as ``Workflow.next_step``'s first item).
         """
         target = self._workflow(workflow)
-        async with self._http():
-            result, _ = await target.next_step(user_input=user_input)
+        with clock.use(self.clock):
+            async with self._http():
+                result, _ = await target.next_step(user_input=user_input)
         return result
 
     async def run(
@@ -235,6 +237,8 @@ class TestHarness:
         max_steps: int = 1000,
     ) -> WorkflowStatus:
         """Drive the workflow until it ends or waits for input the test did not give.
+
+        A SLEEPING workflow does not wait: the fake clock moves to its due time at once.
 
         Args:
             workflow: The workflow (or its id).
@@ -252,6 +256,11 @@ class TestHarness:
         }
         for _ in range(max_steps):
             if target.status in _MOVING:
+                await self.next_step(target)
+                continue
+            due = target.engine.wake_at
+            if target.status is WorkflowStatus.SLEEPING and due is not None:
+                self.clock.advance(max(due - self.clock.time(), 0.0))  # sleep takes no time
                 await self.next_step(target)
                 continue
             waiting = target.current_step_name
