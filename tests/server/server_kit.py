@@ -86,6 +86,15 @@ steps:
 """
 
 
+SIGNALLED = """
+workflow_type: Signalled
+initial_state_model: srvflows.models.DemoState
+steps:
+  - {name: Wait, type: WAIT_FOR_SIGNAL, signal: go, automate_next: true}
+  - {name: Finish, function: srvflows.steps.finish}
+"""
+
+
 def write_project(root: Path) -> Path:
     """Create the test project in ``root``; return it."""
     (root / "srvflows").mkdir(parents=True)
@@ -94,6 +103,7 @@ def write_project(root: Path) -> Path:
     (root / "srvflows" / "steps.py").write_text(STEPS.lstrip())
     (root / "config").mkdir()
     (root / "config" / "demo.yaml").write_text(textwrap.dedent(DEMO).lstrip())
+    (root / "config" / "signalled.yaml").write_text(textwrap.dedent(SIGNALLED).lstrip())
     return root
 
 

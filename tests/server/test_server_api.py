@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from pathlib import Path
 
@@ -189,7 +188,8 @@ def test_retry_after_a_failure(server: LiveServer) -> None:
 def test_definitions_workers_and_health(server: LiveServer) -> None:
     with server.client() as client:
         definitions = client.get("/api/definitions").json()["definitions"]
-        (demo,) = definitions
+        assert sorted(d["type"] for d in definitions) == ["Demo", "Signalled"]
+        (demo,) = [d for d in definitions if d["type"] == "Demo"]
         assert demo["type"] == "Demo"
         assert [s["name"] for s in demo["steps"]] == ["Prepare", "Fan", "Approve", "Finish"]
         assert demo["steps"][1]["tasks"] == ["task_a", "task_b", "task_c"]
@@ -223,20 +223,20 @@ def test_definitions_workers_and_health(server: LiveServer) -> None:
         assert page.status_code == 200 and "/api/workflows/{workflow_id}/retry" in page.text
 
 
-def test_signal_endpoint(idle_server: LiveServer) -> None:
-    with idle_server.client() as client:
-        workflow_id = _start(client)
-        try:
-            importlib.import_module("ruvon.runtime.events")
-        except ImportError:
-            response = client.post(f"/api/workflows/{workflow_id}/signal/go", json={"data": {}})
-            assert response.status_code == 501
-            assert "ruvon.runtime.events" in response.json()["error"]
-            pytest.skip("needs the events branch (ruvon.runtime.events)")
-        missing = client.post("/api/workflows/no-such-id/signal/go", json={"data": {"x": 1}})
-        assert missing.status_code == 404
-        sent = client.post(f"/api/workflows/{workflow_id}/signal/go", json={"data": {"x": 1}})
-        assert sent.status_code in (202, 409), sent.text
+def test_a_signal_sent_over_http_moves_a_waiting_workflow_on(server: LiveServer) -> None:
+    with server.client() as client:
+        missing = client.post("/api/workflows/no-such-id/signal/go", json={"data": {"n": 1}})
+        assert missing.status_code == 404, missing.text
+        started = client.post("/api/workflows", json={"type": "Signalled", "data": {}})
+        assert started.status_code in (200, 201), started.text
+        workflow_id = started.json()["id"]
+        wait_for_status(client, workflow_id, "WAITING_SIGNAL")
+        sent = client.post(f"/api/workflows/{workflow_id}/signal/go", json={"data": {"n": 7}})
+        assert sent.status_code == 202, sent.text
+        done = wait_for_status(client, workflow_id, "COMPLETED")
+        assert done["state"]["n"] == 7 and done["state"]["done"] is True
+        ended = client.post(f"/api/workflows/{workflow_id}/signal/go", json={"data": {}})
+        assert ended.status_code == 409, ended.text
 
 
 def test_metrics_count_what_this_process_drives_and_read_the_store(

@@ -271,24 +271,10 @@ def _add_api(app: FastAPI, config: ServerConfig) -> None:
         summary="Send a named signal (with data) to a workflow",
     )
     async def signal(workflow_id: str, name: str, body: DataRequest | None = None) -> Response:
-        try:
-            send_signal = importlib.import_module("ruvon.runtime.events").send_signal
-        except (ImportError, AttributeError):
-            return JSONResponse(
-                {
-                    "error": "Signals are not available in this ruvon: the module "
-                    "ruvon.runtime.events (time and events) is not installed. Upgrade ruvon to "
-                    "a version with signals, or deliver human input with "
-                    f"POST /api/workflows/{workflow_id}/input.",
-                    "kind": "NotImplemented",
-                },
-                status_code=501,
-            )
-        result = await send_signal(persistence, workflow_id, name, body.data if body else {})
-        out: dict[str, Any] = {"id": workflow_id, "signal": name, "sent": True}
-        if isinstance(result, dict):
-            out.update(result)
-        return JSONResponse(out, status_code=202)
+        from ruvon.runtime.events import send_signal
+
+        await send_signal(persistence, workflow_id, name, body.data if body else {})
+        return JSONResponse({"id": workflow_id, "signal": name, "sent": True}, status_code=202)
 
     @app.post(
         "/api/workflows/{workflow_id}/cancel",
