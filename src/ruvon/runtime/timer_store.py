@@ -82,6 +82,11 @@ def signal_problem(workflow_id: str, name: str, data: Any) -> str | None:
         size = len(dump_json(data).encode())
     except (TypeError, ValueError) as exc:
         return f"The data of signal '{name}' for workflow {workflow_id} is not JSON data: {exc}."
+    except RecursionError:
+        return (
+            f"The data of signal '{name}' for workflow {workflow_id} nests too deeply to be "
+            f"stored; send flatter data."
+        )
     if size > MAX_SIGNAL_BYTES:
         return (
             f"The data of signal '{name}' for workflow {workflow_id} is {size} bytes of JSON; at "
