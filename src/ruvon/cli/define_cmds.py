@@ -12,7 +12,16 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from ruvon.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, err, exit_code, finish, out
+from ruvon.cli.exits import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    err,
+    exit_code,
+    finish,
+    out,
+    session_for,
+)
 from ruvon.cli.options import ConfigDir, Json, Params
 from ruvon.cli.render import print_error
 
@@ -52,10 +61,8 @@ def validate(
 
         async def check_store() -> int:
             from ruvon.cli import validate_db
-            from ruvon.cli.commands import Session
 
-            session = Session(db=db, config_dir=config_dir, out=out, err=err)
-            return await validate_db.validate_store(session, json_out)
+            return await validate_db.validate_store(session_for(db, config_dir), json_out)
 
         code = exit_code(check_store)
         if not files or code != EXIT_OK:

@@ -5,12 +5,16 @@ Kept free of heavy imports: every command module imports it, and ``ruvon --help`
 
 import os
 from collections.abc import Callable, Coroutine
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ruvon.cli.render import make_console, print_error
 from ruvon.errors import RuvonError, WorkflowNotFound
+
+if TYPE_CHECKING:  # the engine is imported by the commands, not by 'ruvon --help'
+    from ruvon.cli.commands import Session
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -21,6 +25,13 @@ EXIT_INTERRUPTED = 130
 
 out = make_console()
 err = make_console(stderr=True)
+
+
+def session_for(db: str, config_dir: Path | None = None, json_out: bool = False) -> "Session":
+    """The command's session on ``db`` (the engine is imported here, when a command runs)."""
+    from ruvon.cli.commands import Session
+
+    return Session(db=db, config_dir=config_dir, out=out, err=err, json_out=json_out)
 
 
 def finish(work: Callable[[], Coroutine[Any, Any, int]]) -> None:

@@ -10,13 +10,12 @@ are imported inside the commands, so ``ruvon --help`` starts fast.
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ruvon.cli import define_cmds, events_cmds, runtime_cmds, schedule_cmds, store_cmds
-from ruvon.cli.exits import err, finish, out
+from ruvon.cli.exits import finish, out, session_for
 from ruvon.cli.options import (
     DEFAULT_DB,
     ConfigDir,
@@ -32,7 +31,7 @@ from ruvon.cli.options import (
 )
 from ruvon.models import WorkflowStatus
 
-if TYPE_CHECKING:  # the real import is deferred to the commands (see _session)
+if TYPE_CHECKING:  # the real import is deferred to the commands (see exits.session_for)
     from ruvon.cli.commands import Session
 
 app = typer.Typer(
@@ -96,12 +95,6 @@ def _root(
         sys.path.insert(0, cwd)
 
 
-def _session(db: str, config_dir: Path | None, json_out: bool = False) -> "Session":
-    from ruvon.cli.commands import Session
-
-    return Session(db=db, config_dir=config_dir, out=out, err=err, json_out=json_out)
-
-
 @app.command("run")
 def run_workflow(
     workflow_type: Annotated[str, typer.Argument(help="The workflow_type to start.")],
@@ -117,7 +110,7 @@ def run_workflow(
     config_dir: ConfigDir = None,
 ) -> None:
     """Start a workflow and run it until it completes, fails or waits (exit 0, 1 or 3)."""
-    session = _session(db, config_dir, json_out)
+    session = session_for(db, config_dir, json_out)
 
     async def work() -> int:
         from ruvon.cli import commands
@@ -148,7 +141,7 @@ def list_(
     db: Db = DEFAULT_DB,
 ) -> None:
     """List stored workflows, newest first."""
-    session = _session(db, None, json_out)
+    session = session_for(db, None, json_out)
     status_value = status.value if status is not None else None
 
     async def work() -> int:
@@ -162,7 +155,7 @@ def list_(
 @app.command()
 def show(workflow_id: WorkflowId, json_out: Json = False, db: Db = DEFAULT_DB) -> None:
     """Show a workflow's state, step history (with durations) and failures."""
-    session = _session(db, None, json_out)
+    session = session_for(db, None, json_out)
 
     async def work() -> int:
         from ruvon.cli import commands
@@ -194,7 +187,7 @@ def resume(
     config_dir: ConfigDir = None,
 ) -> None:
     """Continue an ACTIVE (e.g. interrupted) or WAITING_HUMAN workflow and run it to the end."""
-    session = _session(db, config_dir, json_out)
+    session = session_for(db, config_dir, json_out)
     if detach:
 
         async def deliver() -> int:
@@ -219,7 +212,7 @@ def retry(
     config_dir: ConfigDir = None,
 ) -> None:
     """Re-run the failed step of a FAILED workflow and run it to the end."""
-    session = _session(db, config_dir, json_out)
+    session = session_for(db, config_dir, json_out)
     _continue(session, workflow_id, executor, workers, retry=True, wait=wait)
 
 
@@ -255,7 +248,7 @@ def _continue(
 @app.command()
 def cancel(workflow_id: WorkflowId, db: Db = DEFAULT_DB, config_dir: ConfigDir = None) -> None:
     """Cancel an unfinished workflow at once; a driver running it stops within one heartbeat."""
-    session = _session(db, config_dir)
+    session = session_for(db, config_dir)
 
     async def work() -> int:
         from ruvon.cli import runtime_commands

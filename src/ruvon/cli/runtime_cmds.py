@@ -4,12 +4,11 @@ Registered on the app by :mod:`ruvon.cli.main`. The runtime is imported inside t
 ``ruvon --help`` stays fast (the work itself is in :mod:`ruvon.cli.runtime_commands`).
 """
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from ruvon.cli.exits import err, finish, out
+from ruvon.cli.exits import finish, session_for
 from ruvon.cli.options import (
     DEFAULT_DB,
     ConfigDir,
@@ -20,15 +19,6 @@ from ruvon.cli.options import (
     LeaseSeconds,
     Workers,
 )
-
-if TYPE_CHECKING:
-    from ruvon.cli.commands import Session
-
-
-def _session(db: str, config_dir: Path | None = None) -> "Session":
-    from ruvon.cli.commands import Session
-
-    return Session(db=db, config_dir=config_dir, out=out, err=err)
 
 
 def start(
@@ -49,7 +39,7 @@ def start(
     config_dir: ConfigDir = None,
 ) -> None:
     """Save a new ACTIVE workflow for 'ruvon serve' workers (without running it); print its id."""
-    session = _session(db, config_dir)
+    session = session_for(db, config_dir)
 
     async def work() -> int:
         from ruvon.cli import runtime_commands
@@ -109,7 +99,7 @@ def serve(
     config_dir: ConfigDir = None,
 ) -> None:
     """Claim runnable workflows and drive them until SIGTERM (then checkpoint, release, exit 0)."""
-    session = _session(db, config_dir)
+    session = session_for(db, config_dir)
 
     async def work() -> int:
         from ruvon.cli import runtime_commands
@@ -138,7 +128,7 @@ def serve(
 
 def status(json_out: Json = False, lease_seconds: LeaseSeconds = 10.0, db: Db = DEFAULT_DB) -> None:
     """List the live 'ruvon serve' processes and the workflows they hold."""
-    session = _session(db)
+    session = session_for(db)
 
     async def work() -> int:
         from ruvon.cli import runtime_commands
@@ -156,7 +146,7 @@ def scan_zombies(
     db: Db = DEFAULT_DB,
 ) -> None:
     """List unfinished workflows whose owner died (its lease expired)."""
-    session = _session(db)
+    session = session_for(db)
 
     async def work() -> int:
         from ruvon.cli import runtime_commands

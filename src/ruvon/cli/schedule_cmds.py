@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ruvon.cli.exits import finish
+from ruvon.cli.exits import finish, session_for
 from ruvon.cli.options import DEFAULT_DB, ConfigDir, Db
 from ruvon.cli.options import Json as AsJson
 
@@ -68,11 +68,10 @@ def add(
 ) -> None:
     """Store a schedule; every 'ruvon serve' worker of the database runs it."""
     from ruvon.cli.inputs import parse_json_object
-    from ruvon.cli.main import _session
     from ruvon.cli.store import opened_store
     from ruvon.runtime.schedules import add_schedule
 
-    session = _session(db, config_dir)
+    session = session_for(db, config_dir)
 
     async def work() -> int:
         initial = parse_json_object(data, "--data")
@@ -111,11 +110,10 @@ def list_(as_json: AsJson = False, db: Db = DEFAULT_DB) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ruvon.cli.main import _session
     from ruvon.cli.store import opened_store
     from ruvon.runtime.schedules import list_schedules
 
-    session = _session(db, None)
+    session = session_for(db, None)
 
     async def work() -> int:
         async with opened_store(db, create=False) as store:
@@ -152,11 +150,10 @@ def remove(
     db: Db = DEFAULT_DB,
 ) -> None:
     """Delete a schedule (the workflows it started are kept)."""
-    from ruvon.cli.main import _session
     from ruvon.cli.store import opened_store
     from ruvon.runtime.schedules import remove_schedule
 
-    session = _session(db, None)
+    session = session_for(db, None)
 
     async def work() -> int:
         async with opened_store(db, create=False) as store:
@@ -183,12 +180,11 @@ def purge(
     db: Db = DEFAULT_DB,
 ) -> None:
     """Delete ended workflows older than a duration, with their tasks, logs and keys."""
-    from ruvon.cli.main import _session
     from ruvon.cli.store import opened_store
     from ruvon.runtime.retention import check_statuses, parse_duration
     from ruvon.runtime.retention import purge as purge_store
 
-    session = _session(db, None)
+    session = session_for(db, None)
 
     async def work() -> int:
         seconds = parse_duration(older_than)

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from unittest import mock
 
 from ruvon.builder import WorkflowBuilder
@@ -60,7 +60,25 @@ for _hook in [name for name in vars(WorkflowObserver) if name.startswith("on_")]
     setattr(_PathRecorder, _hook, _forwarding(_hook))
 
 
-class TestHarness:
+class ClosesOnExit:
+    """``async with harness:`` closes it at the end (its ``close()``)."""
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class TestHarness(ClosesOnExit):
     """Runs workflows in memory (in-memory store, steps in the test's thread) with mocks.
 
     Definitions come from ``config_dir`` (found as ``WorkflowBuilder`` finds them) and from
@@ -289,17 +307,6 @@ class TestHarness:
         """Close the store and the executor."""
         await self.persistence.close()
         self.executor.close()
-
-    async def __aenter__(self) -> TestHarness:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- internals -------------------------------------------------------------------------------
     def _workflow(self, workflow: Workflow | str) -> Workflow:

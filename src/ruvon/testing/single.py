@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from pydantic import BaseModel
@@ -12,11 +11,11 @@ from pydantic import BaseModel
 from ruvon.models import WorkflowStatus
 from ruvon.testing.clock import FakeClock
 from ruvon.testing.doubles import HarnessError, HttpReply, StepMock
-from ruvon.testing.harness import TestHarness
+from ruvon.testing.harness import ClosesOnExit, TestHarness
 from ruvon.workflow import Workflow
 
 
-class WorkflowTestHarness:
+class WorkflowTestHarness(ClosesOnExit):
     """Test one workflow: mock its steps, run it, give it input, look at its state and path.
 
     The workflow is created on first use (``start()``, ``next_step``, ``run_all_steps``), so mocks
@@ -174,14 +173,3 @@ class WorkflowTestHarness:
     async def close(self) -> None:
         """Close the harness's store and executor."""
         await self.harness.close()
-
-    async def __aenter__(self) -> WorkflowTestHarness:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
