@@ -28,6 +28,7 @@ from ruvon.errors import DefinitionError
 from ruvon.injection import Expansion, expand
 from ruvon.loading import load_function, load_model
 from ruvon.parameters import substitute
+from ruvon.providers.execution import plain_sync
 from ruvon.sdk_checks import sdk_problems
 from ruvon.sdk_forms import workflow_aliases, workflow_form
 from ruvon.step_models import (
@@ -120,6 +121,9 @@ class LoadedDefinition:
     input_models: dict[str, type[BaseModel]] = field(default_factory=dict)
     step_index: dict[str, int] = field(default_factory=dict)
     async_functions: frozenset[str] = frozenset()
+    #: Plain ``def`` functions (see :func:`ruvon.providers.execution.plain_sync`): an executor that
+    #: runs steps inline gets them called directly (see :func:`ruvon.steps.base.invoke`).
+    plain_functions: frozenset[str] = frozenset()
 
     expansion: Expansion | None = None
     #: Names templates may read as ``env.X`` / ``secrets.X`` (set by the builder).
@@ -237,6 +241,7 @@ def load_definition(
         async_functions=frozenset(
             p for p, f in functions.items() if inspect.iscoroutinefunction(f)
         ),
+        plain_functions=frozenset(p for p, f in functions.items() if plain_sync(f)),
     )
 
 

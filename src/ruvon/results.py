@@ -10,7 +10,7 @@ model's ``extra`` setting: ``ignore`` (pydantic's default) drops them with one W
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -74,7 +74,7 @@ def accepted_keys(model: type[BaseModel]) -> set[str]:
 def apply_result(
     state: BaseModel,
     update: Mapping[str, Any],
-    where: str,
+    where: str | Callable[[], str],
     *,
     sources: Sequence[tuple[str, Mapping[str, Any]]] = (),
     strategy: MergeStrategy = MergeStrategy.SHALLOW,
@@ -85,7 +85,8 @@ def apply_result(
     Args:
         state: The state model instance to update.
         update: The update (a step's returned dict, or the merged results of PARALLEL tasks).
-        where: The step, for messages (``"<file>, step 'X'"``).
+        where: The step, for messages (``"<file>, step 'X'"``), or a function that returns it
+            (called only to build a message).
         sources: For a merged update, ``(task_name, result)`` pairs, so messages name the task(s)
             that wrote a key.
         strategy: DEEP merges a nested dict of the update into the field's current value.
@@ -95,7 +96,9 @@ def apply_result(
         StepFailed: Not retryable: a key the model forbids, or a value its field rejects.
     """
     model = type(state)
-    if not _field_names(model).issuperset(update):  # one C-level check on the hot path
+    names = _FIELD_NAMES.get(model) or _field_names(model)
+    if not names.issuperset(update):  # one C-level check on the hot path
+        where = _text(where)
         update = _known_keys(model, update, where, sources, step_name)
     validator = model.__pydantic_validator__
     for key, value in update.items():
@@ -105,7 +108,7 @@ def apply_result(
             validator.validate_assignment(state, key, value)
         except ValidationError as exc:
             raise StepFailed(
-                f"{where}{_by(key, sources)} set the field '{key}' to {short_repr(value)}, which "
+                f"{_text(where)}{_by(key, sources)} set the field '{key}' to {short_repr(value)}, which "
                 f"{model.__name__} rejects: {exc.errors()[0]['msg']}. Return a value of the "
                 f"field's type.",
                 step_name=step_name,
@@ -114,6 +117,10 @@ def apply_result(
 
 
 _FIELD_NAMES: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def _text(where: str | Callable[[], str]) -> str:
+    return where if isinstance(where, str) else where()
 
 
 def _field_names(model: type[BaseModel]) -> frozenset[str]:

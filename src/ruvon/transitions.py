@@ -38,8 +38,36 @@ async def advance(
     field, last good state saved), so ``retry()`` works once the step is fixed.
     """
     index, status, pending = wf.current_step, wf.status, wf.take_log()
-    try:
-        return await _adopt(wf, step, outcome, started, next_index, pending)
+    try:  # one frame for adopting and saving: this runs after every step
+        wf.state = outcome.state
+        wf.last_result = outcome.result
+        if outcome.task_failures:
+            wf.engine.task_failures[step.name] = dict(outcome.task_failures)
+        if step.compensate_function and wf.saga_mode:
+            wf.engine.saga_completed.append(step.name)
+        wf.current_step = next_index
+        # Positional (workflow_id, event, step_name, task_name, at, duration): every step.
+        done_entry = LogEntry(
+            wf.id, "STEP_COMPLETED", step.name, None, started, time.time() - started
+        )
+        log = [*pending, *outcome.log, done_entry] if pending or outcome.log else [done_entry]
+        done = next_index >= len(wf.steps)
+        if done:
+            wf.status = _COMPLETED
+        elif outcome.sleep_until is not None and outcome.sleep_until > clock.now():
+            wf.status, wf.engine.wake_at = WorkflowStatus.SLEEPING, outcome.sleep_until
+            await timing.before_wait(wf, wf.status)
+        try:
+            await wf.save(finished_step=step.name if step.type is _PARALLEL else None, log=log)
+        except VersionConflict:
+            raise
+        except Exception as exc:  # the state does not dump, or the store refuses it
+            where = f"{wf.loaded.source}, step '{step.name}'"
+            message = unsavable_message(where, wf.state, wf.saved_state, exc)
+            raise StepFailed(message, step_name=step.name, retryable=False) from exc
+        if wf.hooks:
+            await _adopted(wf, step, outcome, done)
+        return None if done else wf.current_step_name
     except BaseException as exc:
         wf.restore_saved_state()
         wf.current_step, wf.status = index, status
@@ -56,6 +84,10 @@ async def advance(
             wf, step, str(exc), started, WorkflowStatus.FAILED, must_save=cause, finished_step=drop
         )
     return None
+
+
+_COMPLETED = WorkflowStatus.COMPLETED
+_PARALLEL = StepType.PARALLEL
 
 
 async def wait(wf: Workflow, step: StepBase, outcome: StepOutcome, started: float) -> bool:
@@ -84,39 +116,8 @@ async def wait(wf: Workflow, step: StepBase, outcome: StepOutcome, started: floa
     return True
 
 
-async def _adopt(
-    wf: Workflow,
-    step: StepBase,
-    outcome: StepOutcome,
-    started: float,
-    next_index: int,
-    pending: list[LogEntry],
-) -> str | None:
-    wf.state = outcome.state
-    wf.last_result = outcome.result
-    if outcome.task_failures:
-        wf.engine.task_failures[step.name] = dict(outcome.task_failures)
-    if step.compensate_function and wf.saga_mode:
-        wf.engine.saga_completed.append(step.name)
-    wf.current_step = next_index
-    finished = step.name if step.type is StepType.PARALLEL else None
-    log = [*pending, *outcome.log]
-    # Positional (workflow_id, event, step_name, task_name, at, duration): cheaper on every step.
-    log.append(LogEntry(wf.id, "STEP_COMPLETED", step.name, None, started, time.time() - started))
-    done = wf.current_step >= len(wf.steps)
-    if done:
-        wf.status = WorkflowStatus.COMPLETED
-    elif outcome.sleep_until is not None and outcome.sleep_until > clock.now():
-        wf.status, wf.engine.wake_at = WorkflowStatus.SLEEPING, outcome.sleep_until
-        await timing.before_wait(wf, wf.status)
-    try:
-        await wf.save(finished_step=finished, log=log)
-    except VersionConflict:
-        raise
-    except Exception as exc:  # the state does not dump, or the store refuses it
-        where = f"{wf.loaded.source}, step '{step.name}'"
-        message = unsavable_message(where, wf.state, wf.saved_state, exc)
-        raise StepFailed(message, step_name=step.name, retryable=False) from exc
+async def _adopted(wf: Workflow, step: StepBase, outcome: StepOutcome, done: bool) -> None:
+    """Tell the observer (those hooks it overrides) that ``step`` completed and was saved."""
     if wf.watches_steps:
         await _step_executed(wf, step, outcome)
     if wf.status is WorkflowStatus.SLEEPING:
@@ -128,7 +129,7 @@ async def _adopt(
             wf.current_step_name,
         )
     if not done:
-        return wf.current_step_name
+        return
     await notify(
         wf.observer.on_workflow_status_changed,
         wf.id,
@@ -137,7 +138,6 @@ async def _adopt(
         None,
     )
     await notify(wf.observer.on_workflow_completed, wf.id, wf.workflow_type, wf.saved_state)
-    return None
 
 
 async def _step_executed(wf: Workflow, step: StepBase, outcome: StepOutcome) -> None:

@@ -16,7 +16,7 @@ from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
-from ruvon.providers.observer import WorkflowObserver, notify, notify_attach, overrides
+from ruvon.providers.observer import WorkflowObserver, hooked, notify, notify_attach
 from ruvon.providers.persistence import LogEntry, PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.runtime.session import in_session
@@ -77,7 +77,10 @@ class Workflow(WorkflowApi):
     ) -> None:
         self.id = workflow_id
         self.loaded = loaded
-        self._steps = loaded.steps
+        #: The definition's steps, in order (read-only).
+        self.steps: list[StepBase] = loaded.steps
+        #: The definition's ``workflow_type`` (read-only).
+        self.workflow_type: str = loaded.definition.workflow_type
         definition = loaded.definition
         # The same in every saved record: read once, not on every save (the hot path).
         self._identity = (
@@ -88,9 +91,7 @@ class Workflow(WorkflowApi):
         self.state = state
         self.persistence = persistence
         self.execution_provider = executor
-        self.observer = observer
-        # Skipping the base class's no-op hook saves a coroutine per step (the hot path).
-        self.watches_steps = overrides(observer, "on_step_executed")
+        self.observer = observer  # sets hooks and watches_steps too
         self.expression_evaluator_cls = expression_evaluator_cls
         self.template_engine_cls = template_engine_cls
         self.builder = builder
@@ -112,29 +113,32 @@ class Workflow(WorkflowApi):
         self.resumed_step = self.current_step_name if record else None
         # The lease held while a driver runs this workflow (see ruvon.runtime.session).
         self.session: Session | None = None
-        if overrides(observer, "attach"):  # e.g. a tracer reads or writes engine.trace
+        if "attach" in self.hooks:  # e.g. a tracer reads or writes engine.trace
             notify_attach(observer, self)
 
-    # -- read-only views -------------------------------------------------------------------------
     @property
-    def workflow_type(self) -> str:
-        """The definition's ``workflow_type``."""
-        return self.loaded.definition.workflow_type
+    def observer(self) -> WorkflowObserver:
+        """The observer told about this workflow's progress."""
+        return self._observer
 
+    @observer.setter
+    def observer(self, observer: WorkflowObserver) -> None:
+        self._observer = observer
+        # The hooks it overrides: the base class's no-ops are skipped (a coroutine less each, on
+        # the hot path).
+        self.hooks = hooked(observer)
+        self.watches_steps = "on_step_executed" in self.hooks
+
+    # -- read-only views -------------------------------------------------------------------------
     @property
     def workflow_version(self) -> str:
         """The definition's ``workflow_version``."""
         return self.loaded.definition.workflow_version
 
     @property
-    def steps(self) -> list[StepBase]:
-        """The definition's steps, in order."""
-        return self._steps
-
-    @property
     def current_step_name(self) -> str | None:
         """Name of the next step to run, or ``None`` when no step is left."""
-        steps = self._steps
+        steps = self.steps
         if 0 <= self.current_step < len(steps):
             return steps[self.current_step].name
         return None
@@ -174,9 +178,10 @@ class Workflow(WorkflowApi):
     async def start(self) -> None:
         """Save the new workflow and tell the observer. Called by ``create_workflow``."""
         await self.save()
-        await notify(
-            self.observer.on_workflow_started, self.id, self.workflow_type, self._saved_state
-        )
+        if "on_workflow_started" in self.hooks:
+            await notify(
+                self.observer.on_workflow_started, self.id, self.workflow_type, self._saved_state
+            )
 
     async def next_step(self, user_input: Any = None) -> tuple[Any, str | None]:
         """Run the current step, and the following ones while a finished step has ``automate_next``.
@@ -210,7 +215,7 @@ class Workflow(WorkflowApi):
                 f"Workflow {self.id} ({self.workflow_type}) is {self.status.value}; no step can run. "
                 f"Check workflow.status before calling next_step(), or retry() a FAILED workflow."
             )
-        step = self._steps[self.current_step]
+        step = self.steps[self.current_step]
         if self.status is WorkflowStatus.WAITING_HUMAN and pausing.is_empty(user_input):
             return None, step.name
         if self.status is WorkflowStatus.SLEEPING:
@@ -223,7 +228,7 @@ class Workflow(WorkflowApi):
             validated = validate_input(self.loaded, step, user_input)
         if self.status is not WorkflowStatus.ACTIVE:
             await self.set_status(WorkflowStatus.ACTIVE)
-        timed = overrides(self.observer, "on_step_started")
+        timed = "on_step_started" in self.hooks
         while True:
             started = time.time()
             if timed:
@@ -254,7 +259,7 @@ class Workflow(WorkflowApi):
                 or not (step.automate_next or self.steps[self.current_step].automate_start)
             ):
                 return outcome.result, next_name
-            step = self._steps[self.current_step]
+            step = self.steps[self.current_step]
 
     @property
     def wake_at(self) -> float | None:

@@ -9,8 +9,7 @@ The builder applies them to every workflow it creates or loads, next to the obse
 
 from __future__ import annotations
 
-import os
-
+from ruvon.envvars import env_get
 from ruvon.providers.observer import WorkflowObserver
 
 OTEL_ENV = "RUVON_OTEL"
@@ -27,11 +26,7 @@ def _on(value: str) -> bool:
 def env_observers() -> list[WorkflowObserver]:
     """The observers the environment asks for (the same objects while it does not change)."""
     global _cache
-    key = (
-        os.environ.get(OTEL_ENV, ""),
-        os.environ.get(OTEL_FILE_ENV, ""),
-        os.environ.get(METRICS_ENV, ""),
-    )
+    key = (env_get(OTEL_ENV), env_get(OTEL_FILE_ENV), env_get(METRICS_ENV))
     if _cache is not None and _cache[0] == key:
         return _cache[1]
     made: list[WorkflowObserver] = []

@@ -157,11 +157,12 @@ class ExecutionProvider(ABC):
     #: The name the CLI knows this executor by (``--executor``); recorded with each workflow it
     #: starts (``engine["executor"]``) so ``ruvon resume`` picks the same one. ``None``: not recorded.
     kind: ClassVar[str | None] = None
+    _interrupted = False  # set on the instance by interrupt()
 
     @property
     def interrupted(self) -> bool:
         """Whether :meth:`interrupt` was called."""
-        return bool(getattr(self, "_interrupted", False))
+        return self._interrupted
 
     def interrupt(self) -> None:
         """Stop dispatching (e.g. on Ctrl-C); call it on the event loop's thread.
@@ -197,7 +198,7 @@ class ExecutionProvider(ABC):
         """
         if self.interrupted:
             raise Interrupted("The executor was interrupted; no further step starts.")
-        if not _plain_sync(func) and inspect.iscoroutinefunction(func):
+        if not plain_sync(func) and inspect.iscoroutinefunction(func):
             return await func(*args)
         if type(self).call_blocking is _CALL_INLINE:  # not overridden: no coroutine to await
             value = func(*args)
@@ -229,7 +230,24 @@ class ExecutionProvider(ABC):
 _CALL_INLINE = ExecutionProvider.call_blocking
 
 
-def _plain_sync(func: Callable[..., Any]) -> bool:
+_BASE_RUN_STEP = ExecutionProvider.run_step
+_INLINE: dict[type[ExecutionProvider], bool] = {}
+
+
+def calls_inline(executor: ExecutionProvider) -> bool:
+    """Whether ``executor`` runs sync step functions inline, through the base ``run_step`` and
+    ``call_blocking`` (neither overridden), and was not interrupted: the engine may then call a
+    plain function directly, a coroutine less per step. The class check is made once per class."""
+    kind = type(executor)
+    inline = _INLINE.get(kind)
+    if inline is None:
+        inline = _INLINE[kind] = (
+            kind.run_step is _BASE_RUN_STEP and kind.call_blocking is _CALL_INLINE
+        )
+    return inline and not executor._interrupted
+
+
+def plain_sync(func: Callable[..., Any]) -> bool:
     """Whether ``func`` is a plain ``def`` function (not ``async def``, not marked as a coroutine
     function): the common case, told apart without ``inspect``'s unwrapping."""
     return (

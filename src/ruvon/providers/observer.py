@@ -100,10 +100,26 @@ class WorkflowObserver:
 _log = logging.getLogger("ruvon.workflow")
 
 
+_HOOKS = (*(name for name in vars(WorkflowObserver) if name.startswith("on_")), "attach")
+_HOOKED: dict[type[WorkflowObserver], frozenset[str]] = {}
+
+
+def hooked(observer: WorkflowObserver) -> frozenset[str]:
+    """The hooks ``observer``'s class overrides; the others are the base class's no-ops, which
+    callers skip (a coroutine less each). Computed once per class."""
+    kind = type(observer)
+    names = _HOOKED.get(kind)
+    if names is None:
+        names = frozenset(
+            hook for hook in _HOOKS if getattr(kind, hook) is not getattr(WorkflowObserver, hook)
+        )
+        _HOOKED[kind] = names
+    return names
+
+
 def overrides(observer: WorkflowObserver, *hooks: str) -> bool:
     """Whether ``observer`` overrides any of ``hooks`` (so calling the base no-ops can be skipped)."""
-    kind = type(observer)
-    return any(getattr(kind, hook) is not getattr(WorkflowObserver, hook) for hook in hooks)
+    return not hooked(observer).isdisjoint(hooks)
 
 
 async def notify(hook: Callable[..., Awaitable[None]], *args: Any) -> None:

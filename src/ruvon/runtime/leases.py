@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from ruvon.envvars import env_get
 from ruvon.errors import LeaseHeld
 from ruvon.providers.persistence import PersistenceProvider, TaskRecord
 
@@ -37,7 +38,7 @@ _lease_setting: tuple[str | None, float] = (None, DEFAULT_LEASE_SECONDS)
 def default_lease_seconds() -> float:
     """``$RUVON_LEASE_SECONDS`` if set to a positive number, else :data:`DEFAULT_LEASE_SECONDS`."""
     global _lease_setting
-    raw = os.environ.get("RUVON_LEASE_SECONDS")
+    raw = env_get("RUVON_LEASE_SECONDS")
     if raw == _lease_setting[0]:
         return _lease_setting[1]
     try:

@@ -115,12 +115,14 @@ class FencedPersistence(PersistenceProvider):
         log: Sequence[LogEntry] = (),
     ) -> int:
         """Save unless the lease is lost or the workflow cancelled; a version conflict tells which."""
-        self.session.signal.check()
+        signal = self.session.signal
+        if signal.cancelled or signal.lost:
+            signal.check()
         try:
             version = await self.inner.save_workflow(record, finished_step=finished_step, log=log)
         except VersionConflict as exc:
             raise await self._why(exc) from exc
-        if self.session.signal.stopping and record.status == "ACTIVE":
+        if signal.stopping and record.status == "ACTIVE":
             raise DriverStopping(
                 f"Workflow {record.id} was checkpointed at step {record.current_step} because its "
                 f"driver {self.session.owner} is shutting down; another driver continues it."

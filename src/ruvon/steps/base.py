@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,7 +23,7 @@ from ruvon.models import (
     WorkflowSleepDirective,
     WorkflowStatus,
 )
-from ruvon.providers.execution import ExecutionProvider
+from ruvon.providers.execution import ExecutionProvider, calls_inline
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
 from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import LogEntry, PersistenceProvider
@@ -109,6 +110,10 @@ class StepRun:
         """``"<file>, step '<name>'"``, for messages."""
         return f"{self.loaded.source}, step '{self.step.name}'"
 
+    def describe(self) -> str:
+        """:attr:`where`, as a method: passed uncalled where the text is needed only on error."""
+        return f"{self.loaded.source}, step '{self.step.name}'"
+
 
 @dataclass(slots=True)
 class StepOutcome:
@@ -180,11 +185,18 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
     kwargs = accepted_kwargs(func, run.kwargs) if run.kwargs else None
     if kwargs:
         call = functools.partial(func, **kwargs)
+    executor = run.executor
     try:
         if dotted in run.loaded.async_functions:
             value = await call(run.state, run.context)
+        elif dotted in run.loaded.plain_functions and calls_inline(
+            executor
+        ):  # what the base run_step does, a coroutine less (every step on SyncExecutor)
+            value = call(run.state, run.context)
+            if type(value) is not dict and value is not None and inspect.isawaitable(value):
+                value = await value  # a sync wrapper of async code
         else:
-            value = await run.executor.run_step(call, run.state, run.context)
+            value = await executor.run_step(call, run.state, run.context)
         if isinstance(value, WorkflowSleepDirective):  # returned instead of raised
             return Invocation(value=value.result, sleep=value)
         return Invocation(value)  # positional: every step

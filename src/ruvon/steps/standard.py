@@ -26,9 +26,10 @@ async def run_standard(run: StepRun) -> StepOutcome:
     """
     if run.step.function is None:  # a DECISION step that only routes
         return StepOutcome(result={}, state=run.state)
-    given = input_fields(run.context.validated_input)
-    if given:
-        run.kwargs = {**given, **run.kwargs}
+    if run.context.validated_input is not None:
+        given = input_fields(run.context.validated_input)
+        if given:
+            run.kwargs = {**given, **run.kwargs}
     called = await invoke(run, run.step.function)
     if called.sub_workflow is not None:
         directive = called.sub_workflow
@@ -38,10 +39,13 @@ async def run_standard(run: StepRun) -> StepOutcome:
             initial_data=directive.initial_data,
             output_key=directive.data_region,
         )
-    where = run.where
-    result = as_update(called.value, where, run.step.function)
-    apply_result(run.state, result, where, step_name=run.step.name)
-    return paused_or_done(run, called, result)
+    value = called.value
+    # A dict, the common case, first: no message text built (every step).
+    result = dict(value) if type(value) is dict else as_update(value, run.where, run.step.function)
+    apply_result(run.state, result, run.describe, step_name=run.step.name)
+    if called.pause or called.sleep is not None:
+        return paused_or_done(run, called, result)
+    return StepOutcome(result, run.state, called.jump_to)  # positional: every step
 
 
 def paused_or_done(run: StepRun, called: Invocation, result: dict[str, Any]) -> StepOutcome:

@@ -43,7 +43,11 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                 )
             # The definition is never mutated; state and metadata are copied so the caller's later
             # changes cannot reach the stored record.
-            saved = _checked(_snapshot, record, "Workflow '{0.id}'")
+            try:
+                saved = _snapshot(record)
+            except _NotJson:
+                _checked(_snapshot, record, "Workflow '{0.id}'")  # raises, naming the value
+                raise
             saved.version = record.version + 1
             saved.updated_at = time.time()
             self._workflows[record.id] = saved
