@@ -16,8 +16,8 @@ from ruvon.providers.persistence import LogEntry
 from ruvon.step_models import StepBase, StepType
 from ruvon.steps import timing
 from ruvon.steps.base import StepOutcome, StepRun
-from ruvon.steps.dispatch import default_retry, runner_for
-from ruvon.steps.sub_workflow import ChildWorkflowFailed
+from ruvon.steps.dispatch import RUNNERS, default_retry, runner_for
+from ruvon.steps.sub_workflow import ChildWorkflowFailed, collect_child
 
 if TYPE_CHECKING:
     from ruvon.workflow import Workflow
@@ -40,7 +40,9 @@ async def run_with_retries(
         limited = step.timeout_seconds is not None and not step.own_timeout
         run = _step_run(wf, step, user_input, attempt, step.timeout_seconds if limited else None)
         try:
-            work = runner_for(step, wf.engine)(run)
+            work = (
+                RUNNERS[step.type] if step.name not in wf.engine.sub_workflows else collect_child
+            )(run)
             if limited:
                 return await timing.within(work, step, run.where)
             return await work
@@ -92,7 +94,18 @@ def _step_run(
         None if timeout is None else time.time() + timeout,
         wf.parent_id,
     )
-    return _with(wf, step, wf.state, context)
+    # Positional, in StepRun's field order (as _with(); inlined: every step).
+    return StepRun(
+        step,
+        wf.state,
+        context,
+        wf.loaded,
+        wf.execution_provider,
+        wf.persistence,
+        wf.observer,
+        wf,
+        {},
+    )
 
 
 def _with(

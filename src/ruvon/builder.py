@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
@@ -21,6 +21,7 @@ from ruvon.errors import (
     WorkflowLoadError,
     WorkflowNotFound,
 )
+from ruvon.ids import new_workflow_id
 from ruvon.implementations.expression_evaluator.simple import SimpleExpressionEvaluator
 from ruvon.implementations.observability.noop import NoopObserver
 from ruvon.implementations.templating.jinja2 import Jinja2TemplateEngine
@@ -141,18 +142,23 @@ class WorkflowBuilder(DefinitionCatalog):
             DefinitionError: The definition, its state model or a function is invalid.
             StateValidationError: ``initial_data`` does not fit the state model.
         """
-        if isinstance(persistence_provider, Mapping):
+        if (  # a provider is told apart by its class, without ABC isinstance checks
+            persistence_provider is not None
+            and not hasattr(type(persistence_provider), "save_workflow")
+            and isinstance(persistence_provider, Mapping)
+        ):
             if initial_data is not None:
                 raise ConfigurationError(
                     f"create_workflow('{workflow_type}', ...) got initial data twice: as the second "
                     f"positional argument and as initial_data=. Pass it once."
                 )
             persistence_provider, initial_data = None, persistence_provider
+        provider = cast(PersistenceProvider | None, persistence_provider)  # a Mapping went above
         if idempotency_key is not None:
             from ruvon.runtime.start import check_key
 
-            persistence = await self._persistence(persistence_provider)
-            proposed = workflow_id or str(uuid.uuid4())
+            persistence = await self._persistence(provider)
+            proposed = workflow_id or new_workflow_id()
             check = await check_key(persistence, idempotency_key, proposed, initial_data or {})
             if check.exists:
                 return await self.load_workflow(
@@ -166,9 +172,9 @@ class WorkflowBuilder(DefinitionCatalog):
             state = loaded.state_model.model_validate(data)
         except ValidationError as exc:
             raise StateValidationError(_describe_state_errors(exc, workflow_type, loaded)) from None
-        persistence = await self._persistence(persistence_provider)
+        persistence = await self._persistence(provider)
         workflow = Workflow(
-            workflow_id=workflow_id or str(uuid.uuid4()),
+            workflow_id=workflow_id or new_workflow_id(),
             loaded=loaded,
             state=state,
             persistence=persistence,

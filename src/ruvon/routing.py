@@ -22,7 +22,7 @@ def next_index(
     Routes see the state the step produced. Raises ExpressionError for a condition that fails and
     StepFailed for a jump to an unknown step.
     """
-    target = outcome.jump_to or _route(step, outcome, evaluator_cls)
+    target = outcome.jump_to or (_route(step, outcome, evaluator_cls) if step.routes else None)
     if not target:
         if loaded.expansion is not None and loaded.expansion.blocks:
             injected = injection.next_index(loaded.expansion, step, current, outcome.state)

@@ -67,7 +67,7 @@ async def advance(
             raise StepFailed(message, step_name=step.name, retryable=False) from exc
         if wf.hooks:
             await _adopted(wf, step, outcome, done)
-        return None if done else wf.current_step_name
+        return None if done else wf.steps[next_index].name
     except BaseException as exc:
         wf.restore_saved_state()
         wf.current_step, wf.status = index, status

@@ -177,7 +177,7 @@ class Workflow(WorkflowApi):
     # -- driving ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Save the new workflow and tell the observer. Called by ``create_workflow``."""
-        await self.save()
+        await self.save(dump_state=False)  # dumped when it was built; unchanged since
         if "on_workflow_started" in self.hooks:
             await notify(
                 self.observer.on_workflow_started, self.id, self.workflow_type, self._saved_state
@@ -423,10 +423,26 @@ class Workflow(WorkflowApi):
         Raises:
             VersionConflict: Another writer saved this workflow since it was loaded.
         """
-        record = self.to_record()
-        if dump_state:
-            record.state = dump_json(self.state)
+        workflow_type, workflow_version, state_model_path = self._identity
+        state = dump_json(self.state) if dump_state else self._saved_state
+        # Positional, in WorkflowRecord's field order (as to_record(); inlined: every step).
+        record = WorkflowRecord(
+            self.id,
+            workflow_type,
+            workflow_version,
+            state_model_path,
+            self.loaded.raw,
+            state,
+            self.status._value_,
+            self.current_step,
+            self.metadata,
+            self._version,
+            self.created_at,
+            time.time(),
+            self.parent_id,
+            self.engine.to_dict(),
+        )
         self._version = await self.persistence.save_workflow(
             record, finished_step=finished_step, log=log
         )
-        self._saved_state = record.state
+        self._saved_state = state

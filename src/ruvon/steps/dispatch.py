@@ -30,6 +30,9 @@ _MODULES = (standard, parallel, human, async_step, loop, sub_workflow, http, cro
 KINDS: dict[StepType, StepKind] = {kind.type: kind for m in _MODULES for kind in m.KINDS}
 """Every step type's record, built from the ``KINDS`` each step module declares."""
 
+RUNNERS: dict[StepType, Runner] = {step_type: kind.runner for step_type, kind in KINDS.items()}
+"""Every step type's runner (a step with a pending child workflow runs ``collect_child``)."""
+
 _unrun = [str(kind) for kind in STEP_MODELS if kind not in KINDS]
 if _unrun:  # a step model registered without a step module declaring its runner
     raise RuvonError(

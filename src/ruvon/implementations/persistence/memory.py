@@ -44,12 +44,10 @@ class InMemoryPersistenceProvider(PersistenceProvider):
             # The definition is never mutated; state and metadata are copied so the caller's later
             # changes cannot reach the stored record.
             try:
-                saved = _snapshot(record)
+                saved = _snapshot(record, record.version + 1, time.time())
             except _NotJson:
                 _checked(_snapshot, record, "Workflow '{0.id}'")  # raises, naming the value
                 raise
-            saved.version = record.version + 1
-            saved.updated_at = time.time()
             self._workflows[record.id] = saved
             if finished_step is not None:
                 self._tasks.pop((record.id, finished_step), None)
@@ -106,8 +104,11 @@ class InMemoryPersistenceProvider(PersistenceProvider):
             return [copy.copy(e) for e in self._log.get(workflow_id, [])]
 
 
-def _snapshot(record: WorkflowRecord) -> WorkflowRecord:
-    """A copy of ``record`` that shares nothing mutable with it (the definition is never mutated)."""
+def _snapshot(
+    record: WorkflowRecord, version: int | None = None, updated_at: float | None = None
+) -> WorkflowRecord:
+    """A copy of ``record`` that shares nothing mutable with it (the definition is never mutated),
+    with a new ``version`` and ``updated_at`` when given."""
     # Positional, in WorkflowRecord's field order: keyword calls cost twice as much (every save).
     return WorkflowRecord(
         record.id,
@@ -119,9 +120,9 @@ def _snapshot(record: WorkflowRecord) -> WorkflowRecord:
         record.status,
         record.current_step,
         _copy_json(record.metadata) if record.metadata else {},
-        record.version,
+        record.version if version is None else version,
         record.created_at,
-        record.updated_at,
+        record.updated_at if updated_at is None else updated_at,
         record.parent_id,
         _copy_json(record.engine) if record.engine else {},
     )
