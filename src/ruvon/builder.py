@@ -186,9 +186,11 @@ class WorkflowBuilder(DefinitionCatalog):
             parent_id=parent_id,
             metadata=dict(metadata or {}),
         )
-        owner = {"owner_id": owner_id, "org_id": org_id, "priority": priority}
-        owner["data_region"] = data_region
-        workflow.engine.owner = {key: value for key, value in owner.items() if value is not None}
+        given = (owner_id, org_id, priority, data_region)
+        if given != (None, None, None, None):  # the multi-tenancy keys, when any is given
+            owner = {"owner_id": owner_id, "org_id": org_id, "priority": priority}
+            owner["data_region"] = data_region
+            workflow.engine.owner = {k: v for k, v in owner.items() if v is not None}
         await workflow.start()
         if workflow.steps[0].automate_start:  # the SDK's "this step starts by itself"
             await workflow.next_step()

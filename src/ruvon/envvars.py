@@ -17,9 +17,15 @@ _POSIX = os.name == "posix" and type(_DATA) is dict
 _ENCODING = sys.getfilesystemencoding()
 
 
+_KEYS: dict[str, bytes] = {}
+
+
 def env_get(name: str, default: str = "") -> str:
     """``os.environ.get(name, default)``, cheaper for the unset case (see the module docstring)."""
     if _POSIX:
-        raw = _DATA.get(name.encode(_ENCODING, "surrogateescape"))  # type: ignore[attr-defined]
+        key = _KEYS.get(name)
+        if key is None:
+            key = _KEYS[name] = name.encode(_ENCODING, "surrogateescape")
+        raw = _DATA.get(key)  # type: ignore[attr-defined]
         return default if raw is None else os.fsdecode(raw)
     return os.environ.get(name, default)

@@ -270,12 +270,18 @@ _keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Keeper] = (
 )
 
 
+_last: list[_Keeper] = []  # the keeper found last (most programs run one event loop)
+
+
 def keeper() -> _Keeper:
     """The keeper of the running event loop."""
     loop = asyncio.get_running_loop()
+    if _last and _last[0].loop is loop:
+        return _last[0]
     found = _keepers.get(loop)
     if found is None:
         found = _keepers[loop] = _Keeper(loop)
+    _last[:] = [found]
     return found
 
 
