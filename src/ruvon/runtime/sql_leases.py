@@ -367,18 +367,31 @@ class SqlLeaseStore(LeaseStore):
 
 
 # -- SQLite ----------------------------------------------------------------------------------------
+_QMARKS: dict[str, str] = {}
+
+
+def _qmarks(sql: str) -> str:
+    """``sql`` with SQLite's placeholders (translated once per statement text)."""
+    found = _QMARKS.get(sql)
+    if found is None:
+        if len(_QMARKS) >= 512:  # statements with IN lists vary in length
+            _QMARKS.clear()
+        found = _QMARKS[sql] = sql.replace("%s", "?")
+    return found
+
+
 class _SqliteTx:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self._conn.execute(sql.replace("%s", "?"), tuple(params)).fetchall())
+        return list(self._conn.execute(_qmarks(sql), tuple(params)).fetchall())
 
     async def count(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return int(self._conn.execute(sql.replace("%s", "?"), tuple(params)).rowcount)
+        return int(self._conn.execute(_qmarks(sql), tuple(params)).rowcount)
 
     async def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql.replace("%s", "?"), [tuple(p) for p in params])
+        self._conn.executemany(_qmarks(sql), [tuple(p) for p in params])
 
 
 def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
@@ -412,10 +425,23 @@ def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
                     f"another process holds it longer than timeout={provider.timeout}s."
                 ) from exc
 
+    @asynccontextmanager
+    async def statement(what: str) -> AsyncIterator[Tx]:
+        # One statement is a transaction of its own in SQLite (autocommit): no BEGIN and COMMIT.
+        conn = provider._connection()
+        with provider._lock:
+            try:
+                yield _SqliteTx(conn)
+            except sqlite3.Error as exc:
+                raise PersistenceError(
+                    f"{provider._label}: could not {what} ({exc}). If the database is locked, "
+                    f"another process holds it longer than timeout={provider.timeout}s."
+                ) from exc
+
     return SqlLeaseStore(
         Dialect(
             transaction=transaction,
-            statement=transaction,
+            statement=statement,
             label=lambda: provider._label,
             to_json=dump_json,
             from_json=json.loads,

@@ -16,7 +16,13 @@ from ruvon.implementations.persistence.schema import (
     TASK_COLUMNS,
     pending_migrations,
 )
-from ruvon.implementations.persistence.sql import Dialect, Row, SaveArgs, SQLPersistenceProvider
+from ruvon.implementations.persistence.sql import (
+    Dialect,
+    Row,
+    SaveArgs,
+    SQLPersistenceProvider,
+    saving,
+)
 
 try:
     import psycopg
@@ -271,7 +277,7 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         async with self._connection(what) as conn:
             return await (await conn.execute(sql, params)).fetchall()
 
-    async def _save(self, what: str, save: SaveArgs) -> bool:
+    async def _save(self, save: SaveArgs) -> bool:
         sql, params, finished_step, workflow_id, log_rows = save
         rows = len(log_rows)
         statement = self._save_statement(sql, finished_step is not None, rows)
@@ -283,7 +289,7 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         else:
             for row in log_rows:
                 args += row
-        async with self._connection(what) as conn:
+        async with self._connection(saving(workflow_id)) as conn:
             found = await (await conn.execute(statement, args)).fetchone()
         return bool(found and found[0])
 
