@@ -5,6 +5,7 @@ an ended workflow runs again, no LEASE_LOST from a renewal after the last save).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -218,9 +219,57 @@ async def test_postgres_each_save_is_one_statement_and_the_lease_costs_one(
         assert await lease_row(store, workflow.id) == (None, None)
         # Taking the lease committed lazily for that statement only: the connection is back to
         # durable commits for the saves.
-        assert store._pool is not None
-        async with store._pool.connection() as conn:
+        async with store._connection("check") as conn:  # the connection the lease was taken on
             row = await (await conn.execute("SHOW synchronous_commit")).fetchone()
         assert row is not None and row[0] == "on"
+    finally:
+        await store.close()
+
+
+# -- PostgreSQL: the connection kept out of the pool -----------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.parametrize("max_size", [1, 3])
+async def test_postgres_concurrent_drivers_share_the_pool_beside_the_kept_connection(
+    postgres_url, builder, max_size
+):
+    from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+    store = PostgresPersistenceProvider(postgres_url, min_size=1, max_size=max_size)
+    await store.initialize()
+    try:
+        workflows = [
+            await builder.create_workflow("Chain5", persistence_provider=store) for _ in range(6)
+        ]
+        await asyncio.gather(*(workflow.next_step() for workflow in workflows))
+        assert [w.status for w in workflows] == ["COMPLETED"] * 6
+        for workflow in workflows:
+            assert (await store.load_workflow(workflow.id)).state["n"] == CHAIN_STEPS
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_a_broken_kept_connection_fails_one_call_and_is_replaced(
+    postgres_url, builder
+):
+    from ruvon.errors import PersistenceError
+    from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+    store = PostgresPersistenceProvider(postgres_url)
+    await store.initialize()
+    try:
+        workflow = await builder.create_workflow("Chain5", persistence_provider=store)
+        async with store._connection("find the kept connection") as conn:
+            pid = conn.info.backend_pid
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as other:
+            await other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(PersistenceError):
+            await store.load_workflow(workflow.id)
+        await workflow.next_step()  # on a new connection
+        assert workflow.status == "COMPLETED"
+        async with store._connection("find the kept connection") as conn:
+            assert conn.info.backend_pid != pid
     finally:
         await store.close()
