@@ -190,7 +190,9 @@ class Project:
         env.update(
             COLUMNS="200", NO_COLOR="1", TERM="dumb", RT_STEP_LOG=str(self.step_log), **extra
         )
-        env["PYTHONPATH"] = str(self.root)
+        # The inherited path too, so that the processes run the ruvon under test (a checkout's src).
+        inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+        env["PYTHONPATH"] = os.pathsep.join([str(self.root), *inherited])
         return env
 
     def run(self, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:

@@ -1,7 +1,8 @@
 """Driving sessions: the lease a driver holds while it runs a workflow, and the fence on its saves.
 
 ``Workflow.next_step`` and ``run_to_completion`` open a session when none is open: they take the
-workflow's lease once (a few microseconds in memory, one UPDATE on SQL), run, and release it. A
+workflow's lease once (a few microseconds in memory, one UPDATE on SQL), run, and release it; on
+SQL, a run that ends the workflow gives the lease up in its last save's statement instead. A
 per-event-loop keeper renews the leases of long sessions in one statement per store, every third of
 the lease, and only once a session has lasted that long, so short calls pay no timer task. While a
 session is open, the workflow's saves go through :class:`FencedPersistence`: they stop with
@@ -27,6 +28,7 @@ from ruvon.runtime.leases import (
     CANCELLED,
     DEFAULT_LEASE_SECONDS,
     LOST,
+    TERMINAL_STATUSES,
     Acquired,
     LeaseStore,
     default_lease_seconds,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger("ruvon.runtime")
 T = TypeVar("T")
 
+_ENDED = frozenset(TERMINAL_STATUSES)
 _RUNNABLE = frozenset(
     {
         "ACTIVE",
@@ -83,6 +86,9 @@ class Session:
         self.original: PersistenceProvider | None = None  # the workflow's provider before fencing
         self.keeper: _Keeper | None = None
         self.closed = False  # a renewal that was under way when the session ended ignores it
+        # The workflow ended and its last save gave the lease up (close_session has nothing to
+        # release; renewals leave the session alone).
+        self.released = False
 
     def lose(self, why: str) -> None:
         """Mark the lease lost: every later save of this session fails; log LEASE_LOST once."""
@@ -97,11 +103,20 @@ class Session:
 
 
 class FencedPersistence(PersistenceProvider):
-    """The workflow's persistence while a session is open: every write is checked against the lease."""
+    """The workflow's persistence while a session is open: every write is checked against the lease.
+
+    On the SQL stores, the save that ends the workflow (a terminal status) also gives the lease up,
+    in the same statement: a run that completes pays no separate release.
+    """
 
     def __init__(self, inner: PersistenceProvider, session: Session) -> None:
+        from ruvon.implementations.persistence.sql import SQLPersistenceProvider
+
         self.inner = inner
         self.session = session
+        self._save_and_release = (
+            inner.save_and_release if isinstance(inner, SQLPersistenceProvider) else None
+        )
 
     async def initialize(self) -> None:
         """Initialize the wrapped provider."""
@@ -115,19 +130,43 @@ class FencedPersistence(PersistenceProvider):
         log: Sequence[LogEntry] = (),
     ) -> int:
         """Save unless the lease is lost or the workflow cancelled; a version conflict tells which."""
-        signal = self.session.signal
+        session = self.session
+        signal = session.signal
         if signal.cancelled or signal.lost:
             signal.check()
         try:
-            version = await self.inner.save_workflow(record, finished_step=finished_step, log=log)
+            if record.status in _ENDED and record.version and self._save_and_release is not None:
+                version = await self._save_and_release(
+                    record, session.owner, finished_step=finished_step, log=log
+                )
+                session.released = True
+            else:
+                if session.released:  # saved as ended, then runnable again: take the lease back
+                    await self._retake()
+                version = await self.inner.save_workflow(
+                    record, finished_step=finished_step, log=log
+                )
         except VersionConflict as exc:
             raise await self._why(exc) from exc
         if signal.stopping and record.status == "ACTIVE":
             raise DriverStopping(
                 f"Workflow {record.id} was checkpointed at step {record.current_step} because its "
-                f"driver {self.session.owner} is shutting down; another driver continues it."
+                f"driver {session.owner} is shutting down; another driver continues it."
             )
         return version
+
+    async def _retake(self) -> None:
+        """Hold the lease again after a save that gave it up; lost if another driver has it."""
+        session = self.session
+        try:
+            taken = await session.store.acquire(session.workflow_id, session.owner, session.ttl)
+        except LeaseHeld:
+            taken = None
+        if taken is None or taken.took_over_from is not None:
+            session.lose("another driver took the lease after the workflow ended")
+            raise _lost(session)
+        session.released = False
+        session.expires_at = time.time() + session.ttl
 
     async def _why(self, conflict: VersionConflict) -> Exception:
         """The real reason another writer got in: a cancel, or the lease passed to another driver."""
@@ -249,12 +288,15 @@ async def renew(sessions: Sequence[Session]) -> None:
             renewed = await store.renew(sorted({s.owner for s in group}), ttl)
         except Exception as exc:
             for session in group:
-                if not session.closed and time.time() >= session.expires_at - 0.5:
+                if (
+                    not (session.closed or session.released)
+                    and time.time() >= session.expires_at - 0.5
+                ):
                     session.lose(f"the lease could not be renewed before it expired ({exc})")
             continue
         held = {(r.workflow_id, r.owner): r.status for r in renewed}
         for session in group:
-            if session.closed:
+            if session.closed or session.released:
                 continue
             status = held.get((session.workflow_id, session.owner))
             if status is None:
@@ -387,7 +429,8 @@ async def close_session(workflow: Workflow, session: Session) -> None:
     if session.signal.cancelled:
         workflow.status = WorkflowStatus.CANCELLED
     if not session.signal.lost:
-        await _release(session.store, workflow.id, session.owner)
+        if not session.released:  # else the workflow's last save gave the lease up
+            await _release(session.store, workflow.id, session.owner)
         if workflow.status.value in ("SLEEPING", "WAITING_SIGNAL") or workflow.engine.signals_seen:
             from ruvon.steps.timing import released
 

@@ -96,6 +96,13 @@ class SqlLeaseStore(LeaseStore):
 
     def __init__(self, dialect: Dialect) -> None:
         self._db = dialect
+        # Lease changes commit durably, like saves: a lease a crashed database server forgot
+        # could let a second driver run a step the first one is still running.
+        self._acquire = (
+            "UPDATE workflows SET owner = %s, lease_expires_at = %s "
+            "WHERE id = %s AND (owner IS NULL OR owner = %s) RETURNING version"
+        )
+        self._release = "UPDATE workflows SET owner = NULL, lease_expires_at = NULL WHERE id = %s AND owner = %s"
 
     async def acquire(
         self, workflow_id: str, owner: str, ttl: float, *, dead_owner: str | None = None
@@ -104,11 +111,7 @@ class SqlLeaseStore(LeaseStore):
         now = time.time()
         what = f"take the lease of workflow '{workflow_id}'"
         async with self._db.statement(what) as tx:
-            rows = await tx.rows(
-                "UPDATE workflows SET owner = %s, lease_expires_at = %s "
-                "WHERE id = %s AND (owner IS NULL OR owner = %s) RETURNING version",
-                (owner, now + ttl, workflow_id, owner),
-            )
+            rows = await tx.rows(self._acquire, (owner, now + ttl, workflow_id, owner))
         if rows:
             return Acquired(int(rows[0][0]))
         async with self._db.transaction(what) as tx:
@@ -131,11 +134,7 @@ class SqlLeaseStore(LeaseStore):
     async def release(self, workflow_id: str, owner: str) -> None:
         """See :meth:`LeaseStore.release`."""
         async with self._db.statement(f"release the lease of workflow '{workflow_id}'") as tx:
-            await tx.count(
-                "UPDATE workflows SET owner = NULL, lease_expires_at = NULL "
-                "WHERE id = %s AND owner = %s",
-                (workflow_id, owner),
-            )
+            await tx.count(self._release, (workflow_id, owner))
 
     async def renew(self, owners: Sequence[str], ttl: float) -> list[Renewal]:
         """See :meth:`LeaseStore.renew`."""
@@ -367,18 +366,31 @@ class SqlLeaseStore(LeaseStore):
 
 
 # -- SQLite ----------------------------------------------------------------------------------------
+_QMARKS: dict[str, str] = {}
+
+
+def _qmarks(sql: str) -> str:
+    """``sql`` with SQLite's placeholders (translated once per statement text)."""
+    found = _QMARKS.get(sql)
+    if found is None:
+        if len(_QMARKS) >= 512:  # statements with IN lists vary in length
+            _QMARKS.clear()
+        found = _QMARKS[sql] = sql.replace("%s", "?")
+    return found
+
+
 class _SqliteTx:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self._conn.execute(sql.replace("%s", "?"), tuple(params)).fetchall())
+        return list(self._conn.execute(_qmarks(sql), tuple(params)).fetchall())
 
     async def count(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return int(self._conn.execute(sql.replace("%s", "?"), tuple(params)).rowcount)
+        return int(self._conn.execute(_qmarks(sql), tuple(params)).rowcount)
 
     async def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql.replace("%s", "?"), [tuple(p) for p in params])
+        self._conn.executemany(_qmarks(sql), [tuple(p) for p in params])
 
 
 def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
@@ -412,10 +424,23 @@ def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
                     f"another process holds it longer than timeout={provider.timeout}s."
                 ) from exc
 
+    @asynccontextmanager
+    async def statement(what: str) -> AsyncIterator[Tx]:
+        # One statement is a transaction of its own in SQLite (autocommit): no BEGIN and COMMIT.
+        conn = provider._connection()
+        with provider._lock:
+            try:
+                yield _SqliteTx(conn)
+            except sqlite3.Error as exc:
+                raise PersistenceError(
+                    f"{provider._label}: could not {what} ({exc}). If the database is locked, "
+                    f"another process holds it longer than timeout={provider.timeout}s."
+                ) from exc
+
     return SqlLeaseStore(
         Dialect(
             transaction=transaction,
-            statement=transaction,
+            statement=statement,
             label=lambda: provider._label,
             to_json=dump_json,
             from_json=json.loads,

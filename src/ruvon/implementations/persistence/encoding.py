@@ -8,20 +8,65 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ruvon.errors import PersistenceError
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
-# Built once: json.dumps with non-default options builds a new encoder at every call.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_encode_strict = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _NUL_ESCAPE = "\\u0000"  # how json.dumps writes "\x00"
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _encoder(allow_nan: bool) -> Callable[[Any], str]:
+    """A compact encoder (non-ASCII kept), the same text as ``json.dumps(value, separators=(",",
+    ":"), ensure_ascii=False)``.
+
+    ``JSONEncoder.encode`` builds a new C encoder at every call; this one is built once. It does
+    not look for cycles: a self-referencing value ends in RecursionError, as one nested too deeply.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has the C accelerator
+        return json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), allow_nan=allow_nan
+        ).encode
+    chunks = make(
+        None, _refuse, json.encoder.encode_basestring, None, ":", ",", False, False, allow_nan
+    )
+    join = "".join
+
+    def encode(value: Any) -> str:
+        if type(value) is str:
+            return json.encoder.encode_basestring(value)
+        return join(chunks(value, 0))
+
+    return encode
+
+
+_encode = _encoder(True)
+_encode_strict = _encoder(False)
 
 
 def dump_json(value: Any) -> str:
     """Serialize a JSON column (compact; non-ASCII kept as is)."""
     return _encode(value)
+
+
+def fast_column(value: Any, postgres: bool) -> str | None:
+    """The JSON text of a column, or None when :func:`encode_column` must look at it (it cannot be
+    encoded, or may hold a NUL that PostgreSQL refuses). The hot path of every save."""
+    if type(value) is dict and not value:
+        return "{}"
+    try:
+        text = _encode_strict(value) if postgres else _encode(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if postgres and _NUL_ESCAPE in text:
+        return None
+    return text
 
 
 def encode_column(value: Any, field: str, owner: str, *, postgres: bool = False) -> str:

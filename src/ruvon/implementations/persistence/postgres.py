@@ -16,11 +16,18 @@ from ruvon.implementations.persistence.schema import (
     TASK_COLUMNS,
     pending_migrations,
 )
-from ruvon.implementations.persistence.sql import Dialect, Row, SaveArgs, SQLPersistenceProvider
+from ruvon.implementations.persistence.sql import (
+    Dialect,
+    Row,
+    SaveArgs,
+    SQLPersistenceProvider,
+    saving,
+)
 
 try:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
+    from psycopg.pq import TransactionStatus
     from psycopg_pool import AsyncConnectionPool
 except ImportError as _missing:  # pragma: no cover - depends on the installed extras
     raise ConfigurationError(
@@ -120,6 +127,11 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         self.create = create
         self.connect_timeout = max(2, int(connect_timeout))
         self._pool: AsyncConnectionPool[Any] | None = None
+        # One of the pool's connections, kept out of it for the calls made one at a time (a
+        # driver's saves and lease statements): taking a connection from the pool and giving it
+        # back costs more Python than a save's statement. Concurrent calls use the pool.
+        self._kept: psycopg.AsyncConnection[Any] | None = None
+        self._kept_busy = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._init_lock: asyncio.Lock | None = None
         self._label = "The PostgreSQL database"
@@ -198,9 +210,16 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
 
     async def close(self) -> None:
         """Close the pool; a later ``initialize()`` opens a new one."""
+        await self._give_back()
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+    async def _give_back(self) -> None:
+        """Return the kept connection to the pool (which replaces it if it is broken)."""
+        kept, self._kept = self._kept, None
+        if kept is not None and self._pool is not None:
+            await self._pool.putconn(kept)
 
     async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
         row = await (
@@ -253,25 +272,60 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
 
     @asynccontextmanager
     async def _connection(self, what: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A pooled connection; psycopg errors become PersistenceError naming ``what``."""
-        if self._pool is None:
-            await self.initialize()
-        self._check_loop()
+        """A connection (the kept one when free, else a pooled one); psycopg errors become
+        PersistenceError naming ``what``."""
+        conn = await self._take()
+        if conn is not None:
+            try:
+                yield conn
+            except BaseException as exc:
+                await self._check_kept(conn)
+                if isinstance(exc, psycopg.Error):
+                    raise self._failed(what, exc) from exc
+                raise
+            finally:
+                self._kept_busy = False
+            return
         assert self._pool is not None
         try:
             async with self._pool.connection() as conn:
                 yield conn
         except psycopg.Error as exc:
-            raise PersistenceError(
-                f"{self._label}: could not {what} ({type(exc).__name__}: {exc})."
-            ) from exc
+            raise self._failed(what, exc) from exc
+
+    async def _take(self) -> psycopg.AsyncConnection[Any] | None:
+        """The kept connection, marked busy, or None when it is in use (then use the pool)."""
+        if self._pool is None:
+            await self.initialize()
+        self._check_loop()
+        if self._kept_busy or self.max_size < 2:  # with one connection, callers queue for it
+            return None
+        self._kept_busy = True
+        if self._kept is None:
+            assert self._pool is not None
+            try:
+                self._kept = await self._pool.getconn()
+            except BaseException:
+                self._kept_busy = False
+                raise
+        return self._kept
+
+    async def _check_kept(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """After a failure on the kept connection: stop keeping it unless it is idle and usable
+        (a broken or interrupted one goes back to the pool, which resets or replaces it)."""
+        usable = not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+        if not usable and self._kept is conn:
+            await self._give_back()
+
+    def _failed(self, what: str, exc: psycopg.Error) -> PersistenceError:
+        return PersistenceError(f"{self._label}: could not {what} ({type(exc).__name__}: {exc}).")
 
     # -- the primitives ----------------------------------------------------------------------------
     async def _fetch(self, what: str, sql: str, params: Sequence[Any]) -> list[Row]:
         async with self._connection(what) as conn:
             return await (await conn.execute(sql, params)).fetchall()
 
-    async def _save(self, what: str, save: SaveArgs) -> bool:
+    async def _save(self, save: SaveArgs) -> bool:
         sql, params, finished_step, workflow_id, log_rows = save
         rows = len(log_rows)
         statement = self._save_statement(sql, finished_step is not None, rows)
@@ -283,8 +337,20 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         else:
             for row in log_rows:
                 args += row
-        async with self._connection(what) as conn:
+        conn = await self._take()
+        if conn is None:  # another call of this event loop uses the kept connection
+            async with self._connection(saving(workflow_id)) as pooled:
+                found = await (await pooled.execute(statement, args)).fetchone()
+            return bool(found and found[0])
+        try:  # the hot path, without a context manager
             found = await (await conn.execute(statement, args)).fetchone()
+        except BaseException as exc:
+            await self._check_kept(conn)
+            if isinstance(exc, psycopg.Error):
+                raise self._failed(saving(workflow_id), exc) from exc
+            raise
+        finally:
+            self._kept_busy = False
         return bool(found and found[0])
 
     def _save_statement(self, sql: str, delete: bool, rows: int) -> str:

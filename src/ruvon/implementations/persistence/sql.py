@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ruvon.errors import VersionConflict, WorkflowNotFound
-from ruvon.implementations.persistence.encoding import JsonCache, encode_column
+from ruvon.implementations.persistence.encoding import JsonCache, encode_column, fast_column
 from ruvon.implementations.persistence.schema import (
     LOG_COLUMNS,
     TASK_COLUMNS,
@@ -95,16 +95,29 @@ class Statements:
             f"INSERT INTO task_results ({', '.join(TASK_COLUMNS)}) VALUES ({task_values}) "
             f"{self.task_conflict}"
         )
-        self._updates: dict[tuple[str, ...], str] = {}
+        self._updates: dict[int, str] = {}
 
-    def update_workflow(self, optional: tuple[str, ...]) -> str:
-        """The version-checked UPDATE of the always-written columns plus ``optional`` ones."""
-        sql = self._updates.get(optional)
+    def update_workflow(self, changed: int, release: bool = False) -> str:
+        """The version-checked UPDATE of the always-written columns plus the optional ones whose
+        bit is set in ``changed`` (bit ``i``: ``_OPTIONAL[i]``).
+
+        With ``release``, it also gives the lease up if the owner given as the two parameters
+        after the columns' holds it: the last save of a driving session ends the lease in the same
+        statement instead of a statement of its own.
+        """
+        key = changed | (16 if release else 0)
+        sql = self._updates.get(key)
         if sql is None:
-            sets = ", ".join(f"{c} = {self.dialect.placeholder(c)}" for c in _ALWAYS + optional)
+            optional = tuple(c for i, c in enumerate(_OPTIONAL) if changed & (1 << i))
+            sets = [f"{c} = {self.dialect.placeholder(c)}" for c in _ALWAYS + optional]
             p = self.dialect.param
-            sql = f"UPDATE workflows SET {sets} WHERE id = {p} AND version = {p}"
-            self._updates[optional] = sql
+            if release:  # the right-hand sides see the row as it was (the old owner)
+                sets += [
+                    f"owner = CASE WHEN owner = {p} THEN NULL ELSE owner END",
+                    f"lease_expires_at = CASE WHEN owner = {p} THEN NULL ELSE lease_expires_at END",
+                ]
+            sql = f"UPDATE workflows SET {', '.join(sets)} WHERE id = {p} AND version = {p}"
+            self._updates[key] = sql
         return sql
 
     def list_workflows(self, status: bool, workflow_type: bool) -> str:
@@ -137,8 +150,9 @@ class SQLPersistenceProvider(PersistenceProvider):
         """Run one query and return its rows; errors become PersistenceError naming ``what``."""
 
     @abstractmethod
-    async def _save(self, what: str, save: SaveArgs) -> bool:
+    async def _save(self, save: SaveArgs) -> bool:
         """Write one save atomically; False (and nothing written) if the workflow row did not match.
+        Errors become PersistenceError saying that the save failed (see :func:`saving`).
 
         ``save`` is (workflow statement, its parameters, finished step or None, workflow id,
         log rows): the statement inserts or updates the row; the finished step's task records are
@@ -164,58 +178,101 @@ class SQLPersistenceProvider(PersistenceProvider):
             PersistenceError: A value cannot be stored (the message names its path, e.g.
                 ``state.when``), or the database failed. Nothing is written then.
         """
-        owner = f"Workflow '{record.id}'"
+        return await self._store(record, finished_step, log, None)
+
+    async def save_and_release(
+        self,
+        record: WorkflowRecord,
+        owner: str,
+        *,
+        finished_step: str | None = None,
+        log: Sequence[LogEntry] = (),
+    ) -> int:
+        """:meth:`save_workflow` of a stored workflow (version > 0) that also gives up ``owner``'s
+        lease on it, if ``owner`` holds it, in the same statement (a driving session's last save).
+
+        Raises:
+            VersionConflict, PersistenceError: As :meth:`save_workflow`; nothing is written then.
+        """
+        return await self._store(record, finished_step, log, owner)
+
+    async def _store(
+        self,
+        record: WorkflowRecord,
+        finished_step: str | None,
+        log: Sequence[LogEntry],
+        release: str | None,
+    ) -> int:
         postgres = self.dialect.postgres
-        new_version = record.version + 1
-        state = encode_column(record.state, "state", owner, postgres=postgres)
-        metadata = encode_column(record.metadata, "metadata", owner, postgres=postgres)
-        engine = encode_column(record.engine, "engine", owner, postgres=postgres)
-        log_rows = [self._log_row(entry) for entry in log]
-        saved = (new_version, record.status, metadata, record.parent_id, engine)
-        if record.version == 0:
+        workflow_id = record.id
+        version = record.version
+        new_version = version + 1
+        state = fast_column(record.state, postgres)
+        if state is None:
+            state = encode_column(record.state, "state", _owner(workflow_id), postgres=postgres)
+        metadata = fast_column(record.metadata, postgres)
+        if metadata is None:
+            metadata = encode_column(
+                record.metadata, "metadata", _owner(workflow_id), postgres=postgres
+            )
+        engine = fast_column(record.engine, postgres)
+        if engine is None:
+            engine = encode_column(record.engine, "engine", _owner(workflow_id), postgres=postgres)
+        log_rows = [self._log_row(entry) for entry in log] if log else []
+        status, parent_id = record.status, record.parent_id
+        if version == 0:
             definition = self._definitions.dumps(
-                record.definition, "definition", owner, postgres=postgres
+                record.definition, "definition", _owner(workflow_id), postgres=postgres
             )
-            sql, params = (
-                self._sql.insert_workflow,
-                _insert_params(record, definition, saved, state),
-            )
+            saved = (new_version, status, metadata, parent_id, engine)
+            sql = self._sql.insert_workflow
+            params = _insert_params(record, definition, saved, state)
         else:
-            optional = self._changed(record.id, record.version, saved)
-            sql = self._sql.update_workflow(tuple(_OPTIONAL[i] for i in optional))
-            params = (
-                state,
-                record.current_step,
-                new_version,
-                time.time(),
-                *(saved[i + 1] for i in optional),
-                record.id,
-                record.version,
-            )
-        what = f"save workflow '{record.id}'"
-        if not await self._save(what, (sql, params, finished_step, record.id, log_rows)):
-            self._saved.pop(record.id, None)
-            rows = await self._fetch(what, self._sql.select_version, (record.id,))
+            # A step usually changes only the state: when this provider made the save ``version``
+            # came from, the stored row holds what it wrote then, so unchanged columns are left
+            # alone (rewriting ``status`` costs an index update per step). Otherwise all are written.
+            last = self._saved.get(workflow_id)
+            if last is None or last[0] != version:
+                changed = 15
+            else:
+                changed = (
+                    (last[1] != status)
+                    | (last[2] != metadata) << 1
+                    | (last[3] != parent_id) << 2
+                    | (last[4] != engine) << 3
+                )
+            sql = self._sql.update_workflow(changed, release is not None)
+            if not changed and release is None:  # the common case, without building a list
+                params = (
+                    state,
+                    record.current_step,
+                    new_version,
+                    time.time(),
+                    workflow_id,
+                    version,
+                )
+            else:
+                values = [state, record.current_step, new_version, time.time()]
+                for i, value in enumerate((status, metadata, parent_id, engine)):
+                    if changed & (1 << i):
+                        values.append(value)
+                if release is not None:
+                    values += (release, release)
+                values += (workflow_id, version)
+                params = tuple(values)
+        if not await self._save((sql, params, finished_step, workflow_id, log_rows)):
+            self._saved.pop(workflow_id, None)
+            what = saving(workflow_id)
+            rows = await self._fetch(what, self._sql.select_version, (workflow_id,))
             stored = int(rows[0][0]) if rows else None
             raise VersionConflict(
-                version_conflict_message(record.id, stored, record.version, self._label)
+                version_conflict_message(workflow_id, stored, version, self._label)
             )
-        if len(self._saved) >= _REMEMBERED:
-            self._saved.clear()
-        self._saved[record.id] = saved
+        saved_now = self._saved
+        if len(saved_now) >= _REMEMBERED:
+            saved_now.clear()
+        saved_now[workflow_id] = (new_version, status, metadata, parent_id, engine)
         return new_version
-
-    def _changed(self, workflow_id: str, version: int, saved: tuple[Any, ...]) -> list[int]:
-        """Indexes (into _OPTIONAL) of the columns an update must write.
-
-        A step usually changes only the state: when this provider made the save ``version`` came
-        from, the stored row holds what it wrote then, so unchanged columns are left alone
-        (rewriting ``status`` costs an index update per step). Otherwise every column is written.
-        """
-        last = self._saved.get(workflow_id)
-        if last is None or last[0] != version:
-            return [0, 1, 2, 3]
-        return [i for i in range(4) if last[i + 1] != saved[i + 1]]
 
     async def load_workflow(self, workflow_id: str) -> WorkflowRecord:
         """Load one workflow.
@@ -328,3 +385,13 @@ def _insert_params(record: WorkflowRecord, definition: str, saved: Row, state: s
         parent_id,
         engine,
     )
+
+
+def _owner(workflow_id: str) -> str:
+    """What a save's error messages call the workflow."""
+    return f"Workflow '{workflow_id}'"
+
+
+def saving(workflow_id: str) -> str:
+    """What a failed save could not do (``PersistenceError`` messages)."""
+    return f"save workflow '{workflow_id}'"

@@ -14,7 +14,13 @@ from typing import Any
 
 from ruvon.errors import ConfigurationError, DatabaseNotFound, PersistenceError
 from ruvon.implementations.persistence.schema import MIGRATIONS_TABLE, pending_migrations
-from ruvon.implementations.persistence.sql import Dialect, Row, SaveArgs, SQLPersistenceProvider
+from ruvon.implementations.persistence.sql import (
+    Dialect,
+    Row,
+    SaveArgs,
+    SQLPersistenceProvider,
+    saving,
+)
 
 _log = logging.getLogger("ruvon.persistence.sqlite")
 
@@ -226,9 +232,36 @@ class SQLitePersistenceProvider(SQLPersistenceProvider):
             except sqlite3.Error as exc:
                 raise self._error(what, exc) from exc
 
-    async def _save(self, what: str, save: SaveArgs) -> bool:
+    async def _save(self, save: SaveArgs) -> bool:
         sql, params, finished_step, workflow_id, log_rows = save
         statements = self._sql
+        conn = self._conn or self._connection()
+        lock = self._lock
+        if not self._queue and lock.acquire(blocking=False):
+            # Nobody waiting: one transaction of its own, run inline (the common case).
+            try:
+                execute = conn.execute
+                execute("BEGIN IMMEDIATE")
+                try:
+                    if execute(sql, params).rowcount != 1:
+                        execute("ROLLBACK")
+                        return False
+                    if finished_step is not None:
+                        execute(statements.delete_tasks, (workflow_id, finished_step))
+                    if len(log_rows) == 1:
+                        execute(statements.insert_log, log_rows[0])
+                    elif log_rows:
+                        conn.executemany(statements.insert_log, log_rows)
+                    execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error(saving(workflow_id), exc) from exc
+            finally:
+                lock.release()
+            return True
 
         def op(conn: sqlite3.Connection) -> None:
             if conn.execute(sql, params).rowcount != 1:
@@ -241,7 +274,7 @@ class SQLitePersistenceProvider(SQLPersistenceProvider):
                 conn.executemany(statements.insert_log, log_rows)
 
         try:
-            self._write(what, op)
+            self._write(saving(workflow_id), op)
         except _Mismatch:
             return False
         return True
