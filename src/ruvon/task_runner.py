@@ -104,6 +104,8 @@ def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> Ta
 
 
 def _success(context: StepContext, value: Any, started: float) -> TaskOutcome:
+    if value is None:  # nothing returned: no result object at all (a fan-out may have 100,000)
+        return TaskOutcome(task_name=context.step_name, started_at=started, ended_at=time.time())
     where = f"Task '{context.step_name}' of step '{context.parent_step_name}'"
     try:
         result = as_update(value, where)
