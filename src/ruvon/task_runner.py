@@ -84,7 +84,19 @@ def _call(
 def run_call_locally(batch: ParallelBatch, call: TaskCall) -> TaskOutcome:
     """Run one task of an in-process batch on a private copy of the state."""
     assert call.function is not None, "in-process batches carry resolved functions"
-    return run_task(call.function, batch.task_state(), task_context(batch, call), call.kwargs)
+    outcome = run_task(call.function, batch.task_state(), task_context(batch, call), call.kwargs)
+    outcome.index = call.index
+    return outcome
+
+
+async def run_call_async(batch: ParallelBatch, call: TaskCall) -> TaskOutcome:
+    """Run one task of an in-process batch on the running loop (awaited if it is async)."""
+    assert call.function is not None, "in-process batches carry resolved functions"
+    outcome = await run_task_async(
+        call.function, batch.task_state(), task_context(batch, call), call.kwargs
+    )
+    outcome.index = call.index
+    return outcome
 
 
 def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> TaskOutcome:

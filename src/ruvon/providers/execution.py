@@ -167,6 +167,13 @@ class ParallelBatch:
             self._pending_at = array("q", at)
         return self._pending_at
 
+    def position_of(self, outcome: TaskOutcome) -> int | None:
+        """The position in ``tasks`` of the task ``outcome`` is of (``None``: not a task of it)."""
+        index = outcome.index
+        if index is not None and isinstance(self.tasks, FanOutCalls) and index < len(self.tasks):
+            return index
+        return self.position(outcome.task_name)
+
     def position(self, name: str) -> int | None:
         """The position in ``tasks`` of the task called ``name`` (``None``: not a task of it)."""
         tasks = self.tasks
@@ -244,6 +251,7 @@ class TaskOutcome:
     error_type: str | None = None
     started_at: float = 0.0
     ended_at: float = 0.0
+    index: int | None = None  # a fan-out task's item index, when the executor knows it
 
     @property
     def ok(self) -> bool:

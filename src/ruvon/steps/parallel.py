@@ -75,7 +75,7 @@ async def run_parallel(run: StepRun) -> StepOutcome:
         async for arrived in stream:
             await _checkpoint(run, progress, arrived)
             for outcome in arrived:
-                at = progress.position(outcome.task_name)
+                at = progress.position_of(outcome)
                 if at is not None:
                     progress.add(at, outcome)
                 if watched:
@@ -93,7 +93,8 @@ class _Progress:
 
     ``results[i]`` is task ``i``'s result (``None``: failed, not run, or returned nothing),
     ``status[i]`` one byte (0, ``_OK`` or ``_FAILED``); failed outcomes are kept whole, and per
-    range of ``LOG_CHUNK`` items the earliest start, total and longest task time (for the log).
+    range of ``LOG_CHUNK`` items the earliest start, latest end, total and longest task time (for
+    the log entry: ``at`` the earliest start, ``duration`` until the latest end).
     Declared tasks keep every outcome (one log entry each).
     """
 
@@ -111,6 +112,7 @@ class _Progress:
             self.positions = {call.name: i for i, call in enumerate(calls)}
         chunks = math.ceil(n / LOG_CHUNK)
         self.first = array("d", [math.inf]) * chunks
+        self.last = array("d", [0.0]) * chunks
         self.total = array("d", [0.0]) * chunks
         self.longest = array("d", [0.0]) * chunks
 
@@ -119,6 +121,12 @@ class _Progress:
             return self.fanout.index_of(name)
         assert self.positions is not None
         return self.positions.get(name)
+
+    def position_of(self, outcome: TaskOutcome) -> int | None:
+        index = outcome.index
+        if index is not None and self.fanout is not None and index < len(self.status):
+            return index
+        return self.position(outcome.task_name)
 
     def name(self, at: int) -> str:
         return self.fanout.name(at) if self.fanout is not None else self.calls[at].name
@@ -138,6 +146,7 @@ class _Progress:
             chunk = at // LOG_CHUNK
             took = outcome.ended_at - outcome.started_at
             self.first[chunk] = min(self.first[chunk], outcome.started_at)
+            self.last[chunk] = max(self.last[chunk], outcome.ended_at)
             self.total[chunk] += took
             self.longest[chunk] = max(self.longest[chunk], took)
 
@@ -169,14 +178,15 @@ class _Progress:
             count = self.status.count(_OK, start, end)
             if count:
                 first = self.first[chunk]
+                timed = first != math.inf  # else every outcome was restored without times
                 log.append(
                     LogEntry(
                         workflow_id,
                         "TASKS_COMPLETED",
                         step_name,
                         f"{self.name(start)}..{self.name(end - 1)}",
-                        at=first if first != math.inf else now,
-                        duration=self.total[chunk],
+                        at=first if timed else now,
+                        duration=self.last[chunk] - first if timed else 0.0,
                         message=(
                             f"{count} of {end - start} tasks completed; task time total "
                             f"{self.total[chunk]:.3f} s, longest {self.longest[chunk]:.3f} s"
@@ -266,10 +276,7 @@ async def _checkpoint(run: StepRun, progress: _Progress, arrived: list[TaskOutco
     fanout = progress.fanout is not None
     try:
         await run.persistence.save_task_results(
-            [
-                _record_of(run, o, progress.position(o.task_name) if fanout else None)
-                for o in arrived
-            ]
+            [_record_of(run, o, progress.position_of(o) if fanout else None) for o in arrived]
         )
     except VersionConflict:
         raise

@@ -88,7 +88,7 @@ async def collect(
                 break
             arrived = []
             for outcome in await source.next_burst(remaining):
-                at = batch.position(outcome.task_name)
+                at = batch.position_of(outcome)
                 if at is not None and waiting[at]:
                     waiting[at] = 0
                     arrived.append(outcome)

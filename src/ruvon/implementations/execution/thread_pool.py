@@ -19,7 +19,7 @@ from ruvon.providers.execution import (
     TaskCall,
     TaskOutcome,
 )
-from ruvon.task_runner import run_call_locally, run_task_async, task_context
+from ruvon.task_runner import run_call_async, run_call_locally
 
 
 class ThreadPoolExecutionProvider(ExecutionProvider):
@@ -77,7 +77,7 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
         return collect(self, batch, _PoolRun(self, batch))
 
 
-WINDOW_PER_WORKER = 8
+WINDOW_PER_WORKER = 32
 """Tasks running plus outcomes not yet taken by the event loop, per worker, before workers wait."""
 
 ASYNC_WINDOW = 1024
@@ -162,18 +162,11 @@ class _PoolRun(OutcomeSource):
             self.threads.submit(self._drain)
 
     async def _run_async(self, call: TaskCall, gate: asyncio.Semaphore | None) -> None:
-        func = call.function
-        assert func is not None
-        context = task_context(self.batch, call)
         if gate is None:
-            self.inbox.put(
-                await run_task_async(func, self.batch.task_state(), context, call.kwargs)
-            )
+            self.inbox.put(await run_call_async(self.batch, call))
             return
         async with gate:
-            self.inbox.put(
-                await run_task_async(func, self.batch.task_state(), context, call.kwargs)
-            )
+            self.inbox.put(await run_call_async(self.batch, call))
 
     async def _run_async_from(self, calls: Iterator[TaskCall]) -> None:
         """Run the async tasks of a fan-out from ``calls`` (shared by several of these) in turn."""
@@ -181,11 +174,8 @@ class _PoolRun(OutcomeSource):
         for call in calls:
             if self.halted or inbox.closed:
                 return
-            func = call.function
-            assert func is not None
-            context = task_context(self.batch, call)
-            inbox.put(await run_task_async(func, self.batch.task_state(), context, call.kwargs))
-            del call, context
+            inbox.put(await run_call_async(self.batch, call))
+            del call
             while inbox.count >= self.async_window and not inbox.closed:
                 self.room.clear()
                 await self.room.wait()
