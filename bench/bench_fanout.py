@@ -68,7 +68,7 @@ def skus(n: int) -> list[Any]:
 # name: (workflow type, state model, input builder, what the input is)
 WORKLOADS: dict[str, tuple[str, str, Callable[[int], list[Any]], str]] = {
     "ints": ("FanOutBench", "BenchState", ints, "list(range(N))"),
-    "dicts": ("FanOutSkus", "SkuState", skus, '[{"id": i, "sku": f"sku-{i}"}] * N'),
+    "dicts": ("FanOutSkus", "SkuState", skus, '[{"id": i, "sku": f"sku-{i}"} for i in range(N)]'),
 }
 
 
