@@ -84,7 +84,19 @@ def _call(
 def run_call_locally(batch: ParallelBatch, call: TaskCall) -> TaskOutcome:
     """Run one task of an in-process batch on a private copy of the state."""
     assert call.function is not None, "in-process batches carry resolved functions"
-    return run_task(call.function, batch.task_state(), task_context(batch, call), call.kwargs)
+    outcome = run_task(call.function, batch.task_state(), task_context(batch, call), call.kwargs)
+    outcome.index = call.index
+    return outcome
+
+
+async def run_call_async(batch: ParallelBatch, call: TaskCall) -> TaskOutcome:
+    """Run one task of an in-process batch on the running loop (awaited if it is async)."""
+    assert call.function is not None, "in-process batches carry resolved functions"
+    outcome = await run_task_async(
+        call.function, batch.task_state(), task_context(batch, call), call.kwargs
+    )
+    outcome.index = call.index
+    return outcome
 
 
 def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> TaskOutcome:
@@ -104,6 +116,8 @@ def timeout_outcome(task_name: str, timeout: float | None, step_name: str) -> Ta
 
 
 def _success(context: StepContext, value: Any, started: float) -> TaskOutcome:
+    if value is None:  # nothing returned: no result object at all (a fan-out may have 100,000)
+        return TaskOutcome(task_name=context.step_name, started_at=started, ended_at=time.time())
     where = f"Task '{context.step_name}' of step '{context.parent_step_name}'"
     try:
         result = as_update(value, where)

@@ -185,6 +185,40 @@ async def test_task_records_saved_together(store: PersistenceProvider) -> None:
     assert await store.load_task_results("w1", "Par") == {"a": burst[0], "b": burst[1]}
 
 
+async def test_fan_out_records_with_an_index_save_replace_and_load(
+    store: PersistenceProvider,
+) -> None:
+    """Records of a dynamic fan-out carry their item index (the in-memory store keeps them
+    compactly); every store gives back the same names, statuses, results and errors."""
+
+    def item(i: int, status: str = "COMPLETED", **kw: Any) -> TaskRecord:
+        return dataclasses.replace(task("w1", "Fan", f"Fan[{i}]", status, **kw), index=i)
+
+    await store.save_task_results([item(3, result=None), item(0, result={"v": [0]})])
+    await store.save_task_results([item(1, "FAILED", result=None, error="boom"), item(7)])
+    await store.save_task_results([item(3, "FAILED", result=None, error="late")])  # replaces
+    await store.save_task_results([item(1, result={"v": 1})])  # a retried failure succeeded
+    await store.save_task_results([dataclasses.replace(task("w1", "Fan", "odd"), index=2)])
+
+    loaded = await store.load_task_results("w1", "Fan")
+    assert sorted(loaded) == ["Fan[0]", "Fan[1]", "Fan[3]", "Fan[7]", "odd"]
+    seen = {n: (r.status, r.result, r.error, r.task_name) for n, r in loaded.items()}
+    assert seen == {
+        "Fan[0]": ("COMPLETED", {"v": [0]}, None, "Fan[0]"),
+        "Fan[1]": ("COMPLETED", {"v": 1}, None, "Fan[1]"),
+        "Fan[3]": ("FAILED", None, "late", "Fan[3]"),
+        "Fan[7]": ("COMPLETED", {"Fan[7]_done": True}, None, "Fan[7]"),
+        "odd": ("COMPLETED", {"odd_done": True}, None, "odd"),
+    }
+    loaded["Fan[0]"].result["v"].append(1)  # a copy: the stored result is unchanged
+    again = await store.load_task_results("w1", "Fan")
+    assert again["Fan[0]"].result == {"v": [0]}
+    record = make_record("w1")
+    record.version = await store.save_workflow(record)
+    await store.save_workflow(record, finished_step="Fan")
+    assert await store.load_task_results("w1", "Fan") == {}
+
+
 async def test_finished_step_clears_only_that_steps_task_records(
     store: PersistenceProvider,
 ) -> None:

@@ -27,6 +27,7 @@ CONTEXTS: list[tuple[Any, int | None]] = []
 KWARGS: list[dict[str, Any]] = []
 COUNTS: dict[str, int] = {}
 FAIL: dict[str, Any] = {}
+HOOKS: dict[int, Any] = {}  # item -> callable(item), run by ``counted`` before it returns
 _lock = threading.Lock()
 
 
@@ -36,6 +37,7 @@ def reset() -> None:
             store.clear()
         COUNTS.clear()
         FAIL.clear()
+        HOOKS.clear()
 
 
 def _called(name: str) -> int:
@@ -243,3 +245,15 @@ def flaky(state: State, context: StepContext) -> dict[str, Any]:
     if count <= int(FAIL.get("flaky_failures", 2)):
         raise ConnectionError(f"flaky failure {count}")
     return {"n": count}
+
+
+def counted(state: State, context: StepContext, item: int = 0) -> dict[str, Any] | None:
+    """Count runs per item in COUNTS; run HOOKS[item]; fail items in FAIL["items"]; return None."""
+    with _lock:
+        COUNTS[f"item{item}"] = COUNTS.get(f"item{item}", 0) + 1
+    hook = HOOKS.get(item)
+    if hook is not None:
+        hook(item)
+    if item in FAIL.get("items", ()):
+        raise ValueError(f"item {item} fails")
+    return {"value": item} if FAIL.get("return_dicts") else None

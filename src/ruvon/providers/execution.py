@@ -11,10 +11,11 @@ from __future__ import annotations
 import inspect
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from array import array
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FunctionType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, overload
 
 from pydantic import BaseModel
 
@@ -35,6 +36,77 @@ class TaskCall:
     index: int | None = None
 
 
+class FanOutCalls(Sequence[TaskCall]):
+    """The tasks of a dynamic fan-out, one per item, made on demand.
+
+    ``calls[i]`` builds the TaskCall of item ``i`` (named ``<step>[i]``) when asked for, so a
+    fan-out over 100,000 items holds only its items, not 100,000 TaskCalls: an executor iterating
+    over it keeps alive only the calls it is running.
+    """
+
+    __slots__ = ("function", "function_path", "item_var_name", "items", "step_name")
+
+    def __init__(
+        self,
+        step_name: str,
+        function_path: str,
+        function: Callable[..., Any] | None,
+        items: Sequence[Any],
+        item_var_name: str = "item",
+    ) -> None:
+        self.step_name = step_name
+        self.function_path = function_path
+        self.function = function
+        self.items = items
+        self.item_var_name = item_var_name
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, index: int) -> TaskCall: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TaskCall]: ...
+
+    def __getitem__(self, index: int | slice) -> TaskCall | list[TaskCall]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self.items)))]
+        if index < 0:
+            index += len(self.items)
+        item = self.items[index]  # IndexError past the end, as a list
+        return TaskCall(
+            self.name(index),
+            self.function_path,
+            self.function,
+            kwargs={self.item_var_name: item, "index": index},
+            item=item,
+            index=index,
+        )
+
+    def __iter__(self) -> Iterator[TaskCall]:
+        for index in range(len(self.items)):
+            yield self[index]
+
+    def name(self, index: int) -> str:
+        """The name of task ``index``: ``<step>[index]``."""
+        return f"{self.step_name}[{index}]"
+
+    def index_of(self, name: str) -> int | None:
+        """The position of the task called ``name`` (``None``: no task of this fan-out)."""
+        prefix = self.step_name
+        if (
+            not (name.startswith(prefix) and name.endswith("]"))
+            or name[len(prefix) : len(prefix) + 1] != "["
+        ):
+            return None
+        digits = name[len(prefix) + 1 : -1]
+        if not digits.isdigit() or (digits[0] == "0" and len(digits) > 1):
+            return None
+        index = int(digits)
+        return index if index < len(self.items) else None
+
+
 @dataclass(slots=True)
 class ParallelBatch:
     """One run of one PARALLEL step, as the engine hands it to an executor.
@@ -45,7 +117,9 @@ class ParallelBatch:
     already saved), so an earlier process may have dispatched tasks that are still running or done.
 
     Work: ``tasks`` lists every task of the step in declared order, also those named in ``done``
-    (already saved: never run them again), so an executor can plan the same way on every run.
+    (already saved: never run them again), so an executor can plan the same way on every run. For
+    a dynamic fan-out it is a :class:`FanOutCalls`, which makes each TaskCall when it is asked for:
+    executors should take tasks from ``pending`` as they start them, not all up front.
     ``limit`` bounds the tasks running at once (``None``: the executor's own bound). ``deadline``
     is an absolute ``time.monotonic()`` (``None``: no deadline); ``timeout`` is the step's
     ``timeout_seconds``, for messages.
@@ -59,7 +133,7 @@ class ParallelBatch:
     step_name: str
     state_model_path: str
     state: BaseModel
-    tasks: list[TaskCall]
+    tasks: Sequence[TaskCall]
     attempt: int = 1
     iteration: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -70,13 +144,44 @@ class ParallelBatch:
     deadline: float | None = None
     resumed: bool = False
     _message: dict[str, Any] | None = None
+    _pending_at: array[int] | None = None
+    _positions: dict[str, int] | None = None
 
     @property
-    def pending(self) -> list[TaskCall]:
-        """The tasks still to run, in declared order."""
+    def pending(self) -> Sequence[TaskCall]:
+        """The tasks still to run, in declared order (a lazy view when some are ``done``)."""
         if not self.done:
             return self.tasks
-        return [call for call in self.tasks if call.name not in self.done]
+        return _Pending(self.tasks, self.pending_positions())
+
+    def pending_positions(self) -> Sequence[int]:
+        """The positions in ``tasks`` of the tasks still to run, in declared order."""
+        if not self.done:
+            return range(len(self.tasks))
+        if self._pending_at is None:
+            done, tasks = self.done, self.tasks
+            if isinstance(tasks, FanOutCalls):
+                at = (i for i in range(len(tasks)) if tasks.name(i) not in done)
+            else:
+                at = (i for i, call in enumerate(tasks) if call.name not in done)
+            self._pending_at = array("q", at)
+        return self._pending_at
+
+    def position_of(self, outcome: TaskOutcome) -> int | None:
+        """The position in ``tasks`` of the task ``outcome`` is of (``None``: not a task of it)."""
+        index = outcome.index
+        if index is not None and isinstance(self.tasks, FanOutCalls) and index < len(self.tasks):
+            return index
+        return self.position(outcome.task_name)
+
+    def position(self, name: str) -> int | None:
+        """The position in ``tasks`` of the task called ``name`` (``None``: not a task of it)."""
+        tasks = self.tasks
+        if isinstance(tasks, FanOutCalls):
+            return tasks.index_of(name)
+        if self._positions is None:
+            self._positions = {call.name: i for i, call in enumerate(tasks)}
+        return self._positions.get(name)
 
     @property
     def run_key(self) -> str:
@@ -104,9 +209,41 @@ class ParallelBatch:
         return self._message
 
 
+class _Pending(Sequence[TaskCall]):
+    """The tasks at the given positions of ``tasks``, made on demand."""
+
+    __slots__ = ("_at", "_tasks")
+
+    def __init__(self, tasks: Sequence[TaskCall], at: Sequence[int]) -> None:
+        self._tasks = tasks
+        self._at = at
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    @overload
+    def __getitem__(self, index: int) -> TaskCall: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TaskCall]: ...
+
+    def __getitem__(self, index: int | slice) -> TaskCall | list[TaskCall]:
+        if isinstance(index, slice):
+            return [self._tasks[i] for i in self._at[index]]
+        return self._tasks[self._at[index]]
+
+    def __iter__(self) -> Iterator[TaskCall]:
+        tasks = self._tasks
+        for i in self._at:
+            yield tasks[i]
+
+
 @dataclass(slots=True)
 class TaskOutcome:
-    """What one task produced: a result dict, or an error message. Times are ``time.time()``."""
+    """What one task produced: a result dict (``None``: it returned nothing), or an error message.
+
+    Times are ``time.time()``.
+    """
 
     task_name: str
     result: dict[str, Any] | None = None
@@ -114,10 +251,11 @@ class TaskOutcome:
     error_type: str | None = None
     started_at: float = 0.0
     ended_at: float = 0.0
+    index: int | None = None  # a fan-out task's item index, when the executor knows it
 
     @property
     def ok(self) -> bool:
-        """Whether the task returned a dict (``None`` counts as an empty dict)."""
+        """Whether the task succeeded (returned a dict or ``None``)."""
         return self.error is None
 
 

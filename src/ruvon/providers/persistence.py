@@ -35,7 +35,12 @@ class WorkflowRecord:
 
 @dataclass(slots=True)
 class TaskRecord:
-    """The outcome of one PARALLEL task, saved the moment it finishes."""
+    """The outcome of one PARALLEL task, saved the moment it finishes.
+
+    ``index`` is the task's item index in a dynamic fan-out (its name is then ``<step>[index]``),
+    ``None`` for a declared task. A store may use it to keep a fan-out's outcomes compactly (the
+    in-memory store does); it is not part of what ``load_task_results`` must give back.
+    """
 
     workflow_id: str
     step_name: str
@@ -45,6 +50,7 @@ class TaskRecord:
     error: str | None = None
     started_at: float = 0.0
     ended_at: float = 0.0
+    index: int | None = None
 
 
 @dataclass(slots=True)
@@ -52,7 +58,9 @@ class LogEntry:
     """One line of a workflow's execution log."""
 
     workflow_id: str
-    event: str  # STEP_COMPLETED, STEP_FAILED, TASK_COMPLETED, TASK_FAILED, STATUS_CHANGED, ...
+    # STEP_COMPLETED, STEP_FAILED, TASK_COMPLETED, TASK_FAILED, TASKS_COMPLETED (a range of the
+    # tasks of a dynamic fan-out), STATUS_CHANGED, ...
+    event: str
     step_name: str | None = None
     task_name: str | None = None
     at: float = field(default_factory=time.time)  # when the step or task started

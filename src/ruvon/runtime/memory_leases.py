@@ -126,10 +126,7 @@ class MemoryLeaseStore(LeaseStore):
             row = None if slot is None or record is None else (slot.owner, record.status)
             verdict = fence_verdict(row, owner)
             if verdict == SAVED:
-                for task in records:
-                    self._provider._tasks.setdefault((workflow_id, task.step_name), {})[
-                        task.task_name
-                    ] = _task_snapshot(task)
+                self._provider._put_tasks([_task_snapshot(task) for task in records])
         return verdict
 
     async def cancel(self, workflow_id: str, note: str) -> tuple[str, str | None]:

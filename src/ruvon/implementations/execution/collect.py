@@ -67,30 +67,42 @@ async def collect(
     Raises:
         Interrupted: The provider was interrupted before every pending task reported.
     """
-    waiting = {call.name for call in batch.pending}
+    # One byte per task (not a set of names): a fan-out over 100,000 items stays small.
+    if batch.done:
+        waiting = bytearray(len(batch.tasks))
+        for i in batch.pending_positions():
+            waiting[i] = 1
+    else:
+        waiting = bytearray(b"\x01") * len(batch.tasks)
+    left = len(batch.pending_positions())
     finished = False
     provider.active_runs.add(source)
     if provider.interrupted:
         source.halt()
     try:
-        while waiting:
+        while left:
             if source.halted and not source.busy():
                 break
             remaining = batch.remaining()
             if remaining is not None and remaining <= 0:
                 break
-            arrived = [o for o in await source.next_burst(remaining) if o.task_name in waiting]
+            arrived = []
+            for outcome in await source.next_burst(remaining):
+                at = batch.position_of(outcome)
+                if at is not None and waiting[at]:
+                    waiting[at] = 0
+                    arrived.append(outcome)
             if arrived:
-                waiting.difference_update(o.task_name for o in arrived)
+                left -= len(arrived)
                 yield arrived
         finished = True
     finally:
         provider.active_runs.discard(source)
         await source.stop(finished)
-    if waiting and source.halted:
+    if left and source.halted:
         raise Interrupted(
-            f"Step '{batch.step_name}' was interrupted: {len(waiting)} of {len(batch.tasks)} "
+            f"Step '{batch.step_name}' was interrupted: {left} of {len(batch.tasks)} "
             f"tasks did not run; the outcomes that arrived are saved."
         )
-    if waiting:
-        yield source.late([call for call in batch.pending if call.name in waiting])
+    if left:
+        yield source.late([batch.tasks[i] for i in batch.pending_positions() if waiting[i]])

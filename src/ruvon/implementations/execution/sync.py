@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from ruvon.implementations.execution.collect import OutcomeSource, collect
 from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskOutcome
-from ruvon.task_runner import run_task_async, task_context, timeout_outcome
+from ruvon.task_runner import run_call_async, timeout_outcome
 
 
 class SyncExecutor(ExecutionProvider):
@@ -34,11 +34,8 @@ class _InlineRun(OutcomeSource):
 
     async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
         call = next(self._todo)
-        assert call.function is not None
         batch = self.batch
-        outcome = await run_task_async(
-            call.function, batch.task_state(), task_context(batch, call), call.kwargs
-        )
+        outcome = await run_call_async(batch, call)
         if batch.deadline is not None and time.monotonic() > batch.deadline:
             outcome = timeout_outcome(call.name, batch.timeout, batch.step_name)
         return [outcome]

@@ -6,14 +6,20 @@ import asyncio
 import inspect
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from ruvon.errors import ConfigurationError
 from ruvon.implementations.execution.collect import OutcomeSource, collect
 from ruvon.implementations.execution.threads import WorkerThreads
-from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskCall, TaskOutcome
-from ruvon.task_runner import run_call_locally, run_task_async, task_context
+from ruvon.providers.execution import (
+    ExecutionProvider,
+    FanOutCalls,
+    ParallelBatch,
+    TaskCall,
+    TaskOutcome,
+)
+from ruvon.task_runner import run_call_async, run_call_locally
 
 
 class ThreadPoolExecutionProvider(ExecutionProvider):
@@ -61,43 +67,72 @@ class ThreadPoolExecutionProvider(ExecutionProvider):
     def run_parallel(self, batch: ParallelBatch) -> AsyncIterator[list[TaskOutcome]]:
         """Start the pending tasks (up to ``batch.limit`` and ``max_workers`` at a time).
 
-        Sync tasks go into one queue drained by at most that many worker jobs, so a fan-out of
+        Sync tasks are taken in declared order by at most that many worker jobs, so a fan-out of
         thousands of tasks costs a handful of hand-offs, and a free worker always takes the next
-        task in declared order (no task waits behind a slow one while a worker is idle).
+        task (no task waits behind a slow one while a worker is idle). Tasks are taken from
+        ``batch.pending`` only as they start, and a worker takes none while ``WINDOW_PER_WORKER``
+        outcomes per worker wait for the event loop: however many items a fan-out has, only a
+        window of tasks and outcomes exists at a time.
         """
         return collect(self, batch, _PoolRun(self, batch))
 
 
+WINDOW_PER_WORKER = 32
+"""Tasks running plus outcomes not yet taken by the event loop, per worker, before workers wait."""
+
+ASYNC_WINDOW = 1024
+"""The most async tasks of one dynamic fan-out running at once without ``max_concurrency``."""
+
+
 class _PoolRun(OutcomeSource):
-    """One batch on the pool: the queue of sync tasks, the async tasks and their outcomes."""
+    """One batch on the pool: the sync tasks not started, the async tasks and their outcomes."""
 
     def __init__(self, pool: ThreadPoolExecutionProvider, batch: ParallelBatch) -> None:
         super().__init__(batch)
         loop = asyncio.get_running_loop()
         self.inbox = _Inbox(loop)
-        self.queue: deque[TaskCall] = deque()
         self.running: set[threading.Thread] = set()  # threads inside a task of this batch
         self.threads = pool.threads
-        limit = min(batch.limit or pool.max_workers, pool.max_workers)
-        gate = asyncio.Semaphore(batch.limit) if batch.limit else None
+        self.limit = min(batch.limit or pool.max_workers, pool.max_workers)
+        self.window = self.limit * WINDOW_PER_WORKER
+        self.drainers = 0  # worker jobs of this batch (under inbox.lock)
+        self.exhausted = False  # every sync task was taken
+        self.room = asyncio.Event()  # set when the event loop took outcomes
         self.tasks: list[asyncio.Task[None]] = []
-        for call in batch.pending:
-            if inspect.iscoroutinefunction(call.function):
-                self.tasks.append(asyncio.ensure_future(self._run_async(call, gate)))
-            else:
-                self.queue.append(call)
-        for _ in range(min(len(self.queue), limit)):
-            self.threads.submit(self._drain)
+        pending = batch.pending
+        fanout = batch.tasks if isinstance(batch.tasks, FanOutCalls) else None
+        if fanout is not None and inspect.iscoroutinefunction(fanout.function):
+            # One function for every item: a bounded set of coroutines takes the items in turn.
+            self.source: Iterator[TaskCall] = iter(())
+            shared = iter(pending)
+            self.async_window = batch.limit or ASYNC_WINDOW
+            for _ in range(min(self.async_window, len(pending))):
+                self.tasks.append(asyncio.ensure_future(self._run_async_from(shared)))
+        elif fanout is not None:
+            self.source = iter(pending)
+        else:  # declared tasks: few, each its own function
+            gate = asyncio.Semaphore(batch.limit) if batch.limit else None
+            sync: list[TaskCall] = []
+            for call in pending:
+                if inspect.iscoroutinefunction(call.function):
+                    self.tasks.append(asyncio.ensure_future(self._run_async(call, gate)))
+                else:
+                    sync.append(call)
+            self.source = iter(sync)
+        self._refill()
 
     async def next_burst(self, timeout: float | None) -> list[TaskOutcome]:
         if await self.inbox.wait(timeout):
-            return self.inbox.drain()
+            burst = self.inbox.drain()
+            self.room.set()
+            self._refill()
+            return burst
         return []
 
     def halt(self) -> None:
         super().halt()
         with self.inbox.lock:
-            self.queue.clear()
+            self.source = iter(())
         self.inbox.wake()
 
     def busy(self) -> bool:
@@ -110,37 +145,59 @@ class _PoolRun(OutcomeSource):
         with self.inbox.lock:
             self.inbox.closed = True
             stuck = list(self.running)
-        self.queue.clear()
+            self.source = iter(())
         for task in self.tasks:
             task.cancel()
         if stuck:
             self.threads.strand(stuck)
 
+    def _refill(self) -> None:
+        """Start worker jobs up to the limit while sync tasks remain (on the event loop)."""
+        with self.inbox.lock:
+            if self.inbox.closed or self.exhausted:
+                return
+            start = self.limit - self.drainers
+            self.drainers += max(start, 0)
+        for _ in range(start):
+            self.threads.submit(self._drain)
+
     async def _run_async(self, call: TaskCall, gate: asyncio.Semaphore | None) -> None:
-        func = call.function
-        assert func is not None
-        context = task_context(self.batch, call)
         if gate is None:
-            self.inbox.put(
-                await run_task_async(func, self.batch.task_state(), context, call.kwargs)
-            )
+            self.inbox.put(await run_call_async(self.batch, call))
             return
         async with gate:
-            self.inbox.put(
-                await run_task_async(func, self.batch.task_state(), context, call.kwargs)
-            )
+            self.inbox.put(await run_call_async(self.batch, call))
+
+    async def _run_async_from(self, calls: Iterator[TaskCall]) -> None:
+        """Run the async tasks of a fan-out from ``calls`` (shared by several of these) in turn."""
+        inbox = self.inbox
+        for call in calls:
+            if self.halted or inbox.closed:
+                return
+            inbox.put(await run_call_async(self.batch, call))
+            del call
+            while inbox.count >= self.async_window and not inbox.closed:
+                self.room.clear()
+                await self.room.wait()
 
     def _drain(self) -> None:
-        """Run queued tasks in this worker thread until the queue is empty or the step gave up."""
+        """Run sync tasks in this worker thread until none is left, the window is full or the
+        step gave up (the event loop starts workers again as it takes outcomes)."""
         me = threading.current_thread()
         inbox = self.inbox
         while True:
             with inbox.lock:
-                if inbox.closed or not self.queue:
+                call = None
+                if not inbox.closed and len(self.running) + inbox.count < self.window:
+                    call = next(self.source, None)
+                    if call is None:
+                        self.exhausted = True
+                if call is None:
+                    self.drainers -= 1
                     return
-                call = self.queue.popleft()
                 self.running.add(me)
             inbox.put_threadsafe(run_call_locally(self.batch, call), self.running)
+            del call
 
 
 class _Inbox:
@@ -162,6 +219,11 @@ class _Inbox:
     def pending(self) -> bool:
         """Whether outcomes wait to be drained."""
         return bool(self._items)
+
+    @property
+    def count(self) -> int:
+        """How many outcomes wait to be drained."""
+        return len(self._items)
 
     def wake(self) -> None:
         """Make a waiting :meth:`wait` return (on the loop's thread)."""

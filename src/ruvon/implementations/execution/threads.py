@@ -132,11 +132,13 @@ class WorkerThreads:
                     self._stranded.discard(me)
                 return
             func, args, loop, future = job
+            del job  # an idle thread must not keep its last job's objects alive
             if loop is None:
                 try:
                     func(*args)
                 except Exception:  # a fire-and-forget job must not take its thread down
                     log.exception("A job on worker thread %s failed", me.name)
+                del func, args
                 if not self._rejoin(me):
                     return
                 continue
@@ -145,9 +147,11 @@ class WorkerThreads:
                 value = func(*args)
             except BaseException as exc:  # handed to the awaiting caller, whatever it is
                 value, error = None, exc
+            del func, args
             # Idle before the caller learns of the result, so its next call reuses this thread.
             stay = self._rejoin(me)
             _settle(loop, future, value, error)
+            del value, error, loop, future
             if not stay:
                 return
 

@@ -20,7 +20,7 @@ class InMemoryPersistenceProvider(PersistenceProvider):
 
     def __init__(self) -> None:
         self._workflows: dict[str, WorkflowRecord] = {}
-        self._tasks: dict[tuple[str, str], dict[str, TaskRecord]] = {}
+        self._tasks: dict[tuple[str, str], _StepTasks] = {}
         self._log: dict[str, list[LogEntry]] = {}
         self._lock = threading.Lock()
 
@@ -88,15 +88,30 @@ class InMemoryPersistenceProvider(PersistenceProvider):
             for r in records
         ]
         with self._lock:
-            for record in copies:
-                step = self._tasks.setdefault((record.workflow_id, record.step_name), {})
-                step[record.task_name] = record
+            self._put_tasks(copies)
+
+    def _put_tasks(self, copies: Sequence[TaskRecord]) -> None:
+        """Keep these copies of task outcomes (the caller holds ``_lock``)."""
+        for record in copies:
+            step = self._tasks.get((record.workflow_id, record.step_name))
+            if step is None:
+                step = self._tasks[(record.workflow_id, record.step_name)] = _StepTasks()
+            step.save(record)
 
     async def load_task_results(self, workflow_id: str, step_name: str) -> dict[str, TaskRecord]:
-        """Copies of the saved outcomes of the step's current run."""
+        """Copies of the saved outcomes of the step's current run.
+
+        A completed task of a dynamic fan-out is kept as its result only (see ``_StepTasks``): its
+        record comes back with times 0.0.
+        """
         with self._lock:
-            saved = self._tasks.get((workflow_id, step_name), {})
-            return {name: _task_snapshot(record) for name, record in saved.items()}
+            saved = self._tasks.get((workflow_id, step_name))
+            if saved is None:
+                return {}
+            return {
+                name: _task_snapshot(record)
+                for name, record in saved.records(workflow_id, step_name)
+            }
 
     async def load_log(self, workflow_id: str) -> list[LogEntry]:
         """The workflow's log, oldest first."""
@@ -128,6 +143,55 @@ def _snapshot(
     )
 
 
+class _StepTasks:
+    """The saved task outcomes of one step.
+
+    A completed task of a dynamic fan-out (a record with an ``index`` and the name
+    ``<step>[index]``) costs one list slot and one byte: its result by index, and a done marker.
+    Other records (declared tasks, failures) are kept whole, by name.
+    """
+
+    __slots__ = ("by_name", "done", "results")
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, TaskRecord] = {}
+        self.results: list[Any] = []
+        self.done = bytearray()
+
+    def save(self, record: TaskRecord) -> None:
+        index = record.index
+        if index is not None and record.task_name != f"{record.step_name}[{index}]":
+            index = None
+        if index is not None and index < len(self.done):
+            self.done[index] = 0
+            self.results[index] = None
+        if index is None or record.status != _COMPLETED:
+            self.by_name[record.task_name] = record
+            return
+        self.by_name.pop(record.task_name, None)
+        grow = index + 1 - len(self.done)
+        if grow > 0:
+            self.done.extend(bytes(grow))
+            self.results.extend([None] * grow)
+        self.done[index] = 1
+        self.results[index] = record.result
+
+    def records(self, workflow_id: str, step_name: str) -> list[tuple[str, TaskRecord]]:
+        found = list(self.by_name.items())
+        results, done = self.results, self.done
+        at = done.find(1)
+        while at != -1:
+            name = f"{step_name}[{at}]"
+            found.append(
+                (name, TaskRecord(workflow_id, step_name, name, _COMPLETED, results[at], index=at))
+            )
+            at = done.find(1, at + 1)
+        return found
+
+
+_COMPLETED = "COMPLETED"
+
+
 def _task_snapshot(record: TaskRecord) -> TaskRecord:
     return TaskRecord(
         workflow_id=record.workflow_id,
@@ -138,6 +202,7 @@ def _task_snapshot(record: TaskRecord) -> TaskRecord:
         error=record.error,
         started_at=record.started_at,
         ended_at=record.ended_at,
+        index=record.index,
     )
 
 
