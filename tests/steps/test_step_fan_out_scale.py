@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +32,7 @@ from ruvon.providers.execution import (
     TaskOutcome,
 )
 from ruvon.providers.persistence import TaskRecord
+from ruvon.steps import parallel
 from ruvon.steps.parallel import LOG_CHUNK
 
 WORKERS = 4
@@ -100,7 +103,17 @@ async def test_interrupted_fan_out_resumes_without_rerunning_saved_tasks(pooled:
     items = 2 * LOG_CHUNK + 500
     pool = pooled.executor
     loop = asyncio.get_running_loop()
-    steps_kit.HOOKS[1200] = lambda _: loop.call_soon_threadsafe(pool.interrupt)
+    interrupted = threading.Event()
+
+    def interrupt() -> None:
+        pool.interrupt()
+        interrupted.set()
+
+    def hook(_: Any) -> None:  # item 1200 ends only once the interrupt is in: never too late
+        loop.call_soon_threadsafe(interrupt)
+        assert interrupted.wait(10)
+
+    steps_kit.HOOKS[1200] = hook
     workflow = await pooled.start(FAN_OUT, data={"items": list(range(items))})
     with pytest.raises(Interrupted):
         await workflow.next_step()
@@ -161,13 +174,30 @@ async def test_failed_items_are_named_when_the_step_fails(env: Env) -> None:
     assert failed == ["Fan[7]", "Fan[1500]"]
 
 
-async def test_task_results_of_a_fan_out_is_a_view_in_item_order(env: Env) -> None:
+async def test_task_results_of_a_small_fan_out_is_a_plain_dict(env: Env) -> None:
+    steps_kit.FAIL.update(items={1}, return_dicts=True)
+    text = FAN_OUT.replace('    collect_into: "state.results"\n', "")
+    text += "    allow_partial_success: true\n"
+    workflow = await env.start(text, data={"items": [0, 1, 2]})
+    result, _ = await workflow.next_step()
+    assert type(result["task_results"]) is dict  # serializable like any step result
+    assert json.loads(json.dumps(result["task_results"])) == {
+        "Fan[0]": {"value": 0},
+        "Fan[2]": {"value": 2},
+    }
+
+
+async def test_task_results_of_a_large_fan_out_is_a_view_in_item_order(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "TASK_RESULTS_AS_DICT", 2)  # 3 items count as large
     steps_kit.FAIL.update(items={1}, return_dicts=True)
     text = FAN_OUT.replace('    collect_into: "state.results"\n', "")
     text += "    allow_partial_success: true\n"
     workflow = await env.start(text, data={"items": [0, 1, 2]})
     result, _ = await workflow.next_step()
     task_results: Any = result["task_results"]
+    assert type(task_results) is not dict
     assert list(task_results) == ["Fan[0]", "Fan[2]"] and len(task_results) == 2
     assert task_results["Fan[2]"] == {"value": 2}
     assert dict(task_results) == {"Fan[0]": {"value": 0}, "Fan[2]": {"value": 2}}

@@ -39,6 +39,10 @@ FAILED = "FAILED"
 LOG_CHUNK = 1000
 """Items of a dynamic fan-out summed up by one ``TASKS_COMPLETED`` log entry."""
 
+TASK_RESULTS_AS_DICT = 10_000
+"""Up to this many tasks, the step result's ``task_results`` is a plain dict; a larger fan-out
+gets a read-only mapping made on demand (a dict would hold a name and a result per item)."""
+
 _OK = 1
 _FAILED = 2
 
@@ -375,7 +379,7 @@ def _merged(run: StepRun, progress: _Progress, log: list[LogEntry]) -> StepOutco
         )
     results: Sequence[tuple[str, Mapping[str, Any]]]
     task_results: Mapping[str, Mapping[str, Any]]
-    if progress.fanout is not None:
+    if progress.fanout is not None and total > TASK_RESULTS_AS_DICT:
         pairs = _Pairs(progress)
         results, task_results = pairs, _TaskResults(pairs)
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 from ruvon.providers.execution import (
@@ -54,6 +56,10 @@ class OutcomeSource:
         return [timeout_outcome(call.name, batch.timeout, batch.step_name) for call in calls]
 
 
+YIELD_EVERY = 0.005
+"""Seconds the collecting loop may go without letting the event loop run its callbacks."""
+
+
 async def collect(
     provider: ExecutionProvider, batch: ParallelBatch, source: OutcomeSource
 ) -> AsyncIterator[list[TaskOutcome]]:
@@ -76,6 +82,9 @@ async def collect(
         waiting = bytearray(b"\x01") * len(batch.tasks)
     left = len(batch.pending_positions())
     finished = False
+    # Outcomes and saves may be ready without the loop ever running its callbacks (an inline
+    # store, a busy pool): hand it a turn at least every YIELD_EVERY seconds.
+    turn = time.monotonic() + YIELD_EVERY
     provider.active_runs.add(source)
     if provider.interrupted:
         source.halt()
@@ -95,6 +104,10 @@ async def collect(
             if arrived:
                 left -= len(arrived)
                 yield arrived
+            now = time.monotonic()
+            if now >= turn:  # let the loop's callbacks (an interrupt, lease renewals) run
+                await asyncio.sleep(0)
+                turn = now + YIELD_EVERY
         finished = True
     finally:
         provider.active_runs.discard(source)
