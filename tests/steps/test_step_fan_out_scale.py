@@ -229,3 +229,25 @@ def test_fan_out_calls_are_made_on_demand_and_found_by_name() -> None:
     assert [c.name for c in batch.pending] == ["Fan[0]", "Fan[2]"]
     assert len(batch.pending) == 2 and batch.pending[1].item == "c"
     assert batch.position("Fan[2]") == 2 and batch.position("x") is None
+
+
+def test_stored_task_names_that_are_not_indexes_are_ignored() -> None:
+    """A stored task name is data: odd digits or a huge number must not break a resume."""
+    calls = FanOutCalls("Fan", "kit.f", None, ["a", "b", "c"], "letter")
+    hostile = ["Fan[²]", "Fan[١]", "Fan[" + "9" * 5000 + "]", "Fan[-1]", "Fan[ 1]", "Fan[1 ]"]
+    assert [calls.index_of(name) for name in hostile] == [None] * len(hostile)
+
+
+async def test_a_resume_ignores_stored_rows_with_hostile_task_names(env: Env) -> None:
+    steps_kit.FAIL["return_dicts"] = True
+    workflow = await env.start(FAN_OUT, data={"items": [0, 1, 2]})
+    garbage = ["Fan[²]", "Fan[" + "9" * 5000 + "]", "Other[1]"]
+    await env.store.save_task_results(
+        [
+            TaskRecord(workflow.id, "Fan", name, "COMPLETED", {"value": -1}, None, 0.0, 0.0)
+            for name in garbage
+        ]
+    )
+    await workflow.next_step()
+    assert workflow.status == WorkflowStatus.COMPLETED, workflow.error
+    assert workflow.state.results == [{"value": i} for i in range(3)]

@@ -101,7 +101,13 @@ class FanOutCalls(Sequence[TaskCall]):
         ):
             return None
         digits = name[len(prefix) + 1 : -1]
-        if not digits.isdigit() or (digits[0] == "0" and len(digits) > 1):
+        # ASCII digits only (str.isdigit() also takes '²', which int() refuses), and no more
+        # than an index can have: a stored name is data, and must not break a resume.
+        if (
+            not (digits.isascii() and digits.isdigit())
+            or len(digits) > 18
+            or (digits[0] == "0" and len(digits) > 1)
+        ):
             return None
         index = int(digits)
         return index if index < len(self.items) else None
