@@ -276,6 +276,30 @@ async def test_a_conflicting_save_appends_no_log_and_keeps_task_records(
     assert set(await store.load_task_results("w1", "Par")) == {"t"}
 
 
+@pytest.mark.parametrize("entries", [1, 12])  # PostgreSQL: log rows as parameters, as arrays
+async def test_a_stale_update_with_log_rows_is_a_conflict_and_appends_nothing(
+    store: PersistenceProvider, entries: int
+) -> None:
+    # The store learns whether the workflow row matched from the save's statement itself
+    # (PostgreSQL: the log INSERT's row count); a stale save must not pass for a matched one.
+    record = make_record("w1")
+    record.version = await store.save_workflow(record)
+    stale = dataclasses.replace(record)
+    record.state = {"by": "first"}
+    log = [LogEntry("w1", "STEP_COMPLETED", step_name=f"s{i}", at=2.0 + i) for i in range(entries)]
+    record.version = await store.save_workflow(record, log=log)
+    assert record.version == 2
+
+    stale.state = {"by": "stale"}
+    lost = [LogEntry("w1", "LOST", at=9.0 + i) for i in range(entries)]
+    with pytest.raises(VersionConflict, match="w1"):
+        await store.save_workflow(stale, finished_step="A", log=lost)
+
+    loaded = await store.load_workflow("w1")
+    assert (loaded.state, loaded.version) == ({"by": "first"}, 2)
+    assert [e.event for e in await store.load_log("w1")] == ["STEP_COMPLETED"] * entries
+
+
 # -- JSON fidelity --------------------------------------------------------------------------------
 TRICKY: dict[str, Any] = {
     "nested": {"a": [1, 2.5, {"b": None, "c": True, "d": False}], "e": {"f": {"g": []}}},

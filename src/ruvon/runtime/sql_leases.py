@@ -450,15 +450,16 @@ def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
 class _PostgresTx:
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, cursor: Any) -> None:
         self._conn = conn
+        self._cursor = cursor  # one statement at a time, its results read before the next
 
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = await self._conn.execute(sql, tuple(params))
+        cursor = await self._cursor.execute(sql, tuple(params))
         return list(await cursor.fetchall()) if cursor.description else []
 
     async def count(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self._conn.execute(sql, tuple(params))
+        cursor = await self._cursor.execute(sql, tuple(params))
         return int(cursor.rowcount)
 
     async def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
@@ -516,12 +517,12 @@ def postgres_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
     @asynccontextmanager
     async def transaction(what: str) -> AsyncIterator[Tx]:
         async with provider._connection(what) as conn, conn.transaction():
-            yield _PostgresTx(conn)
+            yield _PostgresTx(conn, provider.cursor(conn))
 
     @asynccontextmanager
     async def statement(what: str) -> AsyncIterator[Tx]:
         async with provider._connection(what) as conn:  # autocommit: one round trip
-            yield _PostgresTx(conn)
+            yield _PostgresTx(conn, provider.cursor(conn))
 
     dialect = Dialect(
         transaction=transaction,

@@ -131,6 +131,9 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         # driver's saves and lease statements): taking a connection from the pool and giving it
         # back costs more Python than a save's statement. Concurrent calls use the pool.
         self._kept: psycopg.AsyncConnection[Any] | None = None
+        # Its one cursor, reused by every statement on it: conn.execute() makes a cursor per
+        # statement, and that costs about as much client CPU as the rest of a save's execute.
+        self._kept_cursor: psycopg.AsyncCursor[Any] | None = None
         self._kept_busy = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._init_lock: asyncio.Lock | None = None
@@ -218,6 +221,7 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
     async def _give_back(self) -> None:
         """Return the kept connection to the pool (which replaces it if it is broken)."""
         kept, self._kept = self._kept, None
+        self._kept_cursor = None
         if kept is not None and self._pool is not None:
             await self._pool.putconn(kept)
 
@@ -308,7 +312,15 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
             except BaseException:
                 self._kept_busy = False
                 raise
+            self._kept_cursor = self._kept.cursor()
         return self._kept
+
+    def cursor(self, conn: psycopg.AsyncConnection[Any]) -> psycopg.AsyncCursor[Any]:
+        """A cursor on ``conn`` for one statement at a time: the kept connection's own reused
+        cursor, else a new one. Read its results before the next statement on ``conn``."""
+        if conn is self._kept and self._kept_cursor is not None:
+            return self._kept_cursor
+        return conn.cursor()
 
     async def _check_kept(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """After a failure on the kept connection: stop keeping it unless it is idle and usable
@@ -323,7 +335,7 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
     # -- the primitives ----------------------------------------------------------------------------
     async def _fetch(self, what: str, sql: str, params: Sequence[Any]) -> list[Row]:
         async with self._connection(what) as conn:
-            return await (await conn.execute(sql, params)).fetchall()
+            return await (await self.cursor(conn).execute(sql, params)).fetchall()
 
     async def _save(self, save: SaveArgs) -> bool:
         sql, params, finished_step, workflow_id, log_rows = save
@@ -340,10 +352,11 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         conn = await self._take()
         if conn is None:  # another call of this event loop uses the kept connection
             async with self._connection(saving(workflow_id)) as pooled:
-                found = await (await pooled.execute(statement, args)).fetchone()
-            return bool(found and found[0])
+                return await _matched(await pooled.execute(statement, args), rows)
+        cursor = self._kept_cursor
+        assert cursor is not None
         try:  # the hot path, without a context manager
-            found = await (await conn.execute(statement, args)).fetchone()
+            return await _matched(await cursor.execute(statement, args), rows)
         except BaseException as exc:
             await self._check_kept(conn)
             if isinstance(exc, psycopg.Error):
@@ -351,13 +364,14 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
             raise
         finally:
             self._kept_busy = False
-        return bool(found and found[0])
 
     def _save_statement(self, sql: str, delete: bool, rows: int) -> str:
         """One statement for a whole save: the row, then (only if it matched) deletion and log.
 
         Up to _VALUES_ROWS log rows are passed as plain parameters (cheapest to send and plan);
-        more as one array per column.
+        more as one array per column. With log rows the statement is their INSERT, whose row
+        count says whether the workflow row matched (see :func:`_matched`); without, it selects
+        the count of matched workflow rows.
         """
         key = (sql, delete, rows if rows <= _VALUES_ROWS else -1)
         statement = self._saves.get(key)
@@ -370,11 +384,12 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
                 )
             if rows:
                 select = _unnest(LOG_COLUMNS, _LOG_TYPES) if rows > _VALUES_ROWS else _values(rows)
-                parts.append(
-                    f"l AS (INSERT INTO execution_log ({', '.join(LOG_COLUMNS)}) {select} "
-                    f"WHERE EXISTS (SELECT 1 FROM w))"
+                statement = (
+                    f"WITH {', '.join(parts)} INSERT INTO execution_log "
+                    f"({', '.join(LOG_COLUMNS)}) {select} WHERE EXISTS (SELECT 1 FROM w)"
                 )
-            statement = f"WITH {', '.join(parts)} SELECT count(*) FROM w"
+            else:
+                statement = f"WITH {', '.join(parts)} SELECT count(*) FROM w"
             if len(self._saves) >= 256:
                 self._saves.clear()
             self._saves[key] = statement
@@ -385,6 +400,15 @@ class PostgresPersistenceProvider(SQLPersistenceProvider):
         unique = list({row[:3]: row for row in rows}.values())
         async with self._connection(what) as conn:
             await conn.execute(self._upsert_tasks, _columns(unique, _TASK_TYPES))
+
+
+async def _matched(cursor: psycopg.AsyncCursor[Any], log_rows: int) -> bool:
+    """Whether a save's statement (see ``_save_statement``) matched the workflow row: it inserted
+    its log rows (a row count, nothing to fetch), or without log rows selected a count of 1."""
+    if log_rows:
+        return cursor.rowcount > 0
+    found = await cursor.fetchone()
+    return bool(found and found[0])
 
 
 def sdk_pool_arguments(
