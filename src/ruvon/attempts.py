@@ -94,18 +94,7 @@ def _step_run(
         None if timeout is None else time.time() + timeout,
         wf.parent_id,
     )
-    # Positional, in StepRun's field order (as _with(); inlined: every step).
-    return StepRun(
-        step,
-        wf.state,
-        context,
-        wf.loaded,
-        wf.execution_provider,
-        wf.persistence,
-        wf.observer,
-        wf,
-        {},
-    )
+    return _with(wf, step, wf.state, context)
 
 
 def _with(

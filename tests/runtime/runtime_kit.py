@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ruvon.providers.persistence import PersistenceProvider
+from ruvon.runtime.leases import LeaseStore, lease_store_for
+
 MODELS = """
 from pydantic import BaseModel
 
@@ -359,3 +362,10 @@ def completed_steps(db: str) -> list[tuple[str, str]]:
         db, "SELECT workflow_id, step_name FROM execution_log WHERE event = 'STEP_COMPLETED'"
     )
     return [(str(w), str(s)) for w, s in rows]
+
+
+def leases(store: PersistenceProvider) -> LeaseStore:
+    """The lease store of ``store`` (which must keep leases)."""
+    found = lease_store_for(store)
+    assert found is not None
+    return found

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_kit import write_project
+from runtime_kit import leases, write_project
 
 from ruvon.builder import WorkflowBuilder
 from ruvon.errors import LeaseHeld, VersionConflict
@@ -21,7 +21,6 @@ from ruvon.implementations.persistence.sql import SQLPersistenceProvider
 from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
 from ruvon.models import WorkflowStatus
 from ruvon.providers.persistence import PersistenceProvider
-from ruvon.runtime.leases import LeaseStore, lease_store_for
 from ruvon.runtime.session import hold, renew
 
 KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -72,12 +71,6 @@ async def sql_store(
 @pytest.fixture
 def builder(root: Path) -> WorkflowBuilder:
     return WorkflowBuilder(config_dir=root / "config")
-
-
-def leases(store: PersistenceProvider) -> LeaseStore:
-    found = lease_store_for(store)
-    assert found is not None
-    return found
 
 
 async def lease_row(store: SQLPersistenceProvider, workflow_id: str) -> tuple[Any, Any]:

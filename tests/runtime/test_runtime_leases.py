@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from runtime_kit import write_project
+from runtime_kit import leases, write_project
 
 from ruvon.builder import WorkflowBuilder
 from ruvon.errors import LeaseHeld, LeaseLost, VersionConflict, WorkflowCancelled
@@ -18,7 +18,6 @@ from ruvon.implementations.execution.thread_pool import ThreadPoolExecutionProvi
 from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
 from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
 from ruvon.providers.persistence import PersistenceProvider
-from ruvon.runtime.leases import LeaseStore, lease_store_for
 from ruvon.runtime.session import hold, keeper, request_cancel
 
 KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -52,12 +51,6 @@ async def store(request: pytest.FixtureRequest, root: Path) -> AsyncIterator[Per
 @pytest.fixture
 def builder(root: Path) -> WorkflowBuilder:
     return WorkflowBuilder(config_dir=root / "config")
-
-
-def leases(store: PersistenceProvider) -> LeaseStore:
-    found = lease_store_for(store)
-    assert found is not None
-    return found
 
 
 def runs(root: Path) -> list[str]:
