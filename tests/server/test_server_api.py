@@ -135,6 +135,33 @@ def test_errors_are_json_sentences_with_status_codes(idle_server: LiveServer) ->
         assert too_big.status_code == 413
 
 
+def test_bodies_routes_and_methods_it_cannot_take_get_sentences(idle_server: LiveServer) -> None:
+    """What the framework refuses (not JSON, nested too deeply, no such route or method) gets a
+    sentence in the API's error shape too, never the framework's own ``detail``."""
+    with idle_server.client() as client:
+        json_type = {"content-type": "application/json"}
+        not_json = client.post("/api/workflows", content=b"{not json", headers=json_type)
+        assert not_json.status_code == 422
+        assert "the body is not JSON (Expecting property name" in not_json.json()["error"]
+        deep = client.post("/api/workflows", content=b"[" * 100_000, headers=json_type)
+        assert deep.status_code == 400
+        assert deep.json() == {
+            "error": "The body of the request to /api/workflows could not be parsed: it is not "
+            "JSON, or it is nested too deeply. Send a JSON object; see /docs for what the route "
+            "takes.",
+            "kind": "HTTPException",
+        }
+        nowhere = client.get("/api/no-such-route")
+        assert nowhere.status_code == 404 and "detail" not in nowhere.json()
+        assert "no page or API route /api/no-such-route" in nowhere.json()["error"]
+        wrong = client.delete("/api/workflows")
+        assert wrong.status_code == 405
+        assert "DELETE is not accepted at /api/workflows" in wrong.json()["error"]
+        page = client.get("/no-such-page")
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "no page or API route /no-such-page" in page.text
+
+
 def test_resume_is_refused_while_another_driver_holds_the_lease(idle_server: LiveServer) -> None:
     from ruvon.cli.store import open_store
     from ruvon.runtime.start import leases_of

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import StreamingResponse
 
 from ruvon.builder import WorkflowBuilder
@@ -171,6 +172,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         problems = []
         for error in exc.errors():
+            if error.get("type") == "json_invalid":  # loc is then a character position
+                reason = (error.get("ctx") or {}).get("error", "")
+                problems.append(f"the body is not JSON ({reason or 'JSON decode error'})")
+                continue
             where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
             problems.append(f"{where}: {error.get('msg', 'invalid')}")
         message = (
@@ -179,8 +184,34 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse({"error": message, "kind": "RequestValidationError"}, 422)
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """The framework's own refusals (unknown path, wrong method, a body it cannot parse) as
+        sentences, in the API's error shape."""
+        assert isinstance(exc, StarletteHTTPException)
+        path, code = request.url.path, exc.status_code
+        if code == 404:
+            message = f"There is no page or API route {path}. See /docs for the API's routes."
+        elif code == 405:
+            message = (
+                f"{request.method} is not accepted at {path}. See /docs for the methods each "
+                f"route takes."
+            )
+        elif code == 400 and exc.detail == "There was an error parsing the body":
+            message = (
+                f"The body of the request to {path} could not be parsed: it is not JSON, or it "
+                f"is nested too deeply. Send a JSON object; see /docs for what the route takes."
+            )
+        else:
+            message = f"The request to {path} was refused ({code}): {exc.detail}."
+        headers = getattr(exc, "headers", None)
+        if not path.startswith(("/api/", "/healthz", "/metrics", "/openapi")):
+            return HTMLResponse(_error_page(message), status_code=code, headers=headers)
+        body = {"error": message, "kind": "HTTPException"}
+        return JSONResponse(body, status_code=code, headers=headers)
+
     app.add_exception_handler(RuvonError, ruvon_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 def _error_page(message: str) -> str:
