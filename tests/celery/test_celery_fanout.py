@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from ruvon.builder import WorkflowBuilder
 from ruvon.implementations.execution.sync import SyncExecutor
@@ -52,3 +53,49 @@ async def test_dynamic_fan_out_matches_on_all_executors(
     on_celery = await run(tmp_path, celery_executor)
     assert on_pool["items"] == [{"value": i * i, "index": i} for i in range(10)]
     assert on_sync == on_pool == on_celery
+
+
+class _Empty(BaseModel):
+    pass
+
+
+def test_planning_a_large_fan_out_makes_no_task_objects() -> None:
+    """Chunk i holds the pending tasks at positions [i * size, (i + 1) * size), as on every run
+    of the batch; the tasks themselves are made only when a chunk's message is."""
+    import gc
+    import math
+
+    from ruvon.implementations.execution.celery import AUTO_CHUNKS, CeleryExecutor
+    from ruvon.providers.execution import FanOutCalls, ParallelBatch, TaskCall
+
+    items = list(range(10_000))
+    tasks = FanOutCalls("Fan", "celery_kit.square", None, items, "item")
+    done = frozenset(tasks.name(i) for i in range(0, 10_000, 7))
+    batch = ParallelBatch(
+        workflow_id="w",
+        workflow_type="Squares",
+        step_name="Fan",
+        state_model_path="core_kit.State",
+        state=_Empty(),
+        tasks=tasks,
+        done=done,
+        share_state=True,
+    )
+    executor = CeleryExecutor(broker_url="memory://", result_backend="cache+memory://")
+    try:
+        gc.collect()
+        chunks = executor._plan(batch)
+        alive = sum(isinstance(o, TaskCall) for o in gc.get_objects())
+        assert alive == 0
+        size = math.ceil(10_000 / AUTO_CHUNKS)
+        expected = [
+            [i for i in range(start, min(start + size, 10_000)) if i % 7]
+            for start in range(0, 10_000, size)
+        ]
+        assert [[call.index for call in chunk.calls] for chunk in chunks] == expected
+        assert [chunk.key.split("\x1f")[3] for chunk in chunks] == [
+            str(i) for i in range(len(expected))
+        ]
+        assert sum(len(chunk.calls) for chunk in chunks) == 10_000 - len(done)
+    finally:
+        executor.close()

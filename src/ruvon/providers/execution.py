@@ -158,7 +158,7 @@ class ParallelBatch:
         """The tasks still to run, in declared order (a lazy view when some are ``done``)."""
         if not self.done:
             return self.tasks
-        return _Pending(self.tasks, self.pending_positions())
+        return TaskView(self.tasks, self.pending_positions())
 
     def pending_positions(self) -> Sequence[int]:
         """The positions in ``tasks`` of the tasks still to run, in declared order."""
@@ -215,8 +215,9 @@ class ParallelBatch:
         return self._message
 
 
-class _Pending(Sequence[TaskCall]):
-    """The tasks at the given positions of ``tasks``, made on demand."""
+class TaskView(Sequence[TaskCall]):
+    """The tasks at the given positions of ``tasks``, made on demand (a fan-out's tasks exist
+    only while they are used: see :class:`FanOutCalls`)."""
 
     __slots__ = ("_at", "_tasks")
 

@@ -25,7 +25,8 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from array import array
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from ruvon.errors import ConfigurationError, ExecutorError
@@ -38,7 +39,7 @@ from ruvon.implementations.execution.celery_run import (
 )
 from ruvon.implementations.execution.collect import collect
 from ruvon.implementations.execution.threads import WorkerThreads
-from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskOutcome
+from ruvon.providers.execution import ExecutionProvider, ParallelBatch, TaskOutcome, TaskView
 
 log = logging.getLogger("ruvon.celery")
 
@@ -159,18 +160,29 @@ class CeleryExecutor(ExecutionProvider):
         Chunk ``i`` of size ``k`` holds the same tasks on every run of this batch (first run or
         resume), so its id can be found again; a chunk whose tasks all have outcomes is left out.
         """
-        todo = {call.name: call for call in batch.pending}
-        names = [call.name for call in batch.tasks]
-        size = self.chunk_size or max(1, math.ceil(len(names) / AUTO_CHUNKS))
+        tasks = batch.tasks
+        count = len(tasks)
+        size = self.chunk_size or max(1, math.ceil(count / AUTO_CHUNKS))
         size = min(size, batch.limit or size)
+        pending: bytearray | None = None  # one byte per task when some are done (a resume)
+        if batch.done:
+            pending = bytearray(count)
+            for i in batch.pending_positions():
+                pending[i] = 1
         chunks: list[Chunk] = []
-        for index, start in enumerate(range(0, len(names), size)):
-            calls = [todo[name] for name in names[start : start + size] if name in todo]
-            if calls:
+        for index, start in enumerate(range(0, count, size)):
+            end = min(start + size, count)
+            at: Sequence[int] = (
+                range(start, end)
+                if pending is None
+                else array("q", (i for i in range(start, end) if pending[i]))
+            )
+            if at:
                 key = "\x1f".join(
                     [batch.workflow_id, batch.step_name, batch.run_key, str(index), str(size)]
                 )
-                chunks.append(Chunk(None, calls, key=key))
+                # The tasks are made when the chunk's message is (a fan-out keeps none meanwhile).
+                chunks.append(Chunk(None, TaskView(tasks, at), key=key))
         return chunks
 
     def _claim(self, batch: ParallelBatch, chunks: list[Chunk]) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ class Chunk:
     """
 
     result: Any
-    calls: list[TaskCall]
+    calls: Sequence[TaskCall]
     state: str = "PENDING"
     payload: Any = None
     key: str = ""
@@ -243,7 +244,7 @@ def outcome_from(item: dict[str, Any]) -> TaskOutcome:
 def chunk_message(
     batch: ParallelBatch,
     state: dict[str, Any],
-    calls: list[TaskCall],
+    calls: Sequence[TaskCall],
     trace: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The JSON message of one chunk (with ``trace``, the sender's span context: see otel)."""
