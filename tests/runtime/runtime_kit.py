@@ -369,3 +369,22 @@ def leases(store: PersistenceProvider) -> LeaseStore:
     found = lease_store_for(store)
     assert found is not None
     return found
+
+
+async def open_sql_store(
+    kind: str, directory: Path, request: Any
+) -> tuple[PersistenceProvider, str]:
+    """An initialized SQLite (in ``directory``) or PostgreSQL store, and its database URL."""
+    from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
+
+    provider: PersistenceProvider
+    if kind == "sqlite":
+        db = str(directory / "ruvon.db")
+        provider = SQLitePersistenceProvider(db)
+    else:
+        from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+        db = request.getfixturevalue("postgres_url")
+        provider = PostgresPersistenceProvider(db)
+    await provider.initialize()
+    return provider, db

@@ -10,12 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from runtime_kit import query, sigterm, statuses, wait_until, write_project
+from runtime_kit import open_sql_store, query, sigterm, statuses, wait_until, write_project
 
 from ruvon.builder import WorkflowBuilder
 from ruvon.errors import ConfigurationError
 from ruvon.implementations.execution.sync import SyncExecutor
-from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
 from ruvon.providers.persistence import PersistenceProvider
 from ruvon.runtime.retention import (
     DEPENDENT_TABLES,
@@ -64,16 +63,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def store(
     request: pytest.FixtureRequest, root: Path
 ) -> AsyncIterator[tuple[PersistenceProvider, str]]:
-    provider: PersistenceProvider
-    if request.param == "sqlite":
-        db = str(root / "ruvon.db")
-        provider = SQLitePersistenceProvider(db)
-    else:
-        from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
-
-        db = request.getfixturevalue("postgres_url")
-        provider = PostgresPersistenceProvider(db)
-    await provider.initialize()
+    provider, db = await open_sql_store(request.param, root, request)
     yield provider, db
     await provider.close()
 

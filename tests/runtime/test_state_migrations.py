@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runtime_kit import open_sql_store
 
 from ruvon import state_migrations
 from ruvon.builder import WorkflowBuilder
 from ruvon.errors import WorkflowLoadError
 from ruvon.implementations.execution.sync import SyncExecutor
-from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
 from ruvon.loading import import_object
 from ruvon.models import WorkflowStatus
 from ruvon.providers.persistence import PersistenceProvider
@@ -132,16 +132,7 @@ def code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Code]:
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[tuple[PersistenceProvider, str]]:
-    provider: PersistenceProvider
-    if request.param == "sqlite":
-        db = str(tmp_path / "ruvon.db")
-        provider = SQLitePersistenceProvider(db)
-    else:
-        from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
-
-        db = request.getfixturevalue("postgres_url")
-        provider = PostgresPersistenceProvider(db)
-    await provider.initialize()
+    provider, db = await open_sql_store(request.param, tmp_path, request)
     yield provider, db
     await provider.close()
 

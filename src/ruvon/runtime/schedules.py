@@ -434,16 +434,17 @@ async def get_schedule(persistence: PersistenceProvider, name_or_id: str) -> Sch
             f"SELECT {_COLUMNS} FROM ruvon_schedules WHERE name = %s OR id = %s",
             (name_or_id, name_or_id),
         )
+    return _found(dialect, rows, name_or_id)
+
+
+def _found(dialect: Dialect, rows: list[tuple[Any, ...]], name_or_id: str) -> Schedule:
+    """The schedule of the first row, or ScheduleNotFound naming ``name_or_id``."""
     if not rows:
-        raise ScheduleNotFound(_missing(name_or_id))
+        raise ScheduleNotFound(
+            f"No schedule named (or with id) {name_or_id!r} is stored; 'ruvon schedule list' "
+            f"shows the stored ones."
+        )
     return _row(dialect, rows[0])
-
-
-def _missing(name_or_id: str) -> str:
-    return (
-        f"No schedule named (or with id) {name_or_id!r} is stored; 'ruvon schedule list' shows "
-        f"the stored ones."
-    )
 
 
 async def remove_schedule(persistence: PersistenceProvider, name_or_id: str) -> Schedule:
@@ -458,9 +459,7 @@ async def remove_schedule(persistence: PersistenceProvider, name_or_id: str) -> 
             f"DELETE FROM ruvon_schedules WHERE name = %s OR id = %s RETURNING {_COLUMNS}",
             (name_or_id, name_or_id),
         )
-    if not rows:
-        raise ScheduleNotFound(_missing(name_or_id))
-    return _row(dialect, rows[0])
+    return _found(dialect, rows, name_or_id)
 
 
 async def next_due(persistence: PersistenceProvider) -> float | None:
