@@ -425,7 +425,8 @@ class Workflow(WorkflowApi):
         """
         workflow_type, workflow_version, state_model_path = self._identity
         state = dump_json(self.state) if dump_state else self._saved_state
-        # Positional, in WorkflowRecord's field order (as to_record(); inlined: every step).
+        # Positional, in WorkflowRecord's field order: to_record() inlined (calling it costs ~3k
+        # instructions a step, measured with callgrind).
         record = WorkflowRecord(
             self.id,
             workflow_type,
