@@ -190,7 +190,7 @@ class WorkflowBuilder(DefinitionCatalog):
         if given != (None, None, None, None):  # the multi-tenancy keys, when any is given
             owner = {"owner_id": owner_id, "org_id": org_id, "priority": priority}
             owner["data_region"] = data_region
-            workflow.engine.owner = {k: v for k, v in owner.items() if v is not None}
+            workflow.engine.owner = _owner_keys(workflow_type, owner)
         await workflow.start()
         if workflow.steps[0].automate_start:  # the SDK's "this step starts by itself"
             await workflow.next_step()
@@ -380,3 +380,18 @@ def _describe_state_errors(
         f"initial_data for workflow type '{workflow_type}' does not fit the state model "
         f"{loaded.definition.initial_state_model}: {problems}. Pass the missing or corrected fields."
     )
+
+
+def _owner_keys(workflow_type: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The multi-tenancy keys given (``None`` left out), checked to be plain values.
+
+    They are saved with the workflow's engine record, which stores keep as JSON data.
+    """
+    for key, value in given.items():
+        expected = int if key == "priority" else str
+        if value is not None and (type(value) is not expected):
+            raise ConfigurationError(
+                f"create_workflow('{workflow_type}', {key}=...) got {type(value).__name__} "
+                f"{value!r:.80}; {key} must be {'an int' if expected is int else 'a string'}."
+            )
+    return {key: value for key, value in given.items() if value is not None}

@@ -223,3 +223,62 @@ async def test_observer_sees_each_step_start_and_end_in_order(
         "start 2 Third",
         "end 2 Third n=2",
     ]
+
+
+async def test_what_observers_and_callers_change_after_a_save_never_reaches_the_store(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    # The in-memory store keeps the engine's saved records without copying their state (see
+    # HandedOverRecord): the workflow's live metadata and what observers get are copies.
+    from typing import Any
+
+    from ruvon.providers.observer import WorkflowObserver
+
+    class Vandal(WorkflowObserver):
+        async def on_step_executed(
+            self,
+            workflow_id: str,
+            step_name: str,
+            step_index: int,
+            status: str,
+            result: Any,
+            current_state: dict[str, Any],
+        ) -> None:
+            current_state["n"] = -1
+            current_state["items"].append("from an observer")
+
+        async def on_workflow_completed(
+            self, workflow_id: str, workflow_type: str, final_state: dict[str, Any]
+        ) -> None:
+            final_state.clear()
+
+    persistence = InMemoryPersistenceProvider()
+    workflow = await builder_for(CHAIN).create_workflow(
+        "Chain",
+        initial_data={"items": [1]},
+        persistence_provider=persistence,
+        workflow_observer=Vandal(),
+        metadata={"k": "v"},
+    )
+    await workflow.next_step()
+    workflow.metadata["k"] = "changed in place, never saved"
+    saved = await persistence.load_workflow(workflow.id)
+    assert (saved.state["n"], saved.state["items"], saved.metadata) == (2, [1], {"k": "v"})
+    await workflow.next_step()
+    saved = await persistence.load_workflow(workflow.id)
+    assert (saved.status, saved.state["n"], saved.state["items"]) == ("COMPLETED", 2, [1])
+    assert workflow.saved_state["items"] == [1] and workflow.state.n == 2
+
+
+async def test_owner_keys_must_be_plain_values(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    from ruvon.errors import ConfigurationError
+
+    builder = builder_for(CHAIN)
+    with pytest.raises(ConfigurationError, match=r"owner_id=.*must be a string"):
+        await builder.create_workflow("Chain", owner_id={"not": "a string"})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"priority=.*must be an int"):
+        await builder.create_workflow("Chain", priority="high")  # type: ignore[arg-type]
+    workflow = await builder.create_workflow("Chain", owner_id="u-1", priority=5)
+    assert (workflow.owner_id, workflow.priority) == ("u-1", 5)

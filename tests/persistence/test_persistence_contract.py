@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ruvon.errors import VersionConflict, WorkflowNotFound
-from ruvon.providers.persistence import LogEntry, PersistenceProvider, TaskRecord, WorkflowRecord
+from ruvon.providers.persistence import (
+    HandedOverRecord,
+    LogEntry,
+    PersistenceProvider,
+    TaskRecord,
+    WorkflowRecord,
+)
 
 if TYPE_CHECKING:
     from conftest import StoreFactory
@@ -131,6 +137,35 @@ async def test_stale_version_is_a_conflict_and_changes_nothing(store: Persistenc
 
     loaded = await store.load_workflow(record.id)
     assert (loaded.state, loaded.version) == ({"by": "first"}, 2)
+
+
+def handed_over(record: WorkflowRecord, **changes: Any) -> HandedOverRecord:
+    """``record`` as the engine saves it: a HandedOverRecord the caller does not use again."""
+    fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    return HandedOverRecord(**{**fields, **changes})
+
+
+async def test_a_handed_over_record_is_saved_like_any_other(store: PersistenceProvider) -> None:
+    metadata: dict[str, Any] = {"source": "engine"}
+    first = handed_over(make_record(), metadata=metadata)
+    version = await store.save_workflow(first)
+    metadata["later"] = "a change of the workflow's live metadata after the save"
+    assert (await store.load_workflow(first.id)).metadata == {"source": "engine"}
+    second = handed_over(first, state={"n": 2}, status="COMPLETED", version=version, metadata={})
+    assert await store.save_workflow(second) == 2
+    loaded = await store.load_workflow(first.id)
+    assert (loaded.state, loaded.status, loaded.metadata, loaded.version) == (
+        {"n": 2},
+        "COMPLETED",
+        {},
+        2,
+    )
+    assert type(loaded) is WorkflowRecord, "a loaded record is the caller's own plain copy"
+    loaded.state["n"] = 99
+    assert (await store.load_workflow(first.id)).state == {"n": 2}
+    with pytest.raises(VersionConflict, match=first.id):  # a stale copy still conflicts
+        await store.save_workflow(handed_over(first, state={"by": "stale"}, version=1))
+    assert (await store.load_workflow(first.id)).state == {"n": 2}
 
 
 async def test_duplicate_insert_is_a_conflict(store: PersistenceProvider) -> None:

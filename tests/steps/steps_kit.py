@@ -247,6 +247,12 @@ def flaky(state: State, context: StepContext) -> dict[str, Any]:
     return {"n": count}
 
 
+def mutate_then_fail(state: State, context: StepContext) -> dict[str, Any]:
+    """Change ``state.items[0]["k"]`` in place (an ``Any`` value), then fail every attempt."""
+    state.items[0]["k"] += 1
+    raise ConnectionError(f"failure after changing the state in place (attempt {context.attempt})")
+
+
 def counted(state: State, context: StepContext, item: int = 0) -> dict[str, Any] | None:
     """Count runs per item in COUNTS; run HOOKS[item]; fail items in FAIL["items"]; return None."""
     with _lock:

@@ -43,6 +43,20 @@ async def test_exhausted_attempts_fail_the_workflow(env: Env) -> None:
     assert workflow.error is not None and "flaky failure 3" in workflow.error
 
 
+async def test_in_place_changes_of_failed_attempts_never_reach_the_saved_state(env: Env) -> None:
+    # pydantic keeps the dicts inside `Any` values as given: restoring the saved state before a
+    # retry must not hand the saved dicts themselves to the next attempt.
+    workflow = await env.start(
+        RETRY.replace("flaky", "mutate_then_fail"), data={"items": [{"k": 0}]}
+    )
+    await workflow.next_step()
+    assert workflow.status == WorkflowStatus.FAILED
+    assert workflow.state.items == [{"k": 0}]
+    stored = await env.store.load_workflow(workflow.id)
+    assert stored.state["items"] == [{"k": 0}], "the saved state is the last completed one"
+    assert (await env.reload(workflow)).state.items == [{"k": 0}]
+
+
 async def test_without_retry_a_step_runs_once(env: Env) -> None:
     workflow = await env.start(RETRY.split("    retry:")[0])
     await workflow.next_step()

@@ -33,6 +33,19 @@ class WorkflowRecord:
     engine: dict[str, Any] = field(default_factory=dict)
 
 
+class HandedOverRecord(WorkflowRecord):
+    """A :class:`WorkflowRecord` built for one ``save_workflow`` call and never used after it.
+
+    The engine saves with these when the state is pydantic's own dump. Its ``state`` and
+    ``engine`` are then fresh JSON data that nothing changes afterwards, and ``definition`` is
+    never changed, so a store may keep the record itself instead of a copy, and set its
+    ``version`` and ``updated_at`` (the in-memory store does). ``metadata`` is the workflow's live
+    dict: copy it. Any store may treat it as a plain record.
+    """
+
+    __slots__ = ()
+
+
 @dataclass(slots=True)
 class TaskRecord:
     """The outcome of one PARALLEL task, saved the moment it finishes.

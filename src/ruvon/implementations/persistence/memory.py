@@ -10,7 +10,14 @@ from typing import Any, TypeVar
 
 from ruvon.errors import PersistenceError, VersionConflict, WorkflowNotFound
 from ruvon.implementations.persistence.encoding import find_unstorable
-from ruvon.providers.persistence import LogEntry, PersistenceProvider, TaskRecord, WorkflowRecord
+from ruvon.providers.persistence import (
+    HandedOverRecord,
+    LogEntry,
+    PersistenceProvider,
+    TaskRecord,
+    WorkflowRecord,
+)
+from ruvon.state_json import NotJson, copy_json
 
 R = TypeVar("R")
 
@@ -42,10 +49,18 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                     f"builder.load_workflow('{record.id}') and apply the change again."
                 )
             # The definition is never mutated; state and metadata are copied so the caller's later
-            # changes cannot reach the stored record.
+            # changes cannot reach the stored record. A HandedOverRecord is the engine's, built for
+            # this save only, with fresh JSON state and engine data: it is kept as it is (no
+            # second record, no copies); only its metadata, the workflow's live dict, is copied.
             try:
-                saved = _snapshot(record, record.version + 1, time.time())
-            except _NotJson:
+                if type(record) is HandedOverRecord:
+                    metadata = copy_json(record.metadata) if record.metadata else {}
+                    saved: WorkflowRecord = record
+                    saved.metadata = metadata
+                    saved.version, saved.updated_at = stored_version + 1, time.time()
+                else:
+                    saved = _snapshot(record, record.version + 1, time.time())
+            except NotJson:
                 _checked(_snapshot, record, "Workflow '{0.id}'")  # raises, naming the value
                 raise
             self._workflows[record.id] = saved
@@ -131,15 +146,15 @@ def _snapshot(
         record.workflow_version,
         record.state_model_path,
         record.definition,
-        _copy_json(record.state),
+        copy_json(record.state),
         record.status,
         record.current_step,
-        _copy_json(record.metadata) if record.metadata else {},
+        copy_json(record.metadata) if record.metadata else {},
         record.version if version is None else version,
         record.created_at,
         record.updated_at if updated_at is None else updated_at,
         record.parent_id,
-        _copy_json(record.engine) if record.engine else {},
+        copy_json(record.engine) if record.engine else {},
     )
 
 
@@ -198,16 +213,12 @@ def _task_snapshot(record: TaskRecord) -> TaskRecord:
         step_name=record.step_name,
         task_name=record.task_name,
         status=record.status,
-        result=_copy_json(record.result),
+        result=copy_json(record.result),
         error=record.error,
         started_at=record.started_at,
         ended_at=record.ended_at,
         index=record.index,
     )
-
-
-class _NotJson(Exception):
-    """A value that the SQL stores could not save either."""
 
 
 def _checked(snapshot: Callable[[R], R], record: R, owner: str) -> R:
@@ -217,7 +228,7 @@ def _checked(snapshot: Callable[[R], R], record: R, owner: str) -> R:
     """
     try:
         return snapshot(record)
-    except _NotJson:
+    except NotJson:
         for field in ("state", "metadata", "engine", "result"):
             path = find_unstorable(getattr(record, field, None), field)
             if path is not None:
@@ -227,31 +238,6 @@ def _checked(snapshot: Callable[[R], R], record: R, owner: str) -> R:
                     f"convert others first, e.g. a datetime with .isoformat()."
                 ) from None
         raise
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _copy_json(value: Any) -> Any:
-    """Deep copy of JSON data (dicts, lists, scalars); faster than copy.deepcopy for it.
-
-    Raises:
-        _NotJson: ``value`` holds something else (as the SQL stores, which cannot save it).
-    """
-    kind = type(value)
-    if kind is dict:  # the common cases first, by exact type (no isinstance chains)
-        copy = value.copy()
-        for key, item in value.items():
-            if type(item) not in _SCALARS:
-                copy[key] = _copy_json(item)
-        return copy
-    if kind in _SCALARS or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, dict):
-        return {key: _copy_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy_json(item) for item in value]
-    raise _NotJson
 
 
 InMemoryPersistence = InMemoryPersistenceProvider
