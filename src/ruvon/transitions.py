@@ -47,9 +47,8 @@ async def advance(
             wf.engine.saga_completed.append(step.name)
         wf.current_step = next_index
         # Positional (workflow_id, event, step_name, task_name, at, duration): every step.
-        done_entry = LogEntry(
-            wf.id, "STEP_COMPLETED", step.name, None, started, time.time() - started
-        )
+        ended = time.time()
+        done_entry = LogEntry(wf.id, "STEP_COMPLETED", step.name, None, started, ended - started)
         log = [*pending, *outcome.log, done_entry] if pending or outcome.log else [done_entry]
         done = next_index >= len(wf.steps)
         if done:
@@ -58,7 +57,9 @@ async def advance(
             wf.status, wf.engine.wake_at = WorkflowStatus.SLEEPING, outcome.sleep_until
             await timing.before_wait(wf, wf.status)
         try:
-            await wf.save(finished_step=step.name if step.type is _PARALLEL else None, log=log)
+            await wf.save(
+                finished_step=step.name if step.type is _PARALLEL else None, log=log, at=ended
+            )
         except VersionConflict:
             raise
         except Exception as exc:  # the state does not dump, or the store refuses it

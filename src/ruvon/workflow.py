@@ -425,6 +425,7 @@ class Workflow(WorkflowApi):
         finished_step: str | None = None,
         dump_state: bool = True,
         log: Sequence[LogEntry] = (),
+        at: float | None = None,
     ) -> None:
         """Save the workflow (status, step, engine record, metadata) and ``log`` in one write.
 
@@ -432,6 +433,7 @@ class Workflow(WorkflowApi):
             finished_step: A PARALLEL step whose saved task results the same write deletes.
             dump_state: Save the live state; with False, the last saved state is kept.
             log: Execution-log entries to append.
+            at: The time of the change (``time.time()``), when the caller has it already.
 
         Raises:
             VersionConflict: Another writer saved this workflow since it was loaded.
@@ -454,7 +456,7 @@ class Workflow(WorkflowApi):
             self.metadata,
             self._version,
             self.created_at,
-            time.time(),
+            time.time() if at is None else at,
             self.parent_id,
             self.engine.to_dict(),
         )

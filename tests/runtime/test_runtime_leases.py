@@ -194,3 +194,25 @@ async def test_zombies_are_listed_and_fixed(store, builder):
     assert await store_leases.fail_zombies([workflow.id], time.time()) == [workflow.id]
     assert (await store.load_workflow(workflow.id)).status == "FAILED_WORKER_CRASH"
     assert await store_leases.zombies(time.time()) == []
+
+
+def test_a_forked_child_has_an_owner_id_of_its_own() -> None:
+    import os
+
+    from ruvon.runtime.leases import process_owner, session_owner
+
+    parent = process_owner()
+    assert session_owner().startswith(parent + "/")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its owner id and leave at once
+        try:
+            os.write(write, process_owner().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 200).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child != parent and child.split(":")[1] == str(pid)
+    assert process_owner() == parent

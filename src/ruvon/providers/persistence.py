@@ -38,9 +38,9 @@ class HandedOverRecord(WorkflowRecord):
 
     The engine saves with these when the state is pydantic's own dump. Its ``state`` and
     ``engine`` are then fresh JSON data that nothing changes afterwards, and ``definition`` is
-    never changed, so a store may keep the record itself instead of a copy, and set its
-    ``version`` and ``updated_at`` (the in-memory store does). ``metadata`` is the workflow's live
-    dict: copy it. Any store may treat it as a plain record.
+    never changed, so a store may keep the record itself instead of a copy and set its
+    ``version`` (the in-memory store does); ``updated_at`` is the time of the change, just taken.
+    ``metadata`` is the workflow's live dict: copy it. Any store may treat it as a plain record.
     """
 
     __slots__ = ()

@@ -72,7 +72,9 @@ def fence_verdict(row: Sequence[Any] | None, owner: str) -> str:
     return CANCELLED if row[1] == "CANCELLED" else SAVED
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(
+    slots=True
+)  # not frozen: a frozen dataclass costs twice as much to build (every session)
 class Acquired:
     """A lease just taken: the record's version now, and whose lease was taken over (if any).
 
@@ -251,10 +253,18 @@ _sessions = 0
 def process_owner() -> str:
     """``host:pid:random``: this process, distinct from earlier processes with the same pid."""
     global _process
-    pid = os.getpid()
-    if _process is None or _process[0] != pid:  # recomputed in a forked child
+    if _process is None:  # forgotten in a forked child (below): no getpid() call per session
+        pid = os.getpid()
         _process = (pid, f"{socket.gethostname()}:{pid}:{secrets.token_hex(3)}")
     return _process[1]
+
+
+def _forget_process() -> None:
+    global _process
+    _process = None
+
+
+os.register_at_fork(after_in_child=_forget_process)
 
 
 def session_owner() -> str:

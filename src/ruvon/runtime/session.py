@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ruvon.errors import LeaseHeld, LeaseLost, PersistenceError, VersionConflict, WorkflowCancelled
 from ruvon.models import WorkflowStatus
@@ -38,6 +38,7 @@ from ruvon.runtime.leases import (
 )
 
 if TYPE_CHECKING:
+    from ruvon.implementations.persistence.sql import SQLPersistenceProvider
     from ruvon.workflow import Workflow
 
 _log = logging.getLogger("ruvon.runtime")
@@ -102,6 +103,9 @@ class Session:
             )
 
 
+_IS_SQL: dict[type[PersistenceProvider], bool] = {}
+
+
 class FencedPersistence(PersistenceProvider):
     """The workflow's persistence while a session is open: every write is checked against the lease.
 
@@ -110,12 +114,18 @@ class FencedPersistence(PersistenceProvider):
     """
 
     def __init__(self, inner: PersistenceProvider, session: Session) -> None:
-        from ruvon.implementations.persistence.sql import SQLPersistenceProvider
-
         self.inner = inner
         self.session = session
+        # By class, looked up once (an import and an ABC isinstance check cost ~10k instructions,
+        # and a session is opened for every next_step call).
+        kind = type(inner)
+        sql = _IS_SQL.get(kind)
+        if sql is None:
+            from ruvon.implementations.persistence.sql import SQLPersistenceProvider
+
+            sql = _IS_SQL[kind] = issubclass(kind, SQLPersistenceProvider)
         self._save_and_release = (
-            inner.save_and_release if isinstance(inner, SQLPersistenceProvider) else None
+            cast("SQLPersistenceProvider", inner).save_and_release if sql else None
         )
 
     async def initialize(self) -> None:

@@ -59,8 +59,9 @@ _lock = threading.Lock()
 def register(workflow_id: str, owner: str) -> StopSignal:
     """A fresh signal for ``workflow_id`` (replacing an older one of this process)."""
     signal = StopSignal(workflow_id, owner)
-    with _lock:
-        _signals[workflow_id] = signal
+    _signals[workflow_id] = (
+        signal  # one dict store, atomic: no lock (a lock costs ~2k instructions)
+    )
     return signal
 
 

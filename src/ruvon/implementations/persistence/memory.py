@@ -57,7 +57,7 @@ class InMemoryPersistenceProvider(PersistenceProvider):
                     metadata = copy_json(record.metadata) if record.metadata else {}
                     saved: WorkflowRecord = record
                     saved.metadata = metadata
-                    saved.version, saved.updated_at = stored_version + 1, time.time()
+                    saved.version = stored_version + 1  # updated_at: set by the engine just now
                 else:
                     saved = _snapshot(record, record.version + 1, time.time())
             except NotJson:
