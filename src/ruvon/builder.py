@@ -32,6 +32,7 @@ from ruvon.providers.observer import WorkflowObserver
 from ruvon.providers.persistence import PersistenceProvider, WorkflowRecord
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.results import accepted_keys, extra_mode
+from ruvon.state_json import validate_state
 from ruvon.workflow import Workflow
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ class WorkflowBuilder(DefinitionCatalog):
         data = dict(initial_data or {})
         _warn_unknown_keys(loaded, data)
         try:
-            state = loaded.state_model.model_validate(data)
+            state = validate_state(loaded.state_model, data)
         except ValidationError as exc:
             raise StateValidationError(_describe_state_errors(exc, workflow_type, loaded)) from None
         persistence = await self._persistence(provider)

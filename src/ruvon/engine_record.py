@@ -49,7 +49,7 @@ class PendingChild:
         return {"child_id": self.child_id, "output_key": self.output_key}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class EngineRecord:
     """What the engine records about one workflow while it runs.
 
@@ -95,6 +95,40 @@ class EngineRecord:
     cancel_reason: str | None = None
     owner: dict[str, Any] = field(default_factory=dict)
     trace: dict[str, str] = field(default_factory=dict)
+
+    def __init__(  # written out: dataclass's factory calls cost twice as much (every workflow)
+        self,
+        error: Failure | None = None,
+        task_failures: dict[str, dict[str, str]] | None = None,
+        retries: list[Failure] | None = None,
+        loop_progress: dict[str, int] | None = None,
+        sub_workflows: dict[str, PendingChild] | None = None,
+        saga_completed: list[str] | None = None,
+        compensations: list[Compensation] | None = None,
+        wake_at: float | None = None,
+        signals_seen: dict[str, int] | None = None,
+        executor: str | None = None,
+        saga_mode: bool = False,
+        paused_by: str | None = None,
+        cancel_reason: str | None = None,
+        owner: dict[str, Any] | None = None,
+        trace: dict[str, str] | None = None,
+    ) -> None:
+        self.error = error
+        self.task_failures = {} if task_failures is None else task_failures
+        self.retries = [] if retries is None else retries
+        self.loop_progress = {} if loop_progress is None else loop_progress
+        self.sub_workflows = {} if sub_workflows is None else sub_workflows
+        self.saga_completed = [] if saga_completed is None else saga_completed
+        self.compensations = [] if compensations is None else compensations
+        self.wake_at = wake_at
+        self.signals_seen = {} if signals_seen is None else signals_seen
+        self.executor = executor
+        self.saga_mode = saga_mode
+        self.paused_by = paused_by
+        self.cancel_reason = cancel_reason
+        self.owner = {} if owner is None else owner
+        self.trace = {} if trace is None else trace
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON data; empty fields are left out (a new workflow saves ``{}``)."""

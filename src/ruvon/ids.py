@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 
+# The first hex digit of the fourth group carries the RFC 4122 variant (binary 10xx): a random
+# digit keeps its two low bits.
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
+
 
 def new_workflow_id() -> str:
-    """A new random UUID in its usual text form (``str(uuid.uuid4())``, at a third of the cost)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """A new random UUID in its usual text form (``str(uuid.uuid4())``, at a sixth of the cost).
+
+    122 random bits from ``os.urandom``; the version digit is ``4``.
+    """
+    text = os.urandom(16).hex()
+    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:]}"

@@ -8,11 +8,14 @@ serialization. :func:`dump_json` calls the serializer directly, unless the model
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+M = TypeVar("M", bound=BaseModel)
+
 _BASE_DUMP = BaseModel.model_dump
+_BASE_VALIDATE = BaseModel.model_validate.__func__  # type: ignore[attr-defined]
 
 
 def dump_json(state: BaseModel) -> dict[str, Any]:
@@ -22,6 +25,15 @@ def dump_json(state: BaseModel) -> dict[str, Any]:
         data: dict[str, Any] = kind.__pydantic_serializer__.to_python(state, mode="json")
         return data
     return state.model_dump(mode="json")
+
+
+def validate_state(model: type[M], data: Any) -> M:
+    """``model.model_validate(data)``, without the wrapper's keyword arguments when the model does
+    not override it (every workflow created)."""
+    if model.model_validate.__func__ is _BASE_VALIDATE:  # type: ignore[attr-defined]
+        made: M = model.__pydantic_validator__.validate_python(data)
+        return made
+    return model.model_validate(data)
 
 
 class NotJson(Exception):

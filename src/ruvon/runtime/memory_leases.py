@@ -59,8 +59,11 @@ class MemoryLeaseStore(LeaseStore):
         """See :meth:`LeaseStore.acquire`."""
         now = time.time()
         with self._provider._lock:
-            record = self._record(workflow_id)
-            slot = self._slots.setdefault(workflow_id, _Slot())
+            record = self._provider._workflows.get(workflow_id) or self._record(workflow_id)
+            slot = self._slots.get(workflow_id)
+            if slot is None:  # the common case: nobody holds it (release drops free slots)
+                self._slots[workflow_id] = _Slot(owner, now + ttl)
+                return Acquired(record.version, None)  # positional: every session
             holder = slot.owner
             if holder is not None and holder != owner:
                 if slot.expires_at >= now and holder != dead_owner:
