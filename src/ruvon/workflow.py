@@ -399,19 +399,21 @@ class Workflow(WorkflowApi):
 
     # -- persistence -----------------------------------------------------------------------------
     def to_record(self) -> WorkflowRecord:
-        """The workflow as a persistence record (state as of the last save)."""
+        """The workflow as a persistence record of the caller's own (state as of the last save).
+
+        The saved state and the metadata are copies: the store may share the saved state itself.
+        """
         workflow_type, workflow_version, state_model_path = self._identity
-        # Positional, in WorkflowRecord's field order: keyword calls cost twice as much (hot path).
         return WorkflowRecord(
             self.id,
             workflow_type,
             workflow_version,
             state_model_path,
             self.loaded.raw,  # the definition
-            self._saved_state,
+            self.saved_state,  # a copy
             self.status._value_,  # the enum's value without its descriptor
             self.current_step,
-            self.metadata,  # providers copy or serialize it
+            _copied(self.metadata),
             self._version,
             self.created_at,
             time.time(),  # updated_at

@@ -262,6 +262,7 @@ async def test_what_observers_and_callers_change_after_a_save_never_reaches_the_
     )
     await workflow.next_step()
     workflow.metadata["k"] = "changed in place, never saved"
+    workflow.to_record().state["items"].append("from a caller's record")
     saved = await persistence.load_workflow(workflow.id)
     assert (saved.state["n"], saved.state["items"], saved.metadata) == (2, [1], {"k": "v"})
     await workflow.next_step()
