@@ -61,6 +61,13 @@ def returns_list(state: State, context: StepContext) -> Any:
     return [1, 2]
 
 
+def returns_engine_record(state: State, context: StepContext) -> Any:
+    """Returns the engine's private Invocation record, which must not pass for a directive."""
+    from ruvon.steps.base import Invocation
+
+    return Invocation(value={"n": 99}, jump_to="First")
+
+
 def no_params() -> dict[str, Any]:
     return {}
 

@@ -88,6 +88,17 @@ async def test_non_dict_result_names_the_step(
     )
 
 
+async def test_a_returned_engine_record_is_not_taken_as_a_directive(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    text = CHAIN.replace('"core_kit.set_flag"', '"core_kit.returns_engine_record"')
+    workflow = await builder_for(text).create_workflow("Chain")
+    await workflow.run_to_completion()
+    assert workflow.status == WorkflowStatus.FAILED and workflow.state.n == 2
+    assert workflow.error is not None and "step 'Third'" in workflow.error
+    assert "internal Invocation record" in workflow.error
+
+
 async def test_retry_reruns_the_failed_step(builder_for: Callable[[str], WorkflowBuilder]) -> None:
     text = CHAIN.replace('"core_kit.set_flag"', '"core_kit.mutate_then_fail"')
     workflow = await builder_for(text).create_workflow("Chain")

@@ -180,6 +180,14 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
     Sync functions run on the execution provider, async ones on the event loop. Directives become
     fields of the Invocation; any other exception becomes StepFailed naming the step and function.
     """
+    called = await call_step(run, dotted)
+    return called if type(called) is Invocation else Invocation(called)
+
+
+async def call_step(run: StepRun, dotted: str) -> Any:
+    """:func:`invoke`, but a plain return is given back as the value itself, not wrapped in an
+    Invocation (STANDARD steps: a record less per step). A directive still gives an Invocation,
+    which no step function can return (the class is the engine's own)."""
     func = run.loaded.functions[dotted]
     call: Callable[..., Any] = func
     kwargs = accepted_kwargs(func, run.kwargs) if run.kwargs else None
@@ -197,9 +205,13 @@ async def invoke(run: StepRun, dotted: str) -> Invocation:
                 value = await value  # a sync wrapper of async code
         else:
             value = await executor.run_step(call, run.state, run.context)
+        if type(value) is dict:  # the common case first (every step)
+            return value
         if isinstance(value, WorkflowSleepDirective):  # returned instead of raised
             return Invocation(value=value.result, sleep=value)
-        return Invocation(value)  # positional: every step
+        if type(value) is Invocation:  # not a value a step may give (it would read as a directive)
+            raise TypeError("it returned ruvon's internal Invocation record")
+        return value
     except WorkflowSleepDirective as directive:
         return Invocation(value=directive.result, sleep=directive)
     except WorkflowJumpDirective as directive:

@@ -7,7 +7,14 @@ from typing import Any
 from ruvon.models import WorkflowStatus
 from ruvon.results import apply_result, as_update
 from ruvon.step_models import DecisionStep, StandardStep
-from ruvon.steps.base import Invocation, StepKind, StepOutcome, StepRun, input_fields, invoke
+from ruvon.steps.base import (
+    Invocation,
+    StepKind,
+    StepOutcome,
+    StepRun,
+    call_step,
+    input_fields,
+)
 from ruvon.steps.sub_workflow import start_child
 from ruvon.steps.timing import directive_due
 
@@ -30,7 +37,14 @@ async def run_standard(run: StepRun) -> StepOutcome:
         given = input_fields(run.context.validated_input)
         if given:
             run.kwargs = {**given, **run.kwargs}
-    called = await invoke(run, run.step.function)
+    value = await call_step(run, run.step.function)
+    if type(value) is not Invocation:  # a plain return (every step): no directive to look at
+        result = (
+            dict(value) if type(value) is dict else as_update(value, run.where, run.step.function)
+        )
+        apply_result(run.state, result, run.describe, step_name=run.step.name)
+        return StepOutcome(result, run.state, None)  # positional: every step
+    called = value
     if called.sub_workflow is not None:
         directive = called.sub_workflow
         return await start_child(
