@@ -149,6 +149,7 @@ async def bench_peer_sdk(builder: WorkflowBuilder) -> float:
         f"{ours / theirs:.2f}x ruvon-sdk",
         "<= 0.3x",
     )
+    print("   (wall times move with the machine's load; bench_instructions.py counts instructions)")
     return ours
 
 
