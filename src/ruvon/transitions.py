@@ -138,7 +138,9 @@ async def _adopted(wf: Workflow, step: StepBase, outcome: StepOutcome, done: boo
         WorkflowStatus.COMPLETED.value,
         None,
     )
-    await notify(wf.observer.on_workflow_completed, wf.id, wf.workflow_type, wf.saved_state)
+    await notify(
+        wf.observer.on_workflow_completed, wf.id, wf.workflow_type, wf.state_for_observer()
+    )
 
 
 async def _step_executed(wf: Workflow, step: StepBase, outcome: StepOutcome) -> None:
@@ -149,7 +151,7 @@ async def _step_executed(wf: Workflow, step: StepBase, outcome: StepOutcome) -> 
         wf.loaded.step_index[step.name],
         "COMPLETED",
         outcome.result,
-        wf.saved_state,
+        wf.state_for_observer(),
     )
 
 
@@ -206,4 +208,6 @@ async def _tell_failed(
     observer = wf.observer
     await notify(observer.on_step_failed, wf.id, step.name, message)
     await notify(observer.on_workflow_status_changed, wf.id, old.value, status.value, step.name)
-    await notify(observer.on_workflow_failed, wf.id, wf.workflow_type, message, wf.saved_state)
+    await notify(
+        observer.on_workflow_failed, wf.id, wf.workflow_type, message, wf.state_for_observer()
+    )

@@ -17,7 +17,13 @@ from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
-from ruvon.providers.observer import WorkflowObserver, hooked, notify, notify_attach
+from ruvon.providers.observer import (
+    WorkflowObserver,
+    hooked,
+    notify,
+    notify_attach,
+    reads_only,
+)
 from ruvon.providers.persistence import (
     HandedOverRecord,
     LogEntry,
@@ -136,6 +142,7 @@ class Workflow(WorkflowApi):
         # the hot path).
         self.hooks = hooked(observer)
         self.watches_steps = "on_step_executed" in self.hooks
+        self._observer_reads_only = reads_only(observer)
 
     # -- read-only views -------------------------------------------------------------------------
     @property
@@ -188,7 +195,10 @@ class Workflow(WorkflowApi):
         await self.save(dump_state=False)  # dumped when it was built; unchanged since
         if "on_workflow_started" in self.hooks:
             await notify(
-                self.observer.on_workflow_started, self.id, self.workflow_type, self.saved_state
+                self.observer.on_workflow_started,
+                self.id,
+                self.workflow_type,
+                self.state_for_observer(),
             )
 
     async def next_step(self, user_input: Any = None) -> tuple[Any, str | None]:
@@ -320,6 +330,11 @@ class Workflow(WorkflowApi):
         The saved dict itself is shared with the store (see ``save``) and stays unchanged.
         """
         return _copied(self._saved_state)
+
+    def state_for_observer(self) -> dict[str, Any]:
+        """The saved state as the observer gets it: the dict itself for ruvon's own observers
+        (they only read it), a copy for others (a step's worth of copying, only when hooked)."""
+        return self._saved_state if self._observer_reads_only else _copied(self._saved_state)
 
     def restore_saved_state(self) -> None:
         """Make the live state the last saved one again (before a retry, after a failure)."""

@@ -294,3 +294,27 @@ async def test_owner_keys_must_be_plain_values(
         await builder.create_workflow("Chain", priority="high")  # type: ignore[arg-type]
     workflow = await builder.create_workflow("Chain", owner_id="u-1", priority=5)
     assert (workflow.owner_id, workflow.priority) == ("u-1", 5)
+
+
+async def test_only_ruvons_own_observers_get_the_saved_state_itself(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    # Ours only read it (no copy per step); any other observer gets a copy it may change.
+    from ruvon.implementations.observability.logging import LoggingObserver
+    from ruvon.observability.composite import CompositeObserver
+    from ruvon.providers.observer import WorkflowObserver
+
+    class Mine(WorkflowObserver):
+        pass
+
+    builder = builder_for(CHAIN)
+    for observer, shared in [
+        (LoggingObserver(), True),
+        (CompositeObserver([LoggingObserver(), LoggingObserver()]), True),
+        (CompositeObserver([LoggingObserver(), Mine()]), False),
+        (Mine(), False),
+    ]:
+        workflow = await builder.create_workflow("Chain", workflow_observer=observer)
+        given = workflow.state_for_observer()
+        assert given == workflow.saved_state
+        assert (given is workflow._saved_state) is shared, type(observer).__name__

@@ -117,6 +117,22 @@ def hooked(observer: WorkflowObserver) -> frozenset[str]:
     return names
 
 
+def reads_only(observer: WorkflowObserver) -> bool:
+    """Whether ``observer`` is one of ruvon's own, which never change the state dicts they are
+    given (a composite: when all it calls are). Others get copies of the saved state, which the
+    store may share."""
+    kind = type(observer)
+    ours = _OURS.get(kind)
+    if ours is None:
+        ours = _OURS[kind] = kind.__module__.startswith("ruvon.")
+    if ours and kind.__name__ == "CompositeObserver":
+        return all(reads_only(o) for o in getattr(observer, "observers", ()))
+    return ours
+
+
+_OURS: dict[type[WorkflowObserver], bool] = {}
+
+
 def overrides(observer: WorkflowObserver, *hooks: str) -> bool:
     """Whether ``observer`` overrides any of ``hooks`` (so calling the base no-ops can be skipped)."""
     return not hooked(observer).isdisjoint(hooks)
