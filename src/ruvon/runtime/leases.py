@@ -72,9 +72,8 @@ def fence_verdict(row: Sequence[Any] | None, owner: str) -> str:
     return CANCELLED if row[1] == "CANCELLED" else SAVED
 
 
-@dataclass(
-    slots=True
-)  # not frozen: a frozen dataclass costs twice as much to build (every session)
+# Not frozen: a frozen dataclass costs twice as much to build (one per driving session).
+@dataclass(slots=True)
 class Acquired:
     """A lease just taken: the record's version now, and whose lease was taken over (if any).
 
