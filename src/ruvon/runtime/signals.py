@@ -59,8 +59,8 @@ _lock = threading.Lock()
 def register(workflow_id: str, owner: str) -> StopSignal:
     """A fresh signal for ``workflow_id`` (replacing an older one of this process)."""
     signal = StopSignal(workflow_id, owner)
-    # One dict store is atomic: no lock (taking one costs ~2k instructions, every session).
-    _signals[workflow_id] = signal
+    with _lock:  # unregister() reads, then deletes: a store must not fall in between
+        _signals[workflow_id] = signal
     return signal
 
 
