@@ -124,7 +124,7 @@ async def bench_steps() -> None:
 async def bench_peer_sdk(builder: WorkflowBuilder) -> float:
     """The same chain on ruvon-sdk 0.1.5, in its own venv and a subprocess of this run.
 
-    Ours and theirs alternate three times (best of each), so load from other processes on the
+    Ours and theirs alternate five times (best of each), so load from other processes on the
     machine hits both alike. Returns our best figure.
     """
     python = bench_kit.peer_python(PEER_SDK)
@@ -132,7 +132,7 @@ async def bench_peer_sdk(builder: WorkflowBuilder) -> float:
         print(f"\n== step overhead vs {PEER_SDK}: not measured: {python}")
         return await step_overhead(builder, "sync")
     ours, theirs, version = float("inf"), float("inf"), "?"
-    for _ in range(3):
+    for _ in range(5):
         ours = min(ours, await step_overhead(builder, "sync"))
         peer = bench_kit.run_peer(python, "peer_sdk_chain.py", str(WORKFLOWS), str(STEPS))
         if isinstance(peer, str):
