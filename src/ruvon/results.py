@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from ruvon.errors import StepFailed
 from ruvon.merge import MergeStrategy, apply_update
+from ruvon.state_json import validator_of
 
 _log = logging.getLogger("ruvon.workflow")
 
@@ -100,7 +101,7 @@ def apply_result(
     if not names.issuperset(update):  # one C-level check on the hot path
         where = _text(where)
         update = _known_keys(model, update, where, sources, step_name)
-    validator = model.__pydantic_validator__
+    validator = validator_of(model)
     for key, value in update.items():
         if strategy is MergeStrategy.DEEP and isinstance(value, Mapping):
             value = _deep_value(state, key, value)

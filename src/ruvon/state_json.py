@@ -8,9 +8,10 @@ serialization. :func:`dump_json` calls the serializer directly, unless the model
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
+from pydantic_core import SchemaSerializer, SchemaValidator
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -20,18 +21,51 @@ _BASE_VALIDATE = BaseModel.model_validate.__func__  # type: ignore[attr-defined]
 
 def dump_json(state: BaseModel) -> dict[str, Any]:
     """``state.model_dump(mode="json")``, without the wrapper when the model does not override it."""
+    serializer = _SERIALIZERS.get(type(state))
+    if serializer is not None:  # every save after the first of a model
+        data: dict[str, Any] = serializer.to_python(state, mode="json")
+        return data
     kind = type(state)
-    if kind.model_dump is _BASE_DUMP:
-        data: dict[str, Any] = kind.__pydantic_serializer__.to_python(state, mode="json")
+    if trusts_dump(kind):
+        serializer = kind.__pydantic_serializer__
+        if kind.__pydantic_complete__:  # a model waiting for model_rebuild() is not kept
+            _SERIALIZERS[kind] = serializer
+        data = serializer.to_python(state, mode="json")
         return data
     return state.model_dump(mode="json")
+
+
+def validator_of(model: type[BaseModel]) -> SchemaValidator:
+    """``model.__pydantic_validator__``, looked up once per complete model (every step)."""
+    found = _VALIDATORS.get(model)
+    if found is not None:
+        return found
+    validator = cast(SchemaValidator, model.__pydantic_validator__)
+    if model.__pydantic_complete__:
+        _VALIDATORS[model] = validator
+    return validator
+
+
+# Caches by model class. Any attribute of a pydantic model class costs ~1k instructions to look
+# up (its metaclass has a __getattr__, which takes CPython off its fast path): `model_dump`,
+# `__pydantic_serializer__` and `__pydantic_validator__` would cost that on every save and step.
+# A dict lookup by class costs a tenth.
+_TRUSTED: dict[type[BaseModel], bool] = {}
+_SERIALIZERS: dict[type[BaseModel], SchemaSerializer] = {}
+_VALIDATORS: dict[type[BaseModel], SchemaValidator] = {}
+_PLAIN_VALIDATE: dict[type[BaseModel], bool] = {}
 
 
 def validate_state(model: type[M], data: Any) -> M:
     """``model.model_validate(data)``, without the wrapper's keyword arguments when the model does
     not override it (every workflow created)."""
-    if model.model_validate.__func__ is _BASE_VALIDATE:  # type: ignore[attr-defined]
-        made: M = model.__pydantic_validator__.validate_python(data)
+    plain = _PLAIN_VALIDATE.get(model)
+    if plain is None:
+        plain = _PLAIN_VALIDATE[model] = (
+            model.model_validate.__func__ is _BASE_VALIDATE  # type: ignore[attr-defined]
+        )
+    if plain:
+        made: M = validator_of(model).validate_python(data)
         return made
     return model.model_validate(data)
 
@@ -68,4 +102,7 @@ def copy_json(value: Any) -> Any:
 def trusts_dump(model: type[BaseModel]) -> bool:
     """Whether :func:`dump_json` of this model always gives fresh JSON data (pydantic's own
     ``model_dump(mode="json")``, not an override of the model's)."""
-    return model.model_dump is _BASE_DUMP
+    trusted = _TRUSTED.get(model)
+    if trusted is None:
+        trusted = _TRUSTED[model] = model.model_dump is _BASE_DUMP
+    return trusted

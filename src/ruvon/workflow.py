@@ -117,8 +117,9 @@ class Workflow(WorkflowApi):
         self.created_at = record.created_at if record else time.time()
         self._version = record.version if record else 0
         self._saved_state: dict[str, Any] = record.state if record else dump_json(state)
-        # Saves hand their records over to the store (see save()) unless the model dumps itself.
-        self._hand_over = trusts_dump(loaded.state_model)
+        # Whether the saved state is fresh JSON data nothing else holds (a stored record's, or
+        # pydantic's own dump): saves then hand their records over to the store (see save()).
+        self._saved_fresh = record is not None or trusts_dump(type(state))
         self.last_result: Any = None  # given to the next step as previous_step_result
         self.parent_id = record.parent_id if record else parent_id
         self.pending_async: dict[str, asyncio.Future[Any]] = {}
@@ -456,12 +457,16 @@ class Workflow(WorkflowApi):
             VersionConflict: Another writer saved this workflow since it was loaded.
         """
         workflow_type, workflow_version, state_model_path = self._identity
-        state = dump_json(self.state) if dump_state else self._saved_state
+        if dump_state:
+            fresh = trusts_dump(type(self.state))  # not a model_dump override's dict
+            state = dump_json(self.state)
+        else:
+            state, fresh = self._saved_state, self._saved_fresh
         # Positional, in WorkflowRecord's field order: to_record() inlined (calling it costs ~3k
         # instructions a step, measured with callgrind). A HandedOverRecord when the state is
         # pydantic's own fresh JSON dump: this record is not used after the save, so a store may
         # keep it instead of copying it (the in-memory store does: ~9k instructions a step).
-        record = (HandedOverRecord if self._hand_over else WorkflowRecord)(
+        record = (HandedOverRecord if fresh else WorkflowRecord)(
             self.id,
             workflow_type,
             workflow_version,
@@ -480,7 +485,7 @@ class Workflow(WorkflowApi):
         self._version = await self.persistence.save_workflow(
             record, finished_step=finished_step, log=log
         )
-        self._saved_state = state
+        self._saved_state, self._saved_fresh = state, fresh
 
 
 def _copied(state: dict[str, Any]) -> dict[str, Any]:

@@ -177,6 +177,18 @@ def fails_while_broken(state: State, context: StepContext) -> dict[str, Any]:
     return {"n": state.n + 1}
 
 
+SHARED_DUMP: dict[str, Any] = {}
+
+
+class DumpsItself(State):
+    """A state whose model_dump returns one dict it keeps (and may change later)."""
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        SHARED_DUMP.clear()
+        SHARED_DUMP.update(super().model_dump(**kwargs))
+        return SHARED_DUMP
+
+
 class StrictState(State):
     model_config = ConfigDict(extra="forbid")
 

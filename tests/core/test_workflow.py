@@ -318,3 +318,18 @@ async def test_only_ruvons_own_observers_get_the_saved_state_itself(
         given = workflow.state_for_observer()
         assert given == workflow.saved_state
         assert (given is workflow._saved_state) is shared, type(observer).__name__
+
+
+async def test_a_state_that_dumps_itself_is_copied_by_the_in_memory_store(
+    builder_for: Callable[[str], WorkflowBuilder],
+) -> None:
+    import core_kit
+
+    persistence = InMemoryPersistenceProvider()
+    text = CHAIN.replace('"core_kit.State"', '"core_kit.DumpsItself"')
+    workflow = await builder_for(text).create_workflow("Chain", persistence_provider=persistence)
+    await workflow.next_step()
+    core_kit.SHARED_DUMP["n"] = -1  # the model's own dict, changed after the save
+    assert (await persistence.load_workflow(workflow.id)).state["n"] == 2
+    await workflow.next_step()
+    assert (await persistence.load_workflow(workflow.id)).state["n"] == 2
