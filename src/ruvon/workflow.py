@@ -17,13 +17,7 @@ from ruvon.errors import RuvonError, WorkflowStateError
 from ruvon.models import StepContext, WorkflowStatus
 from ruvon.providers.execution import ExecutionProvider
 from ruvon.providers.expression_evaluator import ExpressionEvaluator
-from ruvon.providers.observer import (
-    WorkflowObserver,
-    hooked,
-    notify,
-    notify_attach,
-    reads_only,
-)
+from ruvon.providers.observer import WorkflowObserver, hooked, notify, notify_attach
 from ruvon.providers.persistence import (
     HandedOverRecord,
     LogEntry,
@@ -143,7 +137,7 @@ class Workflow(WorkflowApi):
         # the hot path).
         self.hooks = hooked(observer)
         self.watches_steps = "on_step_executed" in self.hooks
-        self._observer_reads_only = reads_only(observer)
+        self._observer_reads_only = getattr(observer, "reads_state_only", False) is True
 
     # -- read-only views -------------------------------------------------------------------------
     @property
@@ -333,8 +327,8 @@ class Workflow(WorkflowApi):
         return _copied(self._saved_state)
 
     def state_for_observer(self) -> dict[str, Any]:
-        """The saved state as the observer gets it: the dict itself for ruvon's own observers
-        (they only read it), a copy for others (a step's worth of copying, only when hooked)."""
+        """The saved state as the observer gets it: the dict itself for observers that declare
+        ``reads_state_only`` (ruvon's own do), a copy for others (only when a hook is called)."""
         return self._saved_state if self._observer_reads_only else _copied(self._saved_state)
 
     def restore_saved_state(self) -> None:

@@ -296,16 +296,20 @@ async def test_owner_keys_must_be_plain_values(
     assert (workflow.owner_id, workflow.priority) == ("u-1", 5)
 
 
-async def test_only_ruvons_own_observers_get_the_saved_state_itself(
+async def test_only_observers_that_read_only_get_the_saved_state_itself(
     builder_for: Callable[[str], WorkflowBuilder],
 ) -> None:
-    # Ours only read it (no copy per step); any other observer gets a copy it may change.
+    # Ours declare reads_state_only (no copy per step); any other observer gets a copy.
     from ruvon.implementations.observability.logging import LoggingObserver
     from ruvon.observability.composite import CompositeObserver
     from ruvon.providers.observer import WorkflowObserver
+    from ruvon.testing.harness import _PathRecorder
 
     class Mine(WorkflowObserver):
         pass
+
+    class MineReadsOnly(WorkflowObserver):
+        reads_state_only = True
 
     builder = builder_for(CHAIN)
     for observer, shared in [
@@ -313,6 +317,10 @@ async def test_only_ruvons_own_observers_get_the_saved_state_itself(
         (CompositeObserver([LoggingObserver(), LoggingObserver()]), True),
         (CompositeObserver([LoggingObserver(), Mine()]), False),
         (Mine(), False),
+        (MineReadsOnly(), True),
+        (CompositeObserver([LoggingObserver(), MineReadsOnly()]), True),
+        (_PathRecorder({}), True),  # the test harness's recorder, forwarding to nobody
+        (_PathRecorder({}, Mine()), False),  # ... or to the test's own observer
     ]:
         workflow = await builder.create_workflow("Chain", workflow_observer=observer)
         given = workflow.state_for_observer()

@@ -26,6 +26,8 @@ class RichProgressObserver(WorkflowObserver):
         console: Where progress goes.
     """
 
+    reads_state_only = True  # never changes the state it is given
+
     def __init__(self, console: Console) -> None:
         self.console = console
         self._mark = time.monotonic()

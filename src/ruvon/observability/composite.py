@@ -23,6 +23,7 @@ class CompositeObserver(WorkflowObserver):
             else:
                 flat.append(observer)
         self.observers: tuple[WorkflowObserver, ...] = tuple(flat)
+        self.reads_state_only = all(o.reads_state_only for o in flat)
 
     def _each(self, hook: str) -> list[Any]:
         return [getattr(o, hook) for o in self.observers if overrides(o, hook)]

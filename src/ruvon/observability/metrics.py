@@ -125,6 +125,8 @@ class PrometheusObserver(WorkflowObserver):
         buckets: Histogram buckets in seconds (used by the first observer of a registry).
     """
 
+    reads_state_only = True  # never changes the state it is given
+
     def __init__(
         self,
         registry: CollectorRegistry | None = None,

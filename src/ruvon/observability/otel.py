@@ -80,6 +80,8 @@ class OpenTelemetryObserver(WorkflowObserver):
         max_tracked: Workflows remembered at once (bounded memory for long-running servers).
     """
 
+    reads_state_only = True  # never changes the state it is given
+
     def __init__(self, tracer_provider: Any = None, *, max_tracked: int = MAX_TRACKED) -> None:
         self.tracer = _tracer(tracer_provider)
         self.max_tracked = max_tracked

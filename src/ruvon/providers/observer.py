@@ -12,7 +12,14 @@ class WorkflowObserver:
 
     Hooks must not raise: an exception from an observer is logged and otherwise ignored, so a broken
     dashboard never fails a workflow.
+
+    Attributes:
+        reads_state_only: Set it to True on an observer that never changes the state dicts its
+            hooks are given: it then gets the saved state itself instead of a copy (the store may
+            share that dict). ruvon's own observers set it.
     """
+
+    reads_state_only: bool = False
 
     def attach(self, workflow: Any) -> None:
         """A ``Workflow`` object was made with this observer: created (before its first save,
@@ -115,22 +122,6 @@ def hooked(observer: WorkflowObserver) -> frozenset[str]:
         )
         _HOOKED[kind] = names
     return names
-
-
-def reads_only(observer: WorkflowObserver) -> bool:
-    """Whether ``observer`` is one of ruvon's own, which never change the state dicts they are
-    given (a composite: when all it calls are). Others get copies of the saved state, which the
-    store may share."""
-    kind = type(observer)
-    ours = _OURS.get(kind)
-    if ours is None:
-        ours = _OURS[kind] = kind.__module__.startswith("ruvon.")
-    if ours and kind.__name__ == "CompositeObserver":
-        return all(reads_only(o) for o in getattr(observer, "observers", ()))
-    return ours
-
-
-_OURS: dict[type[WorkflowObserver], bool] = {}
 
 
 def overrides(observer: WorkflowObserver, *hooks: str) -> bool:

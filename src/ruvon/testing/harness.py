@@ -43,6 +43,8 @@ class _PathRecorder(WorkflowObserver):
     ) -> None:
         self.paths = paths
         self.forward = forward
+        # It only reads the state; what it forwards to decides.
+        self.reads_state_only = forward is None or forward.reads_state_only
 
 
 def _forwarding(name: str) -> Any:

@@ -19,6 +19,8 @@ class LoggingObserver(WorkflowObserver):
         level: Level of progress records.
     """
 
+    reads_state_only = True  # never changes the state it is given
+
     def __init__(self, logger: logging.Logger | None = None, level: int = logging.INFO) -> None:
         self.logger = logger or logging.getLogger("ruvon.workflow")
         self.level = level
