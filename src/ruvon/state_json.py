@@ -8,6 +8,7 @@ serialization. :func:`dump_json` calls the serializer directly, unless the model
 
 from __future__ import annotations
 
+import copy
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
@@ -21,18 +22,22 @@ _BASE_VALIDATE = BaseModel.model_validate.__func__  # type: ignore[attr-defined]
 
 def dump_json(state: BaseModel) -> dict[str, Any]:
     """``state.model_dump(mode="json")``, without the wrapper when the model does not override it."""
+    return dump_fresh(state)[0]
+
+
+def dump_fresh(state: BaseModel) -> tuple[dict[str, Any], bool]:
+    """:func:`dump_json`, and whether the dump is fresh JSON data that nothing else holds
+    (pydantic's own dump; an override of ``model_dump`` may return a dict it keeps)."""
     serializer = _SERIALIZERS.get(type(state))
     if serializer is not None:  # every save after the first of a model
-        data: dict[str, Any] = serializer.to_python(state, mode="json")
-        return data
+        return serializer.to_python(state, mode="json"), True
     kind = type(state)
     if trusts_dump(kind):
         serializer = kind.__pydantic_serializer__
         if kind.__pydantic_complete__:  # a model waiting for model_rebuild() is not kept
             _SERIALIZERS[kind] = serializer
-        data = serializer.to_python(state, mode="json")
-        return data
-    return state.model_dump(mode="json")
+        return serializer.to_python(state, mode="json"), True
+    return state.model_dump(mode="json"), False
 
 
 def validator_of(model: type[BaseModel]) -> SchemaValidator:
@@ -97,6 +102,16 @@ def copy_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [copy_json(item) for item in value]
     raise NotJson
+
+
+def copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a saved state: :func:`copy_json`, or ``copy.deepcopy`` for what a model's
+    own ``model_dump`` made that is not JSON data."""
+    try:
+        copied: dict[str, Any] = copy_json(state)
+    except NotJson:
+        copied = copy.deepcopy(state)
+    return copied
 
 
 def trusts_dump(model: type[BaseModel]) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from ruvon.providers.persistence import (
 )
 from ruvon.providers.template_engine import TemplateEngine
 from ruvon.runtime.session import in_session
-from ruvon.state_json import NotJson, copy_json, dump_json, trusts_dump
+from ruvon.state_json import copy_state, dump_fresh
 from ruvon.step_models import StepBase
 from ruvon.steps import timing
 from ruvon.steps.base import StepOutcome
@@ -110,10 +109,14 @@ class Workflow(WorkflowApi):
             self.engine.executor = executor.kind
         self.created_at = record.created_at if record else time.time()
         self._version = record.version if record else 0
-        self._saved_state: dict[str, Any] = record.state if record else dump_json(state)
-        # Whether the saved state is fresh JSON data nothing else holds (a stored record's, or
-        # pydantic's own dump): saves then hand their records over to the store (see save()).
-        self._saved_fresh = record is not None or trusts_dump(type(state))
+        # The state as of the last save, and whether it is fresh JSON data nothing else holds (a
+        # stored record's, or pydantic's own dump): saves then hand their records over to the
+        # store (see save()).
+        self._saved_state: dict[str, Any]
+        if record is not None:
+            self._saved_state, self._saved_fresh = record.state, True
+        else:
+            self._saved_state, self._saved_fresh = dump_fresh(state)
         self.last_result: Any = None  # given to the next step as previous_step_result
         self.parent_id = record.parent_id if record else parent_id
         self.pending_async: dict[str, asyncio.Future[Any]] = {}
@@ -324,18 +327,18 @@ class Workflow(WorkflowApi):
 
         The saved dict itself is shared with the store (see ``save``) and stays unchanged.
         """
-        return _copied(self._saved_state)
+        return copy_state(self._saved_state)
 
     def state_for_observer(self) -> dict[str, Any]:
         """The saved state as the observer gets it: the dict itself for observers that declare
         ``reads_state_only`` (ruvon's own do), a copy for others (only when a hook is called)."""
-        return self._saved_state if self._observer_reads_only else _copied(self._saved_state)
+        return self._saved_state if self._observer_reads_only else copy_state(self._saved_state)
 
     def restore_saved_state(self) -> None:
         """Make the live state the last saved one again (before a retry, after a failure)."""
         # From a copy: pydantic keeps the dicts and lists of `Any` fields as given, so a retried
         # step that changed them in place would otherwise change the saved state too.
-        self.state = self.loaded.state_model.model_validate(_copied(self._saved_state))
+        self.state = self.loaded.state_model.model_validate(copy_state(self._saved_state))
 
     def add_log(self, entries: Sequence[LogEntry]) -> None:
         """Queue execution-log entries; the next save writes them in its transaction."""
@@ -423,7 +426,7 @@ class Workflow(WorkflowApi):
             self.saved_state,  # a copy
             self.status._value_,  # the enum's value without its descriptor
             self.current_step,
-            _copied(self.metadata),
+            copy_state(self.metadata),
             self._version,
             self.created_at,
             time.time(),  # updated_at
@@ -452,8 +455,7 @@ class Workflow(WorkflowApi):
         """
         workflow_type, workflow_version, state_model_path = self._identity
         if dump_state:
-            fresh = trusts_dump(type(self.state))  # not a model_dump override's dict
-            state = dump_json(self.state)
+            state, fresh = dump_fresh(self.state)
         else:
             state, fresh = self._saved_state, self._saved_fresh
         # Positional, in WorkflowRecord's field order: to_record() inlined (calling it costs ~3k
@@ -480,12 +482,3 @@ class Workflow(WorkflowApi):
             record, finished_step=finished_step, log=log
         )
         self._saved_state, self._saved_fresh = state, fresh
-
-
-def _copied(state: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of a saved state (JSON data, unless the model's own model_dump made it)."""
-    try:
-        copied: dict[str, Any] = copy_json(state)
-    except NotJson:
-        copied = copy.deepcopy(state)
-    return copied
