@@ -57,6 +57,7 @@ async def finish(wf: Workflow, step: StepBase, outcome: StepOutcome, started: fl
     if next_name is None:
         return None
     wf.engine.paused_by = step.name
+    wf.last_save_of_call()
     await wf.set_status(WorkflowStatus.WAITING_HUMAN, save=True)
     await notify(wf.observer.on_workflow_paused, wf.id, step.name, outcome.paused or "")
     return next_name

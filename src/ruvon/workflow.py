@@ -223,7 +223,7 @@ class Workflow(WorkflowApi):
             WorkflowCancelled: The workflow was cancelled while this call ran it.
             LeaseLost: Another driver took the workflow over while this call ran it.
         """
-        return await in_session(self, lambda: self._next_step(user_input))
+        return await in_session(self, lambda: self._next_step(user_input), single_call=True)
 
     async def _next_step(self, user_input: Any) -> tuple[Any, str | None]:
         if self.status not in _RUNNABLE:
@@ -268,6 +268,10 @@ class Workflow(WorkflowApi):
                 message = routing.describe_error(self.loaded, step, exc)
                 await transitions.fail_step(self, step, message, started, WorkflowStatus.FAILED)
                 return self.last_result, None
+            if not step.automate_next and not (
+                next_index < len(self.steps) and self.steps[next_index].automate_start
+            ):
+                self.last_save_of_call()
             next_name = await transitions.advance(self, step, outcome, started, next_index)
             if (
                 next_name is None
@@ -276,6 +280,14 @@ class Workflow(WorkflowApi):
             ):
                 return outcome.result, next_name
             step = self.steps[self.current_step]
+
+    def last_save_of_call(self) -> None:
+        """Mark the next save as the last of this ``next_step`` call: on the SQL stores it gives the
+        lease up in the same statement (no release of its own). Does nothing unless the call opened
+        the lease itself; a later save in the same call takes the lease back."""
+        session = self.session
+        if session is not None and session.single_call:
+            session.last_save = True
 
     @property
     def wake_at(self) -> float | None:

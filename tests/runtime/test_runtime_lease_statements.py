@@ -166,7 +166,7 @@ async def test_sqlite_a_completing_run_is_one_lease_statement_and_one_transactio
     assert await lease_row(store, workflow.id) == (None, None)
 
 
-async def test_sqlite_a_run_that_waits_releases_the_lease_in_one_statement(
+async def test_sqlite_a_run_that_waits_gives_the_lease_up_in_its_waiting_save(
     sqlite_statements, builder
 ):
     store, sent = sqlite_statements
@@ -175,9 +175,73 @@ async def test_sqlite_a_run_that_waits_releases_the_lease_in_one_statement(
     await workflow.next_step()
     assert workflow.status == "WAITING_HUMAN"
     assert sent[0].startswith("UPDATE workflows SET owner = ")
-    assert sent[-1].startswith("UPDATE workflows SET owner = NULL")  # autocommit: no BEGIN
-    assert "COMMIT" in sent[-2]
+    assert sent[-1] == "COMMIT"
+    waiting_save = [s for s in sent if "status = 'WAITING_HUMAN'" in s]
+    assert len(waiting_save) == 1 and "owner = CASE WHEN owner" in waiting_save[0], sent
+    assert not any(s.startswith("UPDATE workflows SET owner = NULL") for s in sent)
     assert await lease_row(store, workflow.id) == (None, None)
+    taken = await leases(store).acquire(workflow.id, "someone-else", 10.0)
+    assert taken.took_over_from is None
+
+
+def _manual_builder(root: Path) -> WorkflowBuilder:
+    """A builder that also knows ``Manual3``: three steps without ``automate_next``."""
+    steps = "".join(f"  - {{name: M{i}, function: rtflows.steps.work}}\n" for i in range(1, 4))
+    (root / "config" / "manual.yaml").write_text(
+        f"workflow_type: Manual3\ninitial_state_model: rtflows.models.ChainState\nsteps:\n{steps}",
+        encoding="utf-8",
+    )
+    return WorkflowBuilder(config_dir=root / "config")
+
+
+async def test_sqlite_step_by_step_calls_give_the_lease_up_in_their_save(sqlite_statements, root):
+    store, sent = sqlite_statements
+    workflow = await _manual_builder(root).create_workflow("Manual3", persistence_provider=store)
+    for call in range(3):
+        sent.clear()
+        await workflow.next_step()
+        # The lease in one statement, then the step's one transaction whose UPDATE also frees it:
+        # no release statement of its own.
+        verbs = [statement.split()[0] for statement in sent]
+        assert verbs == ["UPDATE", "BEGIN", "UPDATE", "INSERT", "COMMIT"], sent
+        assert "owner = CASE WHEN owner" in sent[2]
+        assert workflow.session is None
+        assert await lease_row(store, workflow.id) == (None, None)
+        if call < 2:  # free for anyone: taken without a takeover, then given back
+            taken = await leases(store).acquire(workflow.id, "someone-else", 10.0)
+            assert taken.took_over_from is None and taken.version == workflow._version
+            await leases(store).release(workflow.id, "someone-else")
+    assert workflow.status == "COMPLETED" and workflow.state.n == 3
+
+
+async def test_run_to_completion_keeps_the_lease_across_steps_that_do_not_automate(
+    sqlite_statements, root
+):
+    store, sent = sqlite_statements
+    workflow = await _manual_builder(root).create_workflow("Manual3", persistence_provider=store)
+    sent.clear()
+    assert await workflow.run_to_completion() == "COMPLETED"
+    verbs = [statement.split()[0] for statement in sent]
+    # One session for the whole run: the lease once, and only the ending save frees it.
+    assert verbs == ["UPDATE"] + ["BEGIN", "UPDATE", "INSERT", "COMMIT"] * 3, sent
+    releasing = [i for i, s in enumerate(sent) if "owner = CASE WHEN owner" in s]
+    assert releasing == [len(sent) - 3], sent
+
+
+async def test_a_save_after_the_last_one_of_a_call_takes_the_lease_back(store, root):
+    workflow = await _manual_builder(root).create_workflow("Manual3", persistence_provider=store)
+    other = await _manual_builder(root).load_workflow(workflow.id, persistence_provider=store)
+    async with hold(workflow) as session:
+        assert session is not None
+        session.single_call = True
+        workflow.last_save_of_call()
+        await workflow.save()  # on SQL: frees the lease in the save
+        await workflow.save()  # a further save holds it again first
+        with pytest.raises(LeaseHeld):
+            await other.next_step()
+    assert not session.signal.lost
+    taken = await leases(store).acquire(workflow.id, "someone-else", 10.0)
+    assert taken.took_over_from is None
 
 
 @pytest.mark.postgres
@@ -211,6 +275,37 @@ async def test_postgres_each_save_is_one_statement_and_the_lease_costs_one(
         assert "owner = CASE WHEN owner" in saves[-1]
         assert await lease_row(store, workflow.id) == (None, None)
         assert not any("synchronous_commit" in s for s in sent)  # every commit is durable
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_a_step_by_step_call_is_two_statements(postgres_url, root, monkeypatch):
+    import psycopg
+
+    from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
+
+    store = PostgresPersistenceProvider(postgres_url)
+    await store.initialize()
+    try:
+        workflow = await _manual_builder(root).create_workflow(
+            "Manual3", persistence_provider=store
+        )
+        sent: list[str] = []
+        execute = psycopg.AsyncCursor.execute
+
+        async def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query))
+            return await execute(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.AsyncCursor, "execute", traced)
+        await workflow.next_step()
+        monkeypatch.setattr(psycopg.AsyncCursor, "execute", execute)
+        assert workflow.status == "ACTIVE" and workflow.current_step == 1
+        assert len(sent) == 2, sent  # the lease, then the save that also frees it
+        assert sent[0].startswith("UPDATE workflows SET owner = ")
+        assert "owner = CASE WHEN owner" in sent[1]
+        assert await lease_row(store, workflow.id) == (None, None)
     finally:
         await store.close()
 

@@ -2,7 +2,8 @@
 
 ``Workflow.next_step`` and ``run_to_completion`` open a session when none is open: they take the
 workflow's lease once (a few microseconds in memory, one UPDATE on SQL), run, and release it; on
-SQL, a run that ends the workflow gives the lease up in its last save's statement instead. A
+SQL, the save that ends the workflow, or the last save of a ``next_step`` call, gives the lease up
+in its own statement instead. A
 per-event-loop keeper renews the leases of long sessions in one statement per store, every third of
 the lease, and only once a session has lasted that long, so short calls pay no timer task. While a
 session is open, the workflow's saves go through :class:`FencedPersistence`: they stop with
@@ -87,9 +88,14 @@ class Session:
         self.original: PersistenceProvider | None = None  # the workflow's provider before fencing
         self.keeper: _Keeper | None = None
         self.closed = False  # a renewal that was under way when the session ended ignores it
-        # The workflow ended and its last save gave the lease up (close_session has nothing to
+        # The session's last save gave the lease up (close_session has nothing to
         # release; renewals leave the session alone).
         self.released = False
+        # Opened by one next_step call (not run_to_completion or a serving worker): the engine
+        # marks that call's last save (``last_save``), which on SQL gives the lease up in the
+        # same statement, so a step-by-step driver pays no separate release per call.
+        self.single_call = False
+        self.last_save = False
 
     def lose(self, why: str) -> None:
         """Mark the lease lost: every later save of this session fails; log LEASE_LOST once."""
@@ -109,8 +115,9 @@ _IS_SQL: dict[type[PersistenceProvider], bool] = {}
 class FencedPersistence(PersistenceProvider):
     """The workflow's persistence while a session is open: every write is checked against the lease.
 
-    On the SQL stores, the save that ends the workflow (a terminal status) also gives the lease up,
-    in the same statement: a run that completes pays no separate release.
+    On the SQL stores, the save that ends the workflow (a terminal status), or that the engine
+    marked as the last of a ``next_step`` call, also gives the lease up in the same statement: such
+    a call pays no separate release.
     """
 
     def __init__(self, inner: PersistenceProvider, session: Session) -> None:
@@ -144,8 +151,13 @@ class FencedPersistence(PersistenceProvider):
         signal = session.signal
         if signal.cancelled or signal.lost:
             signal.check()
+        last, session.last_save = session.last_save, False
         try:
-            if record.status in _ENDED and record.version and self._save_and_release is not None:
+            if (
+                (last or record.status in _ENDED)
+                and record.version
+                and self._save_and_release is not None
+            ):
                 version = await self._save_and_release(
                     record, session.owner, finished_step=finished_step, log=log
                 )
@@ -464,16 +476,21 @@ async def _wake(store: LeaseStore, parent_id: str) -> None:
         _log.warning("could not wake the parent workflow %s", parent_id, exc_info=True)
 
 
-async def in_session(workflow: Workflow, call: Callable[[], Awaitable[T]]) -> T:
+async def in_session(
+    workflow: Workflow, call: Callable[[], Awaitable[T]], *, single_call: bool = False
+) -> T:
     """Run ``call`` holding the workflow's lease (the hook of ``next_step``/``run_to_completion``).
 
-    A workflow that has ended, or whose session is open already, runs ``call`` as it is.
+    A workflow that has ended, or whose session is open already, runs ``call`` as it is. With
+    ``single_call`` (``next_step``), the call may mark its last save (``Workflow.last_save_of_call``)
+    to give the lease up in it.
     """
     if workflow.session is not None or workflow.status not in _RUNNABLE:  # a str enum
         return await call()
     session = await open_session(workflow)
     if session is None:
         return await call()
+    session.single_call = single_call
     try:
         return await call()
     finally:
