@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -219,3 +221,105 @@ async def test_migration_2_moves_engine_keys_out_of_the_users_metadata(
     }
     empty = await provider.load_workflow("empty")
     assert (empty.metadata, empty.engine) == ({}, {})
+
+
+async def test_migration_6_records_when_ended_workflows_ended(sql_stores: StoreFactory) -> None:
+    from ruvon.implementations.persistence.schema import MIGRATIONS
+
+    dialect = "sqlite" if sql_stores.kind == "sqlite" else "postgres"
+    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    sql_stores.raw(
+        f"CREATE TABLE {MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)"
+    )
+    for migration in MIGRATIONS[:5]:
+        for statement in getattr(migration, dialect):
+            sql_stores.raw(statement)
+        sql_stores.raw(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (%s, 0)", (migration.version,))
+    for workflow_id, status, updated_at in (("done", "COMPLETED", 100.0), ("live", "ACTIVE", 200.0)):
+        sql_stores.raw(
+            "INSERT INTO workflows (id, workflow_type, workflow_version, state_model_path, "
+            "definition, state, status, current_step, metadata, version, created_at, updated_at) "
+            "VALUES (%s, 'T', '1', 'm.S', '{}', '{}', %s, 0, '{}', 1, 0, %s)",
+            (workflow_id, status, updated_at),
+        )
+
+    await sql_stores.new().initialize()
+
+    ended = dict(sql_stores.raw("SELECT id, ended_at FROM workflows"))
+    assert ended == {"done": 100.0, "live": None}
+    definitions = " ".join(_index_definitions(sql_stores))
+    assert "ix_workflows_ended" in definitions
+    assert "ix_workflows_status_updated" not in definitions
+
+
+def _index_definitions(stores: StoreFactory) -> list[str]:
+    if stores.kind == "sqlite":
+        rows = stores.raw(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'workflows' "
+            "AND sql IS NOT NULL"
+        )
+    else:
+        rows = stores.raw(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'workflows' "
+            "AND schemaname = current_schema()"
+        )
+    return [str(row[0]) for row in rows]
+
+
+async def test_no_index_holds_a_column_that_every_steps_save_writes(
+    sql_stores: StoreFactory,
+) -> None:
+    # A step's save writes these columns only; if no index (key or partial predicate) names one,
+    # PostgreSQL updates the row without touching an index (HOT) and SQLite writes no index page.
+    from ruvon.implementations.persistence.sql import _ALWAYS
+
+    await sql_stores.new().initialize()
+    definitions = _index_definitions(sql_stores)
+    assert len(definitions) >= 6, definitions
+    written = re.compile(r"\b(" + "|".join(_ALWAYS) + r")\b")
+    assert [d for d in definitions if written.search(d)] == []
+
+
+async def test_ended_at_is_written_when_a_workflow_ends_and_cleared_when_it_runs_again(
+    sql_stores: StoreFactory,
+) -> None:
+    from ruvon.runtime.leases import lease_store_for
+
+    provider = sql_stores.new()
+    await provider.initialize()
+    leases = lease_store_for(provider)
+    assert leases is not None
+
+    def ended_at(workflow_id: str) -> float | None:
+        value = sql_stores.raw("SELECT ended_at FROM workflows WHERE id = %s", (workflow_id,))
+        return None if value[0][0] is None else float(value[0][0])
+
+    saved = record("w")
+    saved.version = await provider.save_workflow(saved)
+    assert ended_at("w") is None
+    saved.state = {"n": 2}
+    saved.version = await provider.save_workflow(saved)  # a step's save: still running
+    assert ended_at("w") is None
+    saved.status = "FAILED"
+    before = time.time()
+    saved.version = await provider.save_workflow(saved)
+    when = ended_at("w")
+    assert when is not None and before <= when <= time.time()
+    saved.status = "ACTIVE"  # retried: running again
+    saved.version = await provider.save_workflow(saved)
+    assert ended_at("w") is None
+
+    born_ended = record("born-ended")
+    born_ended.status = "COMPLETED"
+    await provider.save_workflow(born_ended)
+    assert ended_at("born-ended") is not None
+
+    await provider.save_workflow(record("cancelled"))
+    await leases.cancel("cancelled", "test")
+    assert ended_at("cancelled") is not None
+
+    await provider.save_workflow(record("zombie"))
+    await leases.acquire("zombie", "dead-owner", 0.001)
+    await asyncio.sleep(0.01)
+    assert await leases.fail_zombies(["zombie"], time.time()) == ["zombie"]
+    assert ended_at("zombie") is not None

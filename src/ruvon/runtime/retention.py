@@ -4,8 +4,8 @@
 --retention COMPLETED=30d,FAILED=90d`` runs it every hour (:func:`retention_loop`). Nothing is
 purged unless asked: retention is off by default.
 
-A workflow's age is the time since its last save (``updated_at``: for an ended workflow, when it
-ended). Only ended statuses can be purged, and never a workflow whose lease is live. Deletion goes
+A workflow's age is the time since it ended (``ended_at``, written by the save that ended it and
+cleared if it runs again). Only ended statuses can be purged, and never a workflow whose lease is live. Deletion goes
 in batches of :data:`BATCH` workflows, one transaction each, so a large purge neither holds long
 locks nor needs much memory.
 """
@@ -142,7 +142,7 @@ async def purge(
     dialect = _dialect(persistence)
     result = PurgeResult(dict.fromkeys(checked, 0), dry_run=dry_run, cutoff=cutoff)
     which = (
-        f"status IN ({_marks(len(checked))}) AND updated_at < %s "
+        f"status IN ({_marks(len(checked))}) AND ended_at < %s "
         f"AND (owner IS NULL OR lease_expires_at < %s)"
     )
     params = (*checked, cutoff, moment)
@@ -156,7 +156,7 @@ async def purge(
     while True:
         async with dialect.transaction("purge ended workflows") as tx:
             rows = await tx.rows(
-                f"SELECT id, status FROM workflows WHERE {which} ORDER BY updated_at "
+                f"SELECT id, status FROM workflows WHERE {which} ORDER BY ended_at "
                 f"LIMIT %s{dialect.skip_locked}",
                 (*params, batch),
             )

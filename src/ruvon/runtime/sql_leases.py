@@ -210,8 +210,8 @@ class SqlLeaseStore(LeaseStore):
                 )
             await tx.count(
                 "UPDATE workflows SET status = 'CANCELLED', version = version + 1, "
-                "updated_at = %s WHERE id = %s",
-                (now, workflow_id),
+                "updated_at = %s, ended_at = %s WHERE id = %s",
+                (now, now, workflow_id),
             )
             await tx.count(_INSERT_LOG, (workflow_id, now, f"{status} -> CANCELLED ({note})"))
         return status, None if owner is None else str(owner)
@@ -308,10 +308,10 @@ class SqlLeaseStore(LeaseStore):
         async with self._db.transaction("mark zombie workflows FAILED_WORKER_CRASH") as tx:
             rows = await tx.rows(
                 "UPDATE workflows SET status = 'FAILED_WORKER_CRASH', version = version + 1, "
-                "updated_at = %s, owner = NULL, lease_expires_at = NULL "
+                "updated_at = %s, ended_at = %s, owner = NULL, lease_expires_at = NULL "
                 f"WHERE id IN ({_marks(len(workflow_ids))}) AND owner IS NOT NULL "
                 f"AND lease_expires_at < %s AND status NOT IN ({_ENDED}) RETURNING id, status",
-                (now, *workflow_ids, now),
+                (now, now, *workflow_ids, now),
             )
             failed = [str(r[0]) for r in rows]
             note = "-> FAILED_WORKER_CRASH (ruvon scan-zombies --fix: the owner's lease expired)"

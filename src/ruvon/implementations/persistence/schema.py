@@ -15,6 +15,7 @@ from typing import Any
 
 from ruvon.errors import SchemaVersionError
 from ruvon.providers.persistence import LogEntry, TaskRecord, WorkflowRecord
+from ruvon.runtime.leases import TERMINAL_STATUSES
 from ruvon.runtime.schedule_schema import schedule_tables
 from ruvon.runtime.schema import runtime_tables
 from ruvon.runtime.timer_schema import timer_tables
@@ -85,7 +86,27 @@ ENGINE_KEYS = (
     "compensations",
 )
 _ENGINE_KEYS_SQL = ", ".join(f"'{key}'" for key in ENGINE_KEYS)
+ENDED_STATUSES = TERMINAL_STATUSES
+ENDED_SQL = ", ".join(f"'{status}'" for status in TERMINAL_STATUSES)
+"""The ended statuses as an SQL list (``'COMPLETED', 'FAILED', ...``)."""
 _ENGINE_KEYS_NULLS = json.dumps(dict.fromkeys(ENGINE_KEYS))
+
+
+def _ended_at(real: str) -> tuple[str, ...]:
+    """``workflows.ended_at``: set by the save that ends a workflow, cleared when it runs again.
+
+    Retention finds old ended workflows by it, through a partial index. It replaces the index on
+    ``(status, updated_at)``, which every step's save had to update (``updated_at`` changes at
+    each save): now a step's save writes only columns no index holds, which on PostgreSQL makes it
+    a HOT update (no index entry written) and on SQLite writes one page less per commit.
+    """
+    return (
+        f"ALTER TABLE workflows ADD COLUMN ended_at {real}",
+        f"UPDATE workflows SET ended_at = updated_at WHERE status IN ({ENDED_SQL})",
+        "DROP INDEX IF EXISTS ix_workflows_status_updated",
+        "CREATE INDEX IF NOT EXISTS ix_workflows_ended ON workflows (status, ended_at) "
+        "WHERE ended_at IS NOT NULL",
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -211,6 +232,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         postgres=timer_tables(
             "DOUBLE PRECISION", "JSONB", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
         ),
+    ),
+    Migration(
+        version=6,
+        description="ended_at: when a workflow ended; a step's save writes no indexed column",
+        sqlite=_ended_at("REAL"),
+        postgres=_ended_at("DOUBLE PRECISION"),
     ),
 )
 

@@ -18,6 +18,7 @@ from typing import Any
 from ruvon.errors import VersionConflict, WorkflowNotFound
 from ruvon.implementations.persistence.encoding import JsonCache, encode_column, fast_column
 from ruvon.implementations.persistence.schema import (
+    ENDED_STATUSES,
     LOG_COLUMNS,
     TASK_COLUMNS,
     WORKFLOW_COLUMNS,
@@ -33,6 +34,7 @@ from ruvon.providers.persistence import LogEntry, PersistenceProvider, TaskRecor
 _ALWAYS = ("state", "current_step", "version", "updated_at")
 _OPTIONAL = ("status", "metadata", "parent_id", "engine")
 _JSON_COLUMNS = frozenset({"definition", "state", "metadata", "engine", "result"})
+_ENDED = frozenset(ENDED_STATUSES)
 _REMEMBERED = 4096  # workflows whose last saved columns are kept (see _changed)
 
 Row = tuple[Any, ...]
@@ -68,8 +70,9 @@ class Statements:
         self.dialect = dialect
         self.columns = ", ".join(WORKFLOW_COLUMNS)
         values = ", ".join(dialect.placeholder(c) for c in WORKFLOW_COLUMNS)
-        self.insert_workflow = (
-            f"INSERT INTO workflows ({self.columns}) VALUES ({values}) ON CONFLICT (id) DO NOTHING"
+        self.insert_workflow = (  # ended_at last: not a column of WorkflowRecord
+            f"INSERT INTO workflows ({self.columns}, ended_at) VALUES ({values}, {p}) "
+            f"ON CONFLICT (id) DO NOTHING"
         )
         self.select_workflow = f"SELECT {self.columns} FROM workflows WHERE id = {p}"
         self.select_version = f"SELECT version FROM workflows WHERE id = {p}"
@@ -99,7 +102,8 @@ class Statements:
 
     def update_workflow(self, changed: int, release: bool = False) -> str:
         """The version-checked UPDATE of the always-written columns plus the optional ones whose
-        bit is set in ``changed`` (bit ``i``: ``_OPTIONAL[i]``).
+        bit is set in ``changed`` (bit ``i``: ``_OPTIONAL[i]``); ``status`` comes with
+        ``ended_at``, the save's time for an ended status, else NULL.
 
         With ``release``, it also gives the lease up if the owner given as the two parameters
         after the columns' holds it: the last save of a driving session ends the lease in the same
@@ -111,6 +115,8 @@ class Statements:
             optional = tuple(c for i, c in enumerate(_OPTIONAL) if changed & (1 << i))
             sets = [f"{c} = {self.dialect.placeholder(c)}" for c in _ALWAYS + optional]
             p = self.dialect.param
+            if changed & 1:  # ended_at follows status (its value comes right after status's)
+                sets.insert(len(_ALWAYS) + 1, f"ended_at = {p}")
             if release:  # the right-hand sides see the row as it was (the old owner)
                 sets += [
                     f"owner = CASE WHEN owner = {p} THEN NULL ELSE owner END",
@@ -252,10 +258,13 @@ class SQLPersistenceProvider(PersistenceProvider):
                     version,
                 )
             else:
-                values = [state, record.current_step, new_version, time.time()]
+                now = time.time()
+                values = [state, record.current_step, new_version, now]
                 for i, value in enumerate((status, metadata, parent_id, engine)):
                     if changed & (1 << i):
                         values.append(value)
+                        if i == 0:
+                            values.append(now if status in _ENDED else None)
                 if release is not None:
                     values += (release, release)
                 values += (workflow_id, version)
@@ -369,6 +378,7 @@ def _insert_params(record: WorkflowRecord, definition: str, saved: Row, state: s
     ``saved`` is (version, status, metadata, parent_id, engine) with JSON columns encoded.
     """
     version, status, metadata, parent_id, engine = saved
+    now = time.time()
     return (
         record.id,
         record.workflow_type,
@@ -381,9 +391,10 @@ def _insert_params(record: WorkflowRecord, definition: str, saved: Row, state: s
         metadata,
         version,
         record.created_at,
-        time.time(),
+        now,
         parent_id,
         engine,
+        now if status in _ENDED else None,  # ended_at
     )
 
 
