@@ -53,6 +53,36 @@ asyncio.run(main(int(sys.argv[1])))
 """
 
 
+# The SQLite workload of bench_persistence (NORMAL, every step committed): ours, the raw driver
+# doing the same rows, and the raw driver also sending ruvon's lease statements.
+SQLITE = """
+import asyncio, json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, {here!r})
+import bench_persistence as bp
+from ruvon.builder import WorkflowBuilder
+from ruvon.implementations.persistence.memory import InMemoryPersistenceProvider
+from ruvon.implementations.persistence.sqlite import SQLitePersistenceProvider
+
+async def main(kind: str, count: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ruvon-instr-sqlite-"))
+    (work / "config").mkdir()
+    (work / "config" / "chain.yaml").write_text(bp.chain_yaml(), encoding="utf-8")
+    builder = WorkflowBuilder(config_dir=work / "config")
+    sample = await builder.create_workflow(
+        "Chain", persistence_provider=InMemoryPersistenceProvider()
+    )
+    definition = json.dumps(sample.to_record().definition)
+    for n, name in ((20, "warm.db"), (count, "run.db")):
+        if kind == "ours":
+            await bp.run_workflows(builder, SQLitePersistenceProvider(work / name, "NORMAL"), n)
+        else:
+            await bp.raw_sqlite(work / name, "NORMAL", definition, n, leased=kind == "leased")
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
 def instructions(command: list[str], seed: str) -> int:
     """Instructions callgrind counted for ``command`` (the whole process)."""
     env = {**os.environ, "PYTHONHASHSEED": seed}
@@ -81,6 +111,9 @@ def per_step(command: list[str], small: int, large: int, steps_between: int, see
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", default="0,7", help="PYTHONHASHSEED values, one pair each")
+    parser.add_argument(
+        "--sqlite", action="store_true", help="also the SQLite workload against the raw driver"
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("== instructions per step: not measured: valgrind is not installed")
@@ -116,6 +149,26 @@ def main() -> None:
                 f"{theirs / 1000:.1f}k instructions/step; ratio {ours / theirs:.3f}x "
                 f"(target: <= 0.3x)"
             )
+        if args.sqlite:
+            sqlite_figures(Path(tmp), args.seeds.split(",")[0])
+
+
+def sqlite_figures(tmp: Path, seed: str) -> None:
+    """Instructions per step on SQLite: ours, the raw driver, the raw driver with the lease."""
+    script = tmp / "sqlite_chain.py"
+    script.write_text(SQLITE.format(here=str(HERE)), encoding="utf-8")
+    steps = 12 * SMALL * STEPS
+    got = {
+        kind: per_step([sys.executable, str(script), kind], 4 * SMALL, 16 * SMALL, steps, seed)
+        for kind in ("ours", "raw", "leased")
+    }
+    print("\n== instructions per step on SQLite NORMAL, every step committed (callgrind)")
+    print(
+        f"   PYTHONHASHSEED={seed}: ruvon {got['ours'] / 1000:.1f}k, raw driver "
+        f"{got['raw'] / 1000:.1f}k (ratio {got['ours'] / got['raw']:.2f}x, target <= 1.25x), "
+        f"raw driver with ruvon's lease statements {got['leased'] / 1000:.1f}k "
+        f"(ratio {got['ours'] / got['leased']:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Workload: 200 workflows of 10 no-op STANDARD steps (``return {"n": state.n + 1}`
 another, SyncExecutor; every step is committed (workflow row + its STEP_COMPLETED log row).
 Baseline: the same UPDATE + log INSERT + COMMIT per step through the raw driver (sqlite3 with the
 same pragmas; psycopg async on one connection, as a transaction and as one statement), in the
-same run. Group commit: GROUP_THREADS threads saving concurrently into one SQLite provider,
+same run; and, informational, the raw driver also sending ruvon's lease statements (one UPDATE to
+take the lease per workflow, freed by the last save), which leaves the engine's Python alone. Group commit: GROUP_THREADS threads saving concurrently into one SQLite provider,
 against the same run with group_commit=False.
 
 Run: python bench/bench_persistence.py [--workflows N] [--profile sqlite|postgres]
@@ -82,8 +83,26 @@ async def run_workflows(builder: WorkflowBuilder, store: PersistenceProvider, co
     return elapsed / (count * STEPS) * 1e6
 
 
-async def raw_sqlite(path: Path, synchronous: str, definition: str, count: int) -> float:
-    """Microseconds per step of the same commits through sqlite3 directly."""
+_LEASE = (
+    "UPDATE workflows SET owner = ?, lease_expires_at = ? WHERE id = ? "
+    "AND (owner IS NULL OR owner = ?) RETURNING version"
+)
+_LAST_SAVE = (  # the last step's save: the status ends, the lease is given up in it
+    "UPDATE workflows SET state = ?, current_step = ?, version = ?, updated_at = ?, "
+    "status = 'COMPLETED', ended_at = ?, owner = CASE WHEN owner = ? THEN NULL ELSE owner END, "
+    "lease_expires_at = CASE WHEN owner = ? THEN NULL ELSE lease_expires_at END "
+    "WHERE id = ? AND version = ?"
+)
+
+
+async def raw_sqlite(
+    path: Path, synchronous: str, definition: str, count: int, leased: bool = False
+) -> float:
+    """Microseconds per step of the same commits through sqlite3 directly.
+
+    With ``leased``, also the statements of ruvon's lease protocol: the lease taken by an UPDATE
+    of its own before the first step, and the last save that ends the workflow and frees it.
+    """
     schema = SQLitePersistenceProvider(path)  # the same schema, then raw access
     await schema.initialize()
     await schema.close()
@@ -102,20 +121,22 @@ async def raw_sqlite(path: Path, synchronous: str, definition: str, count: int) 
             (workflow_id, definition, json.dumps({"n": 0}), now, now),
         )
         conn.execute("COMMIT")
+        if leased:
+            conn.execute(_LEASE, ("raw", now + 10, workflow_id, "raw")).fetchall()
         for step in range(STEPS):
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute(
-                "UPDATE workflows SET state = ?, current_step = ?, version = ?, updated_at = ? "
-                "WHERE id = ? AND version = ?",
-                (
-                    json.dumps({"n": step + 1}),
-                    step + 1,
-                    step + 2,
-                    time.time(),
-                    workflow_id,
-                    step + 1,
-                ),
-            )
+            state, at = json.dumps({"n": step + 1}), time.time()
+            if leased and step == STEPS - 1:
+                conn.execute(
+                    _LAST_SAVE,
+                    (state, step + 1, step + 2, at, at, "raw", "raw", workflow_id, step + 1),
+                )
+            else:
+                conn.execute(
+                    "UPDATE workflows SET state = ?, current_step = ?, version = ?, "
+                    "updated_at = ? WHERE id = ? AND version = ?",
+                    (state, step + 1, step + 2, at, workflow_id, step + 1),
+                )
             conn.execute(
                 "INSERT INTO execution_log (workflow_id, event, step_name, at, duration) "
                 "VALUES (?, 'STEP_COMPLETED', ?, ?, 0.0)",
@@ -168,17 +189,26 @@ async def raw_postgres(dsn: str, definition_text: str, count: int) -> float:
     return elapsed / (count * STEPS) * 1e6
 
 
-async def raw_postgres_one_statement(dsn: str, definition_text: str, count: int) -> float:
-    """Microseconds per step when each step's UPDATE and log INSERT are one statement."""
+async def raw_postgres_one_statement(
+    dsn: str, definition_text: str, count: int, leased: bool = False
+) -> float:
+    """Microseconds per step when each step's UPDATE and log INSERT are one statement.
+
+    With ``leased``, also ruvon's lease statements (see :func:`raw_sqlite`).
+    """
     import psycopg
     from psycopg.types.json import Jsonb
 
-    sql = (
-        "WITH w AS (UPDATE workflows SET state = %s, current_step = %s, version = %s, "
-        "updated_at = %s WHERE id = %s AND version = %s RETURNING version) "
+    log = (
         "INSERT INTO execution_log (workflow_id, event, step_name, at, duration) "
         "SELECT %s, 'STEP_COMPLETED', %s, %s, 0.0 FROM w"
     )
+    sql = (
+        "WITH w AS (UPDATE workflows SET state = %s, current_step = %s, version = %s, "
+        f"updated_at = %s WHERE id = %s AND version = %s RETURNING version) {log}"
+    )
+    last = f"WITH w AS ({_LAST_SAVE.replace('?', '%s')} RETURNING version) {log}"
+    lease = _LEASE.replace("?", "%s")
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         definition = Jsonb(json.loads(definition_text))
         started = time.perf_counter()
@@ -192,9 +222,15 @@ async def raw_postgres_one_statement(dsn: str, definition_text: str, count: int)
                 "0, '{}', 1, %s, %s, NULL, '{}')",
                 (workflow_id, definition, Jsonb({"n": 0}), now, now),
             )
+            if leased:
+                await conn.execute(lease, ("raw", now + 10, workflow_id, "raw"))
             for step in range(STEPS):
                 at = time.time()
                 state = Jsonb({"n": step + 1})
+                if leased and step == STEPS - 1:
+                    args = (state, step + 1, step + 2, at, at, "raw", "raw", workflow_id, step + 1)
+                    await conn.execute(last, (*args, workflow_id, f"s{step}", at))
+                    continue
                 args = (state, step + 1, step + 2, at, workflow_id, step + 1, workflow_id)
                 await conn.execute(sql, (*args, f"s{step}", at))
         elapsed = time.perf_counter() - started
@@ -331,6 +367,9 @@ async def main(count: int, profile: str | None) -> None:
         runners: dict[str, Runner] = {
             "ours": functools.partial(run_workflows, builder, store),
             "raw": functools.partial(raw_sqlite, raw_path, synchronous, definition),
+            "leased": functools.partial(
+                raw_sqlite, work / f"leased-{synchronous}.db", synchronous, definition, leased=True
+            ),
         }
         if profile == "sqlite" and synchronous == "NORMAL":
             await profiled(runners["ours"], count)
@@ -341,6 +380,10 @@ async def main(count: int, profile: str | None) -> None:
         else:
             verdict = "informational: bound by one fsync per commit"
         report(f"SQLite {synchronous}", got["ours"], got["raw"], memory, verdict)
+        print(
+            f"{'':<18} raw driver with ruvon's lease statements {got['leased']:>8.1f} us/step   "
+            f"ratio {got['ours'] / got['leased']:>5.2f}x (the engine's Python alone)"
+        )
     await group_commit(builder, work, count)
 
     dsn = postgres_schema()
@@ -352,6 +395,9 @@ async def main(count: int, profile: str | None) -> None:
                 "ours": functools.partial(run_workflows, builder, PostgresPersistenceProvider(dsn)),
                 "raw": functools.partial(raw_postgres, dsn, definition),
                 "one": functools.partial(raw_postgres_one_statement, dsn, definition),
+                "leased": functools.partial(
+                    raw_postgres_one_statement, dsn, definition, leased=True
+                ),
             }
             if profile == "postgres":
                 await profiled(runners["ours"], count)
@@ -363,6 +409,10 @@ async def main(count: int, profile: str | None) -> None:
             print(
                 f"{'':<18} raw driver, one statement per step (CTE) {got['one']:>8.1f} us/step   "
                 f"ratio {got['ours'] / got['one']:>5.2f}x"
+            )
+            print(
+                f"{'':<18} the same with ruvon's lease statements {got['leased']:>8.1f} us/step   "
+                f"ratio {got['ours'] / got['leased']:>5.2f}x (the engine's Python alone)"
             )
         finally:
             drop_schema(dsn)
