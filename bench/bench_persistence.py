@@ -58,12 +58,13 @@ def increment(state: Counter, context: StepContext) -> dict[str, Any]:
     return {"n": state.n + 1}
 
 
-def chain_yaml() -> str:
+def chain_yaml(workflow_type: str = "Chain", automate: bool = True) -> str:
+    """The chain; with ``automate=False`` (type ``Manual``) each step needs its own next_step()."""
     module = "bench_persistence" if __name__ == "__main__" else __name__
-    lines = ["workflow_type: Chain", f"initial_state_model: {module}.Counter", "steps:"]
+    lines = [f"workflow_type: {workflow_type}", f"initial_state_model: {module}.Counter", "steps:"]
     for i in range(STEPS):
         lines += [f"  - name: s{i}", f"    function: {module}.increment"]
-        lines += ["    automate_next: true"] if i < STEPS - 1 else []
+        lines += ["    automate_next: true"] if automate and i < STEPS - 1 else []
     return "\n".join(lines) + "\n"
 
 
@@ -80,6 +81,68 @@ async def run_workflows(builder: WorkflowBuilder, store: PersistenceProvider, co
         assert workflow.state.n == STEPS and workflow.status == "COMPLETED"
     elapsed = time.perf_counter() - started
     await store.close()
+    return elapsed / (count * STEPS) * 1e6
+
+
+async def run_step_by_step(
+    builder: WorkflowBuilder, store: PersistenceProvider, count: int
+) -> float:
+    """Microseconds per step when each step is its own next_step() call (the tutorial's loop)."""
+    executor = SyncExecutor()
+    await store.initialize()
+    started = time.perf_counter()
+    for _ in range(count):
+        workflow = await builder.create_workflow(
+            "Manual", persistence_provider=store, execution_provider=executor
+        )
+        while workflow.status == "ACTIVE":
+            await workflow.next_step()
+        assert workflow.state.n == STEPS and workflow.status == "COMPLETED"
+    elapsed = time.perf_counter() - started
+    await store.close()
+    return elapsed / (count * STEPS) * 1e6
+
+
+async def raw_sqlite_step_by_step(path: Path, definition: str, count: int) -> float:
+    """The raw driver sending what a step-by-step driver must: per step, the lease (an UPDATE of
+    its own), then one transaction that saves the step, logs it and frees the lease."""
+    schema = SQLitePersistenceProvider(path)
+    await schema.initialize()
+    await schema.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    save = (
+        "UPDATE workflows SET state = ?, current_step = ?, version = ?, updated_at = ?, "
+        "owner = CASE WHEN owner = ? THEN NULL ELSE owner END, "
+        "lease_expires_at = CASE WHEN owner = ? THEN NULL ELSE lease_expires_at END "
+        "WHERE id = ? AND version = ?"
+    )
+    started = time.perf_counter()
+    for _ in range(count):
+        workflow_id, now = str(uuid.uuid4()), time.time()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT INTO workflows (id, workflow_type, workflow_version, state_model_path, definition, "
+            "state, status, current_step, metadata, version, created_at, updated_at, parent_id, engine) "
+            "VALUES (?, 'Manual', '1', 'm.Counter', ?, ?, 'ACTIVE', 0, '{}', 1, ?, ?, NULL, '{}')",
+            (workflow_id, definition, json.dumps({"n": 0}), now, now),
+        )
+        conn.execute("COMMIT")
+        for step in range(STEPS):
+            at = time.time()
+            conn.execute(_LEASE, ("raw", at + 10, workflow_id, "raw")).fetchall()
+            conn.execute("BEGIN IMMEDIATE")
+            state = json.dumps({"n": step + 1})
+            conn.execute(save, (state, step + 1, step + 2, at, "raw", "raw", workflow_id, step + 1))
+            conn.execute(
+                "INSERT INTO execution_log (workflow_id, event, step_name, at, duration) "
+                "VALUES (?, 'STEP_COMPLETED', ?, ?, 0.0)",
+                (workflow_id, f"s{step}", time.time()),
+            )
+            conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
     return elapsed / (count * STEPS) * 1e6
 
 
@@ -346,6 +409,7 @@ async def main(count: int, profile: str | None) -> None:
     config = work / "config"
     config.mkdir()
     (config / "chain.yaml").write_text(chain_yaml(), encoding="utf-8")
+    (config / "manual.yaml").write_text(chain_yaml("Manual", automate=False), encoding="utf-8")
     builder = WorkflowBuilder(config_dir=config)
     print(
         f"workload: {count} workflows x {STEPS} no-op STANDARD steps, run one after another, "
@@ -384,6 +448,18 @@ async def main(count: int, profile: str | None) -> None:
             f"{'':<18} raw driver with ruvon's lease statements {got['leased']:>8.1f} us/step   "
             f"ratio {got['ours'] / got['leased']:>5.2f}x (the engine's Python alone)"
         )
+    runners = {
+        "ours": functools.partial(
+            run_step_by_step, builder, SQLitePersistenceProvider(work / "manual.db", "NORMAL")
+        ),
+        "raw": functools.partial(raw_sqlite_step_by_step, work / "manual-raw.db", definition),
+    }
+    got = await interleaved(runners, count)
+    print(
+        f"{'step by step':<18} {got['ours']:>9.1f} us/step   raw driver, lease + save per step "
+        f"{got['raw']:>8.1f} us/step   ratio {got['ours'] / got['raw']:>5.2f}x   (SQLite NORMAL, "
+        f"one next_step() per step: the lease statement and one transaction, informational)"
+    )
     await group_commit(builder, work, count)
 
     dsn = postgres_schema()

@@ -357,3 +357,32 @@ async def test_postgres_a_broken_kept_connection_fails_one_call_and_is_replaced(
             assert conn.info.backend_pid != pid
     finally:
         await store.close()
+
+
+async def test_a_lease_statement_that_fails_is_a_persistence_error_naming_the_workflow(
+    sql_store, builder
+):
+    from ruvon.errors import PersistenceError
+
+    def alter(sql: str) -> None:  # on a connection of its own, committed
+        if isinstance(sql_store, SQLitePersistenceProvider):
+            with sqlite3.connect(sql_store.db_path) as conn:
+                conn.execute(sql)
+        else:
+            import psycopg
+
+            with psycopg.connect(sql_store.dsn, autocommit=True) as conn:
+                conn.execute(sql.encode())
+
+    workflow = await builder.create_workflow("Slow", persistence_provider=sql_store)
+    alter("ALTER TABLE workflows RENAME COLUMN owner TO owner_gone")
+    try:
+        taking = f"could not take the lease of workflow '{workflow.id}'"
+        with pytest.raises(PersistenceError, match=taking):
+            await leases(sql_store).acquire(workflow.id, "driver-a", 10.0)
+        releasing = f"could not release the lease of workflow '{workflow.id}'"
+        with pytest.raises(PersistenceError, match=releasing):
+            await leases(sql_store).release(workflow.id, "driver-a")
+    finally:
+        alter("ALTER TABLE workflows RENAME COLUMN owner_gone TO owner")
+    assert (await leases(sql_store).acquire(workflow.id, "driver-a", 10.0)).took_over_from is None

@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -78,6 +78,10 @@ class Dialect:
 
     transaction: Callable[[str], AbstractAsyncContextManager[Tx]]
     statement: Callable[[str], AbstractAsyncContextManager[Tx]]  # no BEGIN/COMMIT around it
+    # One statement on its own (autocommit), its rows returned: ``statement`` without the context
+    # manager (~8k instructions less), for the lease taken at every driving session. The message
+    # is ``what`` filled with the argument (built only when the statement fails).
+    one: Callable[[str, str, str, Sequence[Any]], Awaitable[list[tuple[Any, ...]]]]
     label: Callable[[], str]
     to_json: Callable[[Any], Any]
     from_json: Callable[[Any], Any]
@@ -85,6 +89,10 @@ class Dialect:
     share_lock: str = ""
     row_lock: str = ""
     notify: bool = False
+
+
+_TAKE = "take the lease of workflow '{}'"
+_RELEASE = "release the lease of workflow '{}'"
 
 
 def _marks(count: int) -> str:
@@ -109,11 +117,12 @@ class SqlLeaseStore(LeaseStore):
     ) -> Acquired:
         """See :meth:`LeaseStore.acquire`."""
         now = time.time()
-        what = f"take the lease of workflow '{workflow_id}'"
-        async with self._db.statement(what) as tx:
-            rows = await tx.rows(self._acquire, (owner, now + ttl, workflow_id, owner))
+        rows = await self._db.one(
+            _TAKE, workflow_id, self._acquire, (owner, now + ttl, workflow_id, owner)
+        )
         if rows:
             return Acquired(int(rows[0][0]))
+        what = _TAKE.format(workflow_id)
         async with self._db.transaction(what) as tx:
             held = await tx.rows(
                 "SELECT owner, lease_expires_at FROM workflows WHERE id = %s" + self._db.row_lock,
@@ -133,8 +142,7 @@ class SqlLeaseStore(LeaseStore):
 
     async def release(self, workflow_id: str, owner: str) -> None:
         """See :meth:`LeaseStore.release`."""
-        async with self._db.statement(f"release the lease of workflow '{workflow_id}'") as tx:
-            await tx.count(self._release, (workflow_id, owner))
+        await self._db.one(_RELEASE, workflow_id, self._release, (workflow_id, owner))
 
     async def renew(self, owners: Sequence[str], ttl: float) -> list[Renewal]:
         """See :meth:`LeaseStore.renew`."""
@@ -424,6 +432,12 @@ def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
                     f"another process holds it longer than timeout={provider.timeout}s."
                 ) from exc
 
+    def failed(what: str, exc: sqlite3.Error) -> PersistenceError:
+        return PersistenceError(
+            f"{provider._label}: could not {what} ({exc}). If the database is locked, "
+            f"another process holds it longer than timeout={provider.timeout}s."
+        )
+
     @asynccontextmanager
     async def statement(what: str) -> AsyncIterator[Tx]:
         # One statement is a transaction of its own in SQLite (autocommit): no BEGIN and COMMIT.
@@ -432,15 +446,21 @@ def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
             try:
                 yield _SqliteTx(conn)
             except sqlite3.Error as exc:
-                raise PersistenceError(
-                    f"{provider._label}: could not {what} ({exc}). If the database is locked, "
-                    f"another process holds it longer than timeout={provider.timeout}s."
-                ) from exc
+                raise failed(what, exc) from exc
+
+    async def one(what: str, arg: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        conn = provider._connection()
+        with provider._lock:
+            try:
+                return conn.execute(_qmarks(sql), params).fetchall()
+            except sqlite3.Error as exc:
+                raise failed(what.format(arg), exc) from exc
 
     return SqlLeaseStore(
         Dialect(
             transaction=transaction,
             statement=statement,
+            one=one,
             label=lambda: provider._label,
             to_json=dump_json,
             from_json=json.loads,
@@ -524,9 +544,15 @@ def postgres_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
         async with provider._connection(what) as conn:  # autocommit: one round trip
             yield _PostgresTx(conn, provider.cursor(conn))
 
+    async def one(what: str, arg: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        async with provider._connection(what.format(arg)) as conn:
+            cursor = await provider.cursor(conn).execute(sql, params)
+            return list(await cursor.fetchall()) if cursor.description else []
+
     dialect = Dialect(
         transaction=transaction,
         statement=statement,
+        one=one,
         label=lambda: provider._label,
         to_json=Jsonb,
         from_json=lambda value: value,
