@@ -68,33 +68,23 @@ def chain_yaml(workflow_type: str = "Chain", automate: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def run_workflows(builder: WorkflowBuilder, store: PersistenceProvider, count: int) -> float:
-    """Microseconds per step of ``count`` workflows run one after another on ``store``."""
+async def run_workflows(
+    builder: WorkflowBuilder, store: PersistenceProvider, count: int, step_by_step: bool = False
+) -> float:
+    """Microseconds per step of ``count`` workflows run one after another on ``store``.
+
+    With ``step_by_step``, each step is its own ``next_step()`` call (the tutorial's loop).
+    """
     executor = SyncExecutor()
     await store.initialize()
     started = time.perf_counter()
     for _ in range(count):
         workflow = await builder.create_workflow(
-            "Chain", persistence_provider=store, execution_provider=executor
+            "Manual" if step_by_step else "Chain",
+            persistence_provider=store,
+            execution_provider=executor,
         )
         await workflow.next_step()
-        assert workflow.state.n == STEPS and workflow.status == "COMPLETED"
-    elapsed = time.perf_counter() - started
-    await store.close()
-    return elapsed / (count * STEPS) * 1e6
-
-
-async def run_step_by_step(
-    builder: WorkflowBuilder, store: PersistenceProvider, count: int
-) -> float:
-    """Microseconds per step when each step is its own next_step() call (the tutorial's loop)."""
-    executor = SyncExecutor()
-    await store.initialize()
-    started = time.perf_counter()
-    for _ in range(count):
-        workflow = await builder.create_workflow(
-            "Manual", persistence_provider=store, execution_provider=executor
-        )
         while workflow.status == "ACTIVE":
             await workflow.next_step()
         assert workflow.state.n == STEPS and workflow.status == "COMPLETED"
@@ -106,12 +96,7 @@ async def run_step_by_step(
 async def raw_sqlite_step_by_step(path: Path, definition: str, count: int) -> float:
     """The raw driver sending what a step-by-step driver must: per step, the lease (an UPDATE of
     its own), then one transaction that saves the step, logs it and frees the lease."""
-    schema = SQLitePersistenceProvider(path)
-    await schema.initialize()
-    await schema.close()
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn = await _raw_connection(path, "NORMAL")
     save = (
         "UPDATE workflows SET state = ?, current_step = ?, version = ?, updated_at = ?, "
         "owner = CASE WHEN owner = ? THEN NULL ELSE owner END, "
@@ -120,30 +105,51 @@ async def raw_sqlite_step_by_step(path: Path, definition: str, count: int) -> fl
     )
     started = time.perf_counter()
     for _ in range(count):
-        workflow_id, now = str(uuid.uuid4()), time.time()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "INSERT INTO workflows (id, workflow_type, workflow_version, state_model_path, definition, "
-            "state, status, current_step, metadata, version, created_at, updated_at, parent_id, engine) "
-            "VALUES (?, 'Manual', '1', 'm.Counter', ?, ?, 'ACTIVE', 0, '{}', 1, ?, ?, NULL, '{}')",
-            (workflow_id, definition, json.dumps({"n": 0}), now, now),
-        )
-        conn.execute("COMMIT")
+        workflow_id, _now = _raw_create(conn, "Manual", definition)
         for step in range(STEPS):
             at = time.time()
             conn.execute(_LEASE, ("raw", at + 10, workflow_id, "raw")).fetchall()
             conn.execute("BEGIN IMMEDIATE")
             state = json.dumps({"n": step + 1})
             conn.execute(save, (state, step + 1, step + 2, at, "raw", "raw", workflow_id, step + 1))
-            conn.execute(
-                "INSERT INTO execution_log (workflow_id, event, step_name, at, duration) "
-                "VALUES (?, 'STEP_COMPLETED', ?, ?, 0.0)",
-                (workflow_id, f"s{step}", time.time()),
-            )
-            conn.execute("COMMIT")
+            _raw_log_and_commit(conn, workflow_id, step)
     elapsed = time.perf_counter() - started
     conn.close()
     return elapsed / (count * STEPS) * 1e6
+
+
+async def _raw_connection(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A plain sqlite3 connection (WAL, ``synchronous``) on a database with ruvon's schema."""
+    schema = SQLitePersistenceProvider(path)  # the same schema, then raw access
+    await schema.initialize()
+    await schema.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    return conn
+
+
+def _raw_create(conn: sqlite3.Connection, workflow_type: str, definition: str) -> tuple[str, float]:
+    """Insert a new workflow row in a transaction of its own; return its id and the time."""
+    workflow_id, now = str(uuid.uuid4()), time.time()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "INSERT INTO workflows (id, workflow_type, workflow_version, state_model_path, definition, "
+        "state, status, current_step, metadata, version, created_at, updated_at, parent_id, engine) "
+        "VALUES (?, ?, '1', 'm.Counter', ?, ?, 'ACTIVE', 0, '{}', 1, ?, ?, NULL, '{}')",
+        (workflow_id, workflow_type, definition, json.dumps({"n": 0}), now, now),
+    )
+    conn.execute("COMMIT")
+    return workflow_id, now
+
+
+def _raw_log_and_commit(conn: sqlite3.Connection, workflow_id: str, step: int) -> None:
+    conn.execute(
+        "INSERT INTO execution_log (workflow_id, event, step_name, at, duration) "
+        "VALUES (?, 'STEP_COMPLETED', ?, ?, 0.0)",
+        (workflow_id, f"s{step}", time.time()),
+    )
+    conn.execute("COMMIT")
 
 
 _LEASE = (
@@ -166,24 +172,10 @@ async def raw_sqlite(
     With ``leased``, also the statements of ruvon's lease protocol: the lease taken by an UPDATE
     of its own before the first step, and the last save that ends the workflow and frees it.
     """
-    schema = SQLitePersistenceProvider(path)  # the same schema, then raw access
-    await schema.initialize()
-    await schema.close()
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn = await _raw_connection(path, synchronous)
     started = time.perf_counter()
     for _ in range(count):
-        workflow_id, now = str(uuid.uuid4()), time.time()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "INSERT INTO workflows (id, workflow_type, workflow_version, state_model_path, definition, "
-            "state, status, current_step, metadata, version, created_at, updated_at, parent_id, engine) "
-            "VALUES (?, 'Chain', '1', 'm.Counter', ?, ?, 'ACTIVE', 0, '{}', "
-            "1, ?, ?, NULL, '{}')",
-            (workflow_id, definition, json.dumps({"n": 0}), now, now),
-        )
-        conn.execute("COMMIT")
+        workflow_id, now = _raw_create(conn, "Chain", definition)
         if leased:
             conn.execute(_LEASE, ("raw", now + 10, workflow_id, "raw")).fetchall()
         for step in range(STEPS):
@@ -200,12 +192,7 @@ async def raw_sqlite(
                     "updated_at = ? WHERE id = ? AND version = ?",
                     (state, step + 1, step + 2, at, workflow_id, step + 1),
                 )
-            conn.execute(
-                "INSERT INTO execution_log (workflow_id, event, step_name, at, duration) "
-                "VALUES (?, 'STEP_COMPLETED', ?, ?, 0.0)",
-                (workflow_id, f"s{step}", time.time()),
-            )
-            conn.execute("COMMIT")
+            _raw_log_and_commit(conn, workflow_id, step)
     elapsed = time.perf_counter() - started
     conn.close()
     return elapsed / (count * STEPS) * 1e6
@@ -450,7 +437,10 @@ async def main(count: int, profile: str | None) -> None:
         )
     runners = {
         "ours": functools.partial(
-            run_step_by_step, builder, SQLitePersistenceProvider(work / "manual.db", "NORMAL")
+            run_workflows,
+            builder,
+            SQLitePersistenceProvider(work / "manual.db", "NORMAL"),
+            step_by_step=True,
         ),
         "raw": functools.partial(raw_sqlite_step_by_step, work / "manual-raw.db", definition),
     }

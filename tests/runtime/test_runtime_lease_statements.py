@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -244,11 +244,31 @@ async def test_a_save_after_the_last_one_of_a_call_takes_the_lease_back(store, r
     assert taken.took_over_from is None
 
 
+async def postgres_statements(
+    monkeypatch: pytest.MonkeyPatch, call: Callable[[], Awaitable[Any]]
+) -> list[str]:
+    """The statements psycopg's cursors sent while ``call()`` ran."""
+    import psycopg
+
+    sent: list[str] = []
+    execute = psycopg.AsyncCursor.execute
+
+    async def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return await execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", traced)
+    try:
+        await call()
+    finally:
+        monkeypatch.setattr(psycopg.AsyncCursor, "execute", execute)
+    return sent
+
+
 @pytest.mark.postgres
 async def test_postgres_each_save_is_one_statement_and_the_lease_costs_one(
     postgres_url, builder, monkeypatch
 ):
-    import psycopg
 
     from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
 
@@ -256,16 +276,7 @@ async def test_postgres_each_save_is_one_statement_and_the_lease_costs_one(
     await store.initialize()
     try:
         workflow = await builder.create_workflow("Chain5", persistence_provider=store)
-        sent: list[str] = []
-        execute = psycopg.AsyncCursor.execute
-
-        async def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-            sent.append(str(query))
-            return await execute(self, query, *args, **kwargs)
-
-        monkeypatch.setattr(psycopg.AsyncCursor, "execute", traced)
-        await workflow.next_step()
-        monkeypatch.setattr(psycopg.AsyncCursor, "execute", execute)
+        sent = await postgres_statements(monkeypatch, workflow.next_step)
         assert workflow.status == "COMPLETED"
         assert len(sent) == 1 + CHAIN_STEPS, sent  # the lease, then one statement per step
         assert sent[0].startswith("UPDATE workflows SET owner = ")
@@ -281,7 +292,6 @@ async def test_postgres_each_save_is_one_statement_and_the_lease_costs_one(
 
 @pytest.mark.postgres
 async def test_postgres_a_step_by_step_call_is_two_statements(postgres_url, root, monkeypatch):
-    import psycopg
 
     from ruvon.implementations.persistence.postgres import PostgresPersistenceProvider
 
@@ -291,16 +301,7 @@ async def test_postgres_a_step_by_step_call_is_two_statements(postgres_url, root
         workflow = await _manual_builder(root).create_workflow(
             "Manual3", persistence_provider=store
         )
-        sent: list[str] = []
-        execute = psycopg.AsyncCursor.execute
-
-        async def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-            sent.append(str(query))
-            return await execute(self, query, *args, **kwargs)
-
-        monkeypatch.setattr(psycopg.AsyncCursor, "execute", traced)
-        await workflow.next_step()
-        monkeypatch.setattr(psycopg.AsyncCursor, "execute", execute)
+        sent = await postgres_statements(monkeypatch, workflow.next_step)
         assert workflow.status == "ACTIVE" and workflow.current_step == 1
         assert len(sent) == 2, sent  # the lease, then the save that also frees it
         assert sent[0].startswith("UPDATE workflows SET owner = ")
