@@ -387,3 +387,30 @@ async def test_a_lease_statement_that_fails_is_a_persistence_error_naming_the_wo
     finally:
         alter("ALTER TABLE workflows RENAME COLUMN owner_gone TO owner")
     assert (await leases(sql_store).acquire(workflow.id, "driver-a", 10.0)).took_over_from is None
+
+
+async def test_a_driver_that_takes_over_after_the_freeing_save_keeps_its_lease(sql_store, root):
+    # Between the save that frees the lease and the end of next_step() (observer hooks run
+    # there), another driver may take the workflow. The first call must end without touching the
+    # new holder's lease.
+    from ruvon.providers.observer import WorkflowObserver
+
+    store_leases = leases(sql_store)
+    taken: list[int] = []
+
+    class TakeOver(WorkflowObserver):
+        async def on_step_executed(self, workflow_id: str, *args: Any, **kwargs: Any) -> None:
+            taken.append((await store_leases.acquire(workflow_id, "other-driver", 30.0)).version)
+
+    workflow = await _manual_builder(root).create_workflow(
+        "Manual3", persistence_provider=sql_store, workflow_observer=TakeOver()
+    )
+    await workflow.next_step()
+    assert workflow.state.n == 1 and workflow.session is None
+    assert len(taken) == 1
+    assert (await lease_row(sql_store, workflow.id))[0] == "other-driver"
+    # The new holder drives on from the saved step.
+    other = await _manual_builder(root).load_workflow(workflow.id, persistence_provider=sql_store)
+    async with hold(other, owner="other-driver", acquired=True):
+        await other.next_step()
+    assert other.state.n == 2
