@@ -268,16 +268,13 @@ class Workflow(WorkflowApi):
                 message = routing.describe_error(self.loaded, step, exc)
                 await transitions.fail_step(self, step, message, started, WorkflowStatus.FAILED)
                 return self.last_result, None
-            if not step.automate_next and not (
+            goes_on = step.automate_next or (
                 next_index < len(self.steps) and self.steps[next_index].automate_start
-            ):
+            )
+            if not goes_on:
                 self.last_save_of_call()
             next_name = await transitions.advance(self, step, outcome, started, next_index)
-            if (
-                next_name is None
-                or self.status is not WorkflowStatus.ACTIVE
-                or not (step.automate_next or self.steps[self.current_step].automate_start)
-            ):
+            if next_name is None or self.status is not WorkflowStatus.ACTIVE or not goes_on:
                 return outcome.result, next_name
             step = self.steps[self.current_step]
 

@@ -235,7 +235,10 @@ async def test_migration_6_records_when_ended_workflows_ended(sql_stores: StoreF
         for statement in getattr(migration, dialect):
             sql_stores.raw(statement)
         sql_stores.raw(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (%s, 0)", (migration.version,))
-    for workflow_id, status, updated_at in (("done", "COMPLETED", 100.0), ("live", "ACTIVE", 200.0)):
+    for workflow_id, status, updated_at in (
+        ("done", "COMPLETED", 100.0),
+        ("live", "ACTIVE", 200.0),
+    ):
         sql_stores.raw(
             "INSERT INTO workflows (id, workflow_type, workflow_version, state_model_path, "
             "definition, state, status, current_step, metadata, version, created_at, updated_at) "

@@ -5,9 +5,9 @@
 purged unless asked: retention is off by default.
 
 A workflow's age is the time since it ended (``ended_at``, written by the save that ended it and
-cleared if it runs again). Only ended statuses can be purged, and never a workflow whose lease is live. Deletion goes
-in batches of :data:`BATCH` workflows, one transaction each, so a large purge neither holds long
-locks nor needs much memory.
+cleared if it runs again). Only ended statuses can be purged, and never a workflow whose lease is
+live. Deletion goes in batches of :data:`BATCH` workflows, one transaction each, so a large purge
+neither holds long locks nor needs much memory.
 """
 
 from __future__ import annotations

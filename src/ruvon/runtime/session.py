@@ -3,12 +3,12 @@
 ``Workflow.next_step`` and ``run_to_completion`` open a session when none is open: they take the
 workflow's lease once (a few microseconds in memory, one UPDATE on SQL), run, and release it; on
 SQL, the save that ends the workflow, or the last save of a ``next_step`` call, gives the lease up
-in its own statement instead. A
-per-event-loop keeper renews the leases of long sessions in one statement per store, every third of
-the lease, and only once a session has lasted that long, so short calls pay no timer task. While a
-session is open, the workflow's saves go through :class:`FencedPersistence`: they stop with
-``LeaseLost`` once the lease could not be renewed, with ``WorkflowCancelled`` once the workflow was
-cancelled, and task results are saved only while the lease is held.
+in its own statement instead. A per-event-loop keeper renews the leases of long sessions in one
+statement per store, every third of the lease, and only once a session has lasted that long, so
+short calls pay no timer task. While a session is open, the workflow's saves go through
+:class:`FencedPersistence`: they stop with ``LeaseLost`` once the lease could not be renewed, with
+``WorkflowCancelled`` once the workflow was cancelled, and task results are saved only while the
+lease is held.
 """
 
 from __future__ import annotations
@@ -88,8 +88,8 @@ class Session:
         self.original: PersistenceProvider | None = None  # the workflow's provider before fencing
         self.keeper: _Keeper | None = None
         self.closed = False  # a renewal that was under way when the session ended ignores it
-        # The session's last save gave the lease up (close_session has nothing to
-        # release; renewals leave the session alone).
+        # The session's last save gave the lease up (close_session has nothing to release;
+        # renewals leave the session alone).
         self.released = False
         # Opened by one next_step call (not run_to_completion or a serving worker): the engine
         # marks that call's last save (``last_save``), which on SQL gives the lease up in the
@@ -455,7 +455,10 @@ async def close_session(workflow: Workflow, session: Session) -> None:
     if not session.signal.lost:
         if not session.released:  # else the workflow's last save gave the lease up
             await _release(session.store, workflow.id, session.owner)
-        if workflow.status._value_ in ("SLEEPING", "WAITING_SIGNAL") or workflow.engine.signals_seen:
+        if (
+            workflow.status._value_ in ("SLEEPING", "WAITING_SIGNAL")
+            or workflow.engine.signals_seen
+        ):
             from ruvon.steps.timing import released
 
             await released(workflow)

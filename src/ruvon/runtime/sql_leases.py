@@ -411,6 +411,12 @@ def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
 
     assert isinstance(provider, SQLitePersistenceProvider)
 
+    def failed(what: str, exc: sqlite3.Error) -> PersistenceError:
+        return PersistenceError(
+            f"{provider._label}: could not {what} ({exc}). If the database is locked, "
+            f"another process holds it longer than timeout={provider.timeout}s."
+        )
+
     @asynccontextmanager
     async def transaction(what: str) -> AsyncIterator[Tx]:
         # The provider's connection and lock: its own writes (and group commits) wait for ours.
@@ -427,16 +433,7 @@ def sqlite_lease_store(provider: PersistenceProvider) -> SqlLeaseStore:
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                raise PersistenceError(
-                    f"{provider._label}: could not {what} ({exc}). If the database is locked, "
-                    f"another process holds it longer than timeout={provider.timeout}s."
-                ) from exc
-
-    def failed(what: str, exc: sqlite3.Error) -> PersistenceError:
-        return PersistenceError(
-            f"{provider._label}: could not {what} ({exc}). If the database is locked, "
-            f"another process holds it longer than timeout={provider.timeout}s."
-        )
+                raise failed(what, exc) from exc
 
     @asynccontextmanager
     async def statement(what: str) -> AsyncIterator[Tx]:
