@@ -171,7 +171,7 @@ def purge(
     ],
     older_than: Annotated[
         str,
-        typer.Option("--older-than", help="Age since the last save: 30d, 12h, 90m, 45s, 2w."),
+        typer.Option("--older-than", help="Time since the workflow ended: 30d, 12h, 90m, 45s, 2w."),
     ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
@@ -198,7 +198,7 @@ def purge(
         verb = "would delete" if dry_run else "deleted"
         parts = ", ".join(f"{count} {name}" for name, count in done.by_status.items())
         session.out.print(
-            f"{verb} {done.total} workflows ({parts}) last saved before {_when(done.cutoff)}"
+            f"{verb} {done.total} workflows ({parts}) that ended before {_when(done.cutoff)}"
         )
         return 0
 

@@ -126,7 +126,7 @@ async def purge(
     batch: int = BATCH,
     now: float | None = None,
 ) -> PurgeResult:
-    """Delete workflows in ``statuses`` last saved more than ``older_than`` seconds ago, with their
+    """Delete workflows in ``statuses`` that ended more than ``older_than`` seconds ago, with their
     task results, log entries and idempotency keys.
 
     Raises:
