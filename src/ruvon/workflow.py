@@ -223,7 +223,7 @@ class Workflow(WorkflowApi):
             WorkflowCancelled: The workflow was cancelled while this call ran it.
             LeaseLost: Another driver took the workflow over while this call ran it.
         """
-        return await in_session(self, lambda: self._next_step(user_input), single_call=True)
+        return await in_session(self, self._next_step, user_input, single_call=True)
 
     async def _next_step(self, user_input: Any) -> tuple[Any, str | None]:
         if self.status not in _RUNNABLE:

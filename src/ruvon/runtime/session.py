@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ruvon.errors import LeaseHeld, LeaseLost, PersistenceError, VersionConflict, WorkflowCancelled
 from ruvon.models import WorkflowStatus
@@ -352,25 +352,32 @@ def keeper() -> _Keeper:
 
 
 # -- opening sessions ------------------------------------------------------------------------------
-async def acquire(
-    store: LeaseStore, workflow_id: str, owner: str, ttl: float, wait: float | None
+async def _contended(
+    store: LeaseStore,
+    workflow_id: str,
+    owner: str,
+    ttl: float,
+    wait: float | None,
+    held: LeaseHeld,
 ) -> Acquired:
-    """Take the lease, waiting up to ``wait`` seconds for another owner to let go."""
+    """After a first LeaseHeld: take a dead owner's lease over, or wait up to ``wait`` seconds
+    for the owner to let go (``None``: raise ``held`` at once)."""
     deadline = None if wait is None else time.monotonic() + wait
     while True:
+        if owner_is_dead(held.owner):  # killed on this machine: no need to wait for expiry
+            _log.warning(
+                "workflow %s: its owner %s is no longer running; taking its lease over",
+                workflow_id,
+                held.owner,
+            )
+            return await store.acquire(workflow_id, owner, ttl, dead_owner=held.owner)
+        if deadline is None or time.monotonic() >= deadline:
+            raise held
+        await asyncio.sleep(min(0.2, max(deadline - time.monotonic(), 0.0)))
         try:
             return await store.acquire(workflow_id, owner, ttl)
-        except LeaseHeld as held:
-            if owner_is_dead(held.owner):  # killed on this machine: no need to wait for expiry
-                _log.warning(
-                    "workflow %s: its owner %s is no longer running; taking its lease over",
-                    workflow_id,
-                    held.owner,
-                )
-                return await store.acquire(workflow_id, owner, ttl, dead_owner=held.owner)
-            if deadline is None or time.monotonic() >= deadline:
-                raise
-            await asyncio.sleep(min(0.2, max(deadline - time.monotonic(), 0.0)))
+        except LeaseHeld as again:
+            held = again
 
 
 @asynccontextmanager
@@ -425,7 +432,10 @@ async def open_session(
     owner = owner or session_owner()
     ttl = ttl or default_lease_seconds()
     if not acquired:
-        taken = await acquire(store, workflow.id, owner, ttl, wait)
+        try:  # the common case first, without a coroutine of its own
+            taken = await store.acquire(workflow.id, owner, ttl)
+        except LeaseHeld as held:
+            taken = await _contended(store, workflow.id, owner, ttl, wait, held)
         if taken.content_version != workflow._version:
             await store.release(workflow.id, owner)
             raise VersionConflict(
@@ -454,7 +464,12 @@ async def close_session(workflow: Workflow, session: Session) -> None:
         workflow.status = WorkflowStatus.CANCELLED
     if not session.signal.lost:
         if not session.released:  # else the workflow's last save gave the lease up
-            await _release(session.store, workflow.id, session.owner)
+            try:
+                await session.store.release(workflow.id, session.owner)
+            except Exception:  # the lease expires by itself; the next driver takes it over then
+                _log.warning(
+                    "could not release the lease of workflow %s", workflow.id, exc_info=True
+                )
         if (
             workflow.status._value_ in ("SLEEPING", "WAITING_SIGNAL")
             or workflow.engine.signals_seen
@@ -466,13 +481,6 @@ async def close_session(workflow: Workflow, session: Session) -> None:
         await _wake(session.store, workflow.parent_id)
 
 
-async def _release(store: LeaseStore, workflow_id: str, owner: str) -> None:
-    try:
-        await store.release(workflow_id, owner)
-    except Exception:  # the lease expires by itself; the next driver takes it over then
-        _log.warning("could not release the lease of workflow %s", workflow_id, exc_info=True)
-
-
 async def _wake(store: LeaseStore, parent_id: str) -> None:
     """Tell serving workers that a parent's child ended (the parent may wait for it)."""
     try:
@@ -482,22 +490,26 @@ async def _wake(store: LeaseStore, parent_id: str) -> None:
 
 
 async def in_session(
-    workflow: Workflow, call: Callable[[], Awaitable[T]], *, single_call: bool = False
+    workflow: Workflow,
+    call: Callable[..., Awaitable[T]],
+    *args: Any,
+    single_call: bool = False,
 ) -> T:
-    """Run ``call`` holding the workflow's lease (the hook of ``next_step``/``run_to_completion``).
+    """Run ``call(*args)`` holding the workflow's lease (the hook of ``next_step`` and
+    ``run_to_completion``).
 
     A workflow that has ended, or whose session is open already, runs ``call`` as it is. With
     ``single_call`` (``next_step``), the call may mark its last save (``Workflow.last_save_of_call``)
     to give the lease up in it.
     """
     if workflow.session is not None or workflow.status not in _RUNNABLE:  # a str enum
-        return await call()
+        return await call(*args)
     session = await open_session(workflow)
     if session is None:
-        return await call()
+        return await call(*args)
     session.single_call = single_call
     try:
-        return await call()
+        return await call(*args)
     finally:
         await close_session(workflow, session)
 
