@@ -270,7 +270,7 @@ def session_owner() -> str:
     """A new owner id for one driving session of this process (``<process owner>/<n>``)."""
     global _sessions
     _sessions += 1
-    return f"{_process[1] if _process is not None else process_owner()}/{_sessions}"
+    return f"{process_owner()}/{_sessions}"
 
 
 def owner_is_dead(owner: str) -> bool:
