@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -216,3 +218,29 @@ def test_a_forked_child_has_an_owner_id_of_its_own() -> None:
     os.waitpid(pid, 0)
     assert child != parent and child.split(":")[1] == str(pid)
     assert process_owner() == parent
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_killed_owner_not_yet_reaped_counts_as_dead() -> None:
+    # A driver killed with SIGKILL stays a zombie until its parent reaps it; it runs no code, so
+    # its lease may be taken over at once, as for a pid that is gone.
+    import socket
+    import subprocess
+
+    from ruvon.runtime.leases import owner_is_dead
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    owner = f"{socket.gethostname()}:{child.pid}:abc123/1"
+    try:
+        assert not owner_is_dead(owner)  # running
+        child.kill()
+        deadline = time.monotonic() + 10
+        while b") Z" not in Path(f"/proc/{child.pid}/stat").read_bytes():
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        assert owner_is_dead(owner)  # killed, not reaped yet
+    finally:
+        child.kill()
+        child.wait()
+    assert owner_is_dead(owner)  # reaped: the pid is gone
+    assert not owner_is_dead(f"{socket.gethostname()}:{os.getpid()}:abc123/1")  # this process

@@ -276,8 +276,8 @@ def session_owner() -> str:
 def owner_is_dead(owner: str) -> bool:
     """Whether ``owner`` names a process of this machine that no longer runs.
 
-    Only a missing pid counts: a pid reused by another process reads as alive, and the lease then
-    simply runs out.
+    A missing pid counts, and on Linux a zombie too (killed, not yet reaped by its parent: it runs
+    no code). A pid reused by another process reads as alive, and the lease then simply runs out.
     """
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
@@ -292,7 +292,19 @@ def owner_is_dead(owner: str) -> bool:
         return True
     except OSError:  # exists, but belongs to someone else
         return False
-    return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` is a zombie (Linux ``/proc``; False where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read()
+    except OSError:
+        return False
+    # "pid (comm) state ...": comm may hold spaces and parentheses, so split after the last ')'.
+    state = fields[fields.rfind(b")") + 2 :]
+    return state[:1] == b"Z"
 
 
 def held_error(workflow_id: str, owner: str, expires_at: float) -> LeaseHeld:
